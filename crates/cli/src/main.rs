@@ -1,0 +1,38 @@
+//! `tributary`: the command-line interface. Parsing and output live here; the work is
+//! done by the library crates. Errors are printed as one line (`error: …`) with exit
+//! code 1; usage errors exit with 2.
+
+mod args;
+mod cmd;
+mod output;
+
+use clap::Parser;
+
+fn main() {
+    let cli = args::Cli::parse();
+    init_logging(&cli);
+    if let Err(e) = cmd::run(cli) {
+        eprintln!("error: {}", one_line(&e));
+        std::process::exit(1);
+    }
+}
+
+/// The error and its causes on one line, without repeating a cause the message already holds.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out.push_str(": ");
+            out.push_str(&c);
+        }
+    }
+    out
+}
+
+fn init_logging(cli: &args::Cli) {
+    use tracing_subscriber::EnvFilter;
+    let default = if cli.verbose || matches!(cli.command, args::Command::Serve(_)) { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_env("TRIBUTARY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}

@@ -1,0 +1,92 @@
+//! End-to-end tests of the `tributary` binary.
+
+mod common;
+
+use common::{http_get, tributary};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `tributary serve` on an ephemeral port; returns the process and its address.
+fn serve(db: &tributary_store::testing::TestDb) -> (Server, String) {
+    let mut child = tributary(db).args(["serve", "--listen", "127.0.0.1:0"]).stderr(Stdio::piped()).spawn().expect("spawn tributary serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines.next().expect("serve exited before listening").expect("read stderr");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (Server(child), addr)
+}
+
+tributary_store::backend_tests! {
+    fn serve_answers_healthz(db) {
+        let (_server, addr) = serve(&db);
+        let (status, body) = http_get(&addr, "/healthz");
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("healthz JSON");
+        let want = match db.backend {
+            tributary_store::testing::Backend::Sqlite => "sqlite",
+            tributary_store::testing::Backend::Postgres => "postgres",
+        };
+        assert_eq!(v["db"], want);
+        assert_eq!(v["status"], "ok");
+        assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(v["schema_version"], tributary_store::migrate::SCHEMA_VERSION);
+    }
+
+    fn user_add_generates_or_reads_a_password(db) {
+        let out = tributary(&db).args(["user", "add", "alice", "--role", "admin"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Created user alice with role admin."), "{text}");
+        let pw = text.lines().find_map(|l| l.strip_prefix("Password (shown once, store it now): ")).expect("password line");
+        assert_eq!(pw.len(), 20);
+
+        let mut child = tributary(&db).args(["user", "add", "bob", "--role", "analyst", "--password-stdin"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"correct horse battery staple\n").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("Password"), "a given password is not echoed");
+
+        let out = tributary(&db).args(["user", "add", "alice"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "error: user 'alice' already exists");
+
+        let out = tributary(&db).args(["--format", "json", "user", "list"]).output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v.as_array().map(|a| a.len()), Some(2));
+    }
+}
+
+#[test]
+fn bad_inputs_are_one_line_errors() {
+    let dir = tributary_store::testing::TempDir::new("tributary_cli");
+    let bin = env!("CARGO_BIN_EXE_tributary");
+    let cases: [(&[&str], &str); 3] = [
+        (&["--db", "mysql://h/db", "db", "migrate"], "error: invalid database URL 'mysql://h/db': unknown scheme 'mysql'"),
+        (&["--db", "postgres://u@127.0.0.1:1/db", "db", "migrate"], "error: cannot connect to PostgreSQL at 127.0.0.1:1:"),
+        (&["--data-dir", "/dev/null/x", "db", "migrate"], "error: data directory /dev/null/x is not usable:"),
+    ];
+    for (args, want) in cases {
+        let out = std::process::Command::new(bin).current_dir(dir.path()).env_remove("TRIBUTARY_DB").args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.starts_with(want), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(!err.contains("panicked"));
+    }
+}

@@ -1,0 +1,316 @@
+//! Transform maps: the declarative rule list, its validation, and its compiled form.
+
+use serde::{Deserialize, Serialize};
+
+use super::path::{Path, PathError};
+use super::targets::{self, FieldType, Place};
+use crate::model::{AssetKind, FindingKind, string_enum};
+
+/// What a map produces from each record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetModel {
+    /// A host asset and its vulnerability findings (Cortex XDR).
+    HostVulnerability,
+    /// Code-weakness findings on the record's repository (Semgrep Code, SARIF).
+    CodeWeakness,
+    /// A package asset and its vulnerability findings, linked to a repository (SCA).
+    PackageVulnerability,
+    /// A repository asset with deployment context, no findings (Cortex Cloud, projects).
+    Repository,
+}
+
+string_enum!(TargetModel, "target model", {
+    HostVulnerability => "host_vulnerability", CodeWeakness => "code_weakness",
+    PackageVulnerability => "package_vulnerability", Repository => "repository",
+});
+
+impl TargetModel {
+    pub fn asset_kind(self) -> AssetKind {
+        match self {
+            TargetModel::HostVulnerability => AssetKind::Host,
+            TargetModel::CodeWeakness | TargetModel::Repository => AssetKind::Repository,
+            TargetModel::PackageVulnerability => AssetKind::Package,
+        }
+    }
+    pub fn finding_kind(self) -> Option<FindingKind> {
+        match self {
+            TargetModel::HostVulnerability | TargetModel::PackageVulnerability => Some(FindingKind::Vulnerability),
+            TargetModel::CodeWeakness => Some(FindingKind::CodeWeakness),
+            TargetModel::Repository => None,
+        }
+    }
+}
+
+/// A transform map as users read and write it (JSON or YAML).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformMapSpec {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Connector kind whose records this map reads, e.g. `cortex-xdr`.
+    pub connector: String,
+    /// Which of the connector's record streams it reads, e.g. `endpoint`, `sast`, `sca`.
+    pub source_model: String,
+    pub target_model: TargetModel,
+    /// `vendorProductName` of the findings (defaults to the connector's product).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    pub rules: Vec<RuleSpec>,
+}
+
+/// One row: source path → target field, with optional conversions applied in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub source: String,
+    pub target: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub convert: Vec<String>,
+}
+
+impl RuleSpec {
+    pub fn new(source: &str, target: &str) -> Self {
+        RuleSpec { source: source.into(), target: target.into(), convert: vec![] }
+    }
+}
+
+/// A per-rule conversion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Convert {
+    Lower,
+    Upper,
+    Trim,
+    /// Parse a date (epoch s/ms, RFC 3339, YYYY-MM-DD).
+    Date,
+    /// Normalize a severity spelling.
+    Severity,
+    Number,
+    /// Split text on a separator into a list (default `,`).
+    Split(String),
+    /// Join a list into text with a separator (default `,`).
+    Join(String),
+    /// Keep the first element of a list.
+    First,
+}
+
+impl Convert {
+    pub fn parse(text: &str) -> Result<Convert, String> {
+        let (name, arg) = match text.split_once(':') {
+            Some((n, a)) => (n.trim(), Some(a)),
+            None => (text.trim(), None),
+        };
+        let c = match name.to_ascii_lowercase().as_str() {
+            "lower" | "lowercase" => Convert::Lower,
+            "upper" | "uppercase" => Convert::Upper,
+            "trim" => Convert::Trim,
+            "date" | "datetime" => Convert::Date,
+            "severity" => Convert::Severity,
+            "number" => Convert::Number,
+            "split" => Convert::Split(arg.filter(|a| !a.is_empty()).unwrap_or(",").to_string()),
+            "join" => Convert::Join(arg.filter(|a| !a.is_empty()).unwrap_or(",").to_string()),
+            "first" => Convert::First,
+            _ => {
+                return Err(format!(
+                    "unknown conversion '{text}' (known: lower, upper, trim, date, severity, number, split[:SEP], join[:SEP], first)"
+                ));
+            }
+        };
+        if arg.is_some() && !matches!(c, Convert::Split(_) | Convert::Join(_)) {
+            return Err(format!("conversion '{name}' takes no argument"));
+        }
+        Ok(c)
+    }
+
+    /// The type this conversion produces, if it fixes one.
+    fn output(&self) -> Option<FieldType> {
+        match self {
+            Convert::Lower | Convert::Upper | Convert::Join(_) => Some(FieldType::String),
+            Convert::Date => Some(FieldType::DateTime),
+            Convert::Severity => Some(FieldType::Severity),
+            Convert::Number => Some(FieldType::Number),
+            Convert::Split(_) => Some(FieldType::StringList),
+            Convert::Trim | Convert::First => None,
+        }
+    }
+}
+
+/// Can a value of type `produced` be stored in a field of type `target`?
+fn compatible(produced: FieldType, target: FieldType) -> bool {
+    use FieldType::*;
+    produced == target
+        || target == Any
+        || matches!(
+            (produced, target),
+            (String, Severity | Status | StringList)
+                | (Severity, String)
+                | (Number, Integer | String)
+                | (DateTime, String | Integer | Number)
+        )
+}
+
+/// What is wrong with a map, rule by rule (rule numbers are 1-based).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MapError {
+    #[error("the map has no name")]
+    NoName,
+    #[error("the map has no rules")]
+    NoRules,
+    #[error("rule {rule}: {source}")]
+    Path { rule: usize, source: PathError },
+    #[error("rule {rule}: unknown target field '{target}'{hint}")]
+    UnknownTarget { rule: usize, target: String, hint: String },
+    #[error("rule {rule}: type mismatch: {reason}")]
+    TypeMismatch { rule: usize, reason: String },
+    #[error("rule {rule}: {reason}")]
+    Convert { rule: usize, reason: String },
+    #[error("no rule writes finding[].externalFindingId, so a {model} map would produce no findings")]
+    NoFindingId { model: TargetModel },
+}
+
+/// Where a compiled rule writes.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub place: Place,
+    /// Field path segments inside the place, e.g. `["operatingSystem", "name"]`.
+    pub field: Vec<String>,
+    pub ty: FieldType,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    /// 1-based rule number, for messages.
+    pub number: usize,
+    pub source: Path,
+    pub slot: Slot,
+    pub converts: Vec<Convert>,
+}
+
+/// A validated map, ready to apply.
+#[derive(Debug, Clone)]
+pub struct TransformMap {
+    pub spec: TransformMapSpec,
+    pub rules: Vec<CompiledRule>,
+}
+
+impl TransformMap {
+    /// Validates every rule; returns all problems, not just the first.
+    pub fn compile(spec: TransformMapSpec) -> Result<TransformMap, Vec<MapError>> {
+        let mut errors = Vec::new();
+        if spec.name.trim().is_empty() {
+            errors.push(MapError::NoName);
+        }
+        if spec.rules.is_empty() {
+            errors.push(MapError::NoRules);
+        }
+        let mut rules = Vec::new();
+        for (i, r) in spec.rules.iter().enumerate() {
+            match compile_rule(i + 1, r, spec.target_model) {
+                Ok(c) => rules.push(c),
+                Err(e) => errors.push(e),
+            }
+        }
+        let writes_id = rules.iter().any(|r| r.slot.place == Place::Finding && r.slot.field == ["externalFindingId"]);
+        if spec.target_model.finding_kind().is_some() && !writes_id && !spec.rules.is_empty() {
+            errors.push(MapError::NoFindingId { model: spec.target_model });
+        }
+        if errors.is_empty() { Ok(TransformMap { spec, rules }) } else { Err(errors) }
+    }
+}
+
+fn compile_rule(number: usize, r: &RuleSpec, model: TargetModel) -> Result<CompiledRule, MapError> {
+    let source = Path::parse(&r.source).map_err(|source| MapError::Path { rule: number, source })?;
+    let target = Path::parse(&r.target).map_err(|source| MapError::Path { rule: number, source })?;
+    let mismatch = |reason: String| MapError::TypeMismatch { rule: number, reason };
+    if source.fan_outs() > 1 {
+        return Err(mismatch(format!("source '{}' fans out twice; only one [] per source is supported", r.source)));
+    }
+    let first = &target.segments[0];
+    let (place, rest) = match (first.key.as_str(), first.each) {
+        ("finding", true) => (Place::Finding, &target.segments[1..]),
+        ("networkInterfaces", true) => (Place::Nic, &target.segments[1..]),
+        ("finding" | "networkInterfaces", false) => {
+            return Err(mismatch(format!("'{}' is a list of objects; write '{}[].<field>'", first.key, first.key)));
+        }
+        _ => (Place::Asset, &target.segments[..]),
+    };
+    if rest.is_empty() {
+        return Err(MapError::UnknownTarget { rule: number, target: r.target.clone(), hint: " (name a field inside the list)".into() });
+    }
+    if let Some(seg) = rest.iter().find(|s| s.each) {
+        return Err(mismatch(format!("'{}[]' cannot fan out here; only finding[] and networkInterfaces[] hold lists of objects", seg.key)));
+    }
+    let field: Vec<String> = rest.iter().map(|s| s.key.clone()).collect();
+    let joined = field.join(".");
+    let Some(ty) = targets::lookup(place, &joined) else {
+        let hint = targets::suggest(place, &joined).map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default();
+        return Err(MapError::UnknownTarget { rule: number, target: r.target.clone(), hint });
+    };
+    if place == Place::Finding && model.finding_kind().is_none() {
+        return Err(mismatch(format!("a {model} map produces no findings, so it cannot write '{}'", r.target)));
+    }
+    let mut converts = Vec::new();
+    for c in &r.convert {
+        converts.push(Convert::parse(c).map_err(|reason| MapError::Convert { rule: number, reason })?);
+    }
+    // The last conversion that fixes a type decides what reaches the field.
+    if let Some(produced) = converts.iter().rev().find_map(Convert::output)
+        && !compatible(produced, ty)
+    {
+        return Err(mismatch(format!("the conversions produce a {produced} but '{}' holds a {ty}", r.target)));
+    }
+    // A fanned-out source into one scalar field on the asset would silently drop values.
+    if source.fan_outs() == 1
+        && place == Place::Asset
+        && !matches!(ty, FieldType::StringList | FieldType::Any)
+        && !converts.iter().any(|c| matches!(c, Convert::First | Convert::Join(_)))
+    {
+        return Err(mismatch(format!(
+            "source '{}' yields many values but '{}' holds one {ty}; write to a [] target, a list field, or add 'first'/'join'",
+            r.source, r.target
+        )));
+    }
+    Ok(CompiledRule { number, source, slot: Slot { place, field, ty }, converts })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(rules: Vec<RuleSpec>) -> TransformMapSpec {
+        TransformMapSpec {
+            name: "t".into(),
+            description: None,
+            connector: "cortex-xdr".into(),
+            source_model: "endpoint".into(),
+            target_model: TargetModel::HostVulnerability,
+            product: None,
+            rules,
+        }
+    }
+
+    fn errors(rules: Vec<RuleSpec>) -> Vec<String> {
+        TransformMap::compile(spec(rules)).err().unwrap_or_default().iter().map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn names_rule_numbers_and_problems() {
+        let id = RuleSpec::new("cves[].name", "finding[].externalFindingId");
+        let got = errors(vec![id.clone(), RuleSpec::new("endpoint_name", "hostname")]);
+        assert_eq!(got, vec!["rule 2: unknown target field 'hostname' (did you mean 'hostName'?)"]);
+        let got = errors(vec![id.clone(), RuleSpec::new("cves[.name", "hostName")]);
+        assert!(got[0].starts_with("rule 2: malformed path 'cves[.name'"), "{got:?}");
+        let got = errors(vec![id.clone(), RuleSpec::new("cves[].name", "hostName")]);
+        assert!(got[0].starts_with("rule 2: type mismatch: source 'cves[].name' yields many values"), "{got:?}");
+        let got = errors(vec![id.clone(), RuleSpec { source: "x".into(), target: "firstFoundDate".into(), convert: vec!["lower".into()] }]);
+        assert!(
+            got[0].contains("rule 2: type mismatch: the conversions produce a string but 'firstFoundDate' holds a datetime"),
+            "{got:?}"
+        );
+        let got = errors(vec![id.clone(), RuleSpec { source: "x".into(), target: "hostName".into(), convert: vec!["shout".into()] }]);
+        assert!(got[0].starts_with("rule 2: unknown conversion 'shout'"), "{got:?}");
+        let got = errors(vec![RuleSpec::new("endpoint_name", "hostName")]);
+        assert!(got[0].contains("externalFindingId"), "{got:?}");
+        assert!(errors(vec![id, RuleSpec::new("tags.server_tags", "temp_q_customAttributes.serverTags")]).is_empty());
+    }
+}

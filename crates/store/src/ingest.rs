@@ -1,0 +1,768 @@
+//! The bulk write path: one page of staged records → raw records, assets (through
+//! identification), asset attributions, findings, seen-marks and the run checkpoint,
+//! all in the caller's transaction.
+//!
+//! Why it is shaped like this (see bench/RESULTS.md and shared/reference/limits.md):
+//! * **Diff, then write.** Existing rows for the page are read in one key-set lookup
+//!   ([`Conn::select_by_keys`]); only new rows are inserted and only rows whose content
+//!   hash or status changed are updated. An unchanged re-sync writes nothing.
+//! * **Local keys.** Findings are unique on `(asset_id, fkey)`: assets get ascending ids,
+//!   so a first load appends to the index instead of scattering random keys through it.
+//! * **Explicit ids.** New rows get ids reserved up front ([`Conn::reserve_ids`]), so
+//!   PostgreSQL can bulk-insert with binary COPY and nothing needs `RETURNING`.
+//! * **Seen-marks, not last-seen writes.** A full sync records the ids it saw in
+//!   `sync_seen` (narrow, append-only, committed with each page so a resumed run keeps
+//!   them); [`finish_full`] closes what was not seen with one anti-join.
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+use tributary_core::hash::KeyHasher;
+use tributary_core::identify::{self, IdentificationRule, IdentifierKind, Resolution};
+use tributary_core::model::{FindingKind, FindingStatus, RunCounts};
+use tributary_core::time::{Millis, now_ms};
+use tributary_core::transform::{StagedAsset, StagedFinding};
+
+use crate::conn::Conn;
+use crate::error::{Result, StoreError};
+use crate::repo::{json_text, runs};
+
+use crate::params;
+use crate::value::{Batch, Column};
+
+/// `sync_seen.item_kind` values.
+pub const SEEN_FINDING: i64 = 1;
+pub const SEEN_ASSET_SOURCE: i64 = 2;
+pub const SEEN_RAW: i64 = 3;
+
+/// A raw vendor record, compressed (LZ4) with the hash of its uncompressed bytes.
+#[derive(Debug, Clone)]
+pub struct RawBody {
+    pub hash: i64,
+    pub bytes: Vec<u8>,
+}
+
+impl RawBody {
+    pub fn from_json(json: &[u8]) -> RawBody {
+        RawBody { hash: tributary_core::hash::content_hash(json), bytes: lz4_flex::compress_prepend_size(json) }
+    }
+}
+
+/// Decompresses a stored raw record.
+pub fn decompress(bytes: &[u8]) -> Result<Vec<u8>> {
+    lz4_flex::decompress_size_prepended(bytes).map_err(|e| StoreError::Decode(format!("raw record: {e}")))
+}
+
+/// How a source's records relate to completeness, which decides how "gone" is detected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completeness {
+    /// Each record carries an asset with its complete list of findings from this source
+    /// (Cortex XDR endpoint + CVEs): findings missing from the list are closed at once,
+    /// and assets not seen by the end of a full sync are retired.
+    PerAsset,
+    /// Each record is a finding (Semgrep): findings not seen by the end of a full sync
+    /// are closed.
+    PerFinding,
+}
+
+/// What the store needs to know about the run a page belongs to.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    pub run_id: i64,
+    pub integration_id: i64,
+    /// Source name on asset attributions, e.g. `Cortex XDR` (what `asset.inventory:(source:…)` matches).
+    pub source: String,
+    /// A full sync (or replay): record seen-marks for [`finish_full`].
+    pub full: bool,
+    pub completeness: Completeness,
+    pub rules: Vec<IdentificationRule>,
+}
+
+/// One staged record.
+#[derive(Debug, Clone, Default)]
+pub struct RecordIn {
+    pub stream: String,
+    /// Unique per integration and stream (endpoint id, finding id).
+    pub key: String,
+    /// The raw record to store (fetches). `None` when replaying stored records.
+    pub raw: Option<RawBody>,
+    /// The stored raw record's id (replays).
+    pub raw_id: Option<i64>,
+    pub asset: Option<StagedAsset>,
+    pub findings: Vec<StagedFinding>,
+    /// Asset the findings belong to when the record stages none (SAST → repository).
+    pub attach_to: Option<i64>,
+    /// Repository context: the package asset is linked to it, findings record it.
+    pub repo_asset_id: Option<i64>,
+    /// Vendor scope (e.g. `semgrep-project:99102`).
+    pub scope: Option<String>,
+}
+
+/// A page of staged records with the checkpoint it completes.
+#[derive(Debug, Clone, Default)]
+pub struct PageIn {
+    pub records: Vec<RecordIn>,
+    /// The connector's cursor *after* this page.
+    pub cursor: Option<serde_json::Value>,
+    /// Candidate delta watermark after this page.
+    pub watermark: Option<serde_json::Value>,
+    /// Raw records received (including ones skipped before staging).
+    pub fetched: i64,
+    pub skipped: i64,
+}
+
+fn text_col<I: IntoIterator<Item = Option<String>>>(it: I) -> Column {
+    Column::Text(it.into_iter().collect())
+}
+
+fn int_col<I: IntoIterator<Item = Option<i64>>>(it: I) -> Column {
+    Column::Int(it.into_iter().collect())
+}
+
+/// Writes one page (call inside a transaction). Returns what changed.
+pub fn write_page(conn: &mut dyn Conn, ctx: &RunContext, mut page: PageIn) -> Result<RunCounts> {
+    let now = now_ms();
+    let mut counts = RunCounts { fetched: page.fetched, skipped: page.skipped, ..RunCounts::default() };
+    let mut seen: Vec<(i64, i64)> = Vec::new();
+    let raw_ids = write_raw(conn, ctx, &mut page.records, now, &mut seen)?;
+    let assets = write_assets(conn, ctx, &page.records, &raw_ids, now, &mut counts, &mut seen)?;
+    write_relations(conn, &page.records, &assets)?;
+    write_findings(conn, ctx, &mut page.records, &assets, &raw_ids, now, &mut counts, &mut seen)?;
+    if ctx.full && !seen.is_empty() {
+        let batch = Batch::new()
+            .col("run_id", Column::Int(vec![Some(ctx.run_id); seen.len()]))
+            .col("item_kind", int_col(seen.iter().map(|s| Some(s.0))))
+            .col("item_id", int_col(seen.iter().map(|s| Some(s.1))));
+        conn.insert_batch_ignore("sync_seen", &batch)?;
+    }
+    runs::checkpoint(conn, ctx.run_id, &counts, page.cursor.as_ref(), page.watermark.as_ref())?;
+    Ok(counts)
+}
+
+fn write_raw(
+    conn: &mut dyn Conn,
+    ctx: &RunContext,
+    records: &mut [RecordIn],
+    now: Millis,
+    seen: &mut Vec<(i64, i64)>,
+) -> Result<Vec<Option<i64>>> {
+    let mut ids: Vec<Option<i64>> = records.iter().map(|r| r.raw_id).collect();
+    let with_raw: Vec<usize> = (0..records.len()).filter(|i| records[*i].raw.is_some()).collect();
+    if !with_raw.is_empty() {
+        let keys = Batch::new()
+            .col("integration_id", Column::Int(vec![Some(ctx.integration_id); with_raw.len()]))
+            .col("stream", text_col(with_raw.iter().map(|i| Some(records[*i].stream.clone()))))
+            .col("record_key", text_col(with_raw.iter().map(|i| Some(records[*i].key.clone()))));
+        let mut existing: HashMap<(String, String), (i64, i64)> = HashMap::default();
+        for mut r in conn.select_by_keys("raw_records", &["id", "stream", "record_key", "chash"], &keys)? {
+            existing.insert((r.take(1)?, r.take(2)?), (r.get(0)?, r.get(3)?));
+        }
+        let mut inserts: Vec<(usize, RawBody)> = Vec::new();
+        let mut updates: Vec<(i64, RawBody)> = Vec::new();
+        let mut pending: HashMap<(String, String), usize> = HashMap::default();
+        for i in with_raw {
+            let key = (records[i].stream.clone(), records[i].key.clone());
+            let Some(body) = records[i].raw.take() else { continue };
+            match existing.get(&key) {
+                Some(&(id, hash)) => {
+                    ids[i] = Some(id);
+                    if hash != body.hash {
+                        updates.push((id, body));
+                    }
+                }
+                None => match pending.get(&key) {
+                    // The same record twice in one page: the later copy wins.
+                    Some(&slot) => inserts[slot].1 = body,
+                    None => {
+                        pending.insert(key, inserts.len());
+                        inserts.push((i, body));
+                    }
+                },
+            }
+        }
+        if !inserts.is_empty() {
+            let new_ids = conn.reserve_ids("raw_records", inserts.len())?;
+            let mut index_of: HashMap<(String, String), i64> = HashMap::default();
+            for ((i, _), id) in inserts.iter().zip(&new_ids) {
+                index_of.insert((records[*i].stream.clone(), records[*i].key.clone()), *id);
+            }
+            for (i, r) in records.iter().enumerate() {
+                if ids[i].is_none()
+                    && let Some(id) = index_of.get(&(r.stream.clone(), r.key.clone()))
+                {
+                    ids[i] = Some(*id);
+                }
+            }
+            let n = inserts.len();
+            let batch = Batch::new()
+                .col("id", int_col(new_ids.iter().map(|i| Some(*i))))
+                .col("integration_id", Column::Int(vec![Some(ctx.integration_id); n]))
+                .col("stream", text_col(inserts.iter().map(|(i, _)| Some(records[*i].stream.clone()))))
+                .col("record_key", text_col(inserts.iter().map(|(i, _)| Some(records[*i].key.clone()))))
+                .col("chash", int_col(inserts.iter().map(|(_, b)| Some(b.hash))))
+                .col("body", Column::Blob(inserts.into_iter().map(|(_, b)| Some(b.bytes)).collect()))
+                .col("fetched_at", Column::Int(vec![Some(now); n]));
+            conn.insert_batch("raw_records", &batch)?;
+        }
+        if !updates.is_empty() {
+            let n = updates.len();
+            let batch = Batch::new()
+                .col("id", int_col(updates.iter().map(|(id, _)| Some(*id))))
+                .col("chash", int_col(updates.iter().map(|(_, b)| Some(b.hash))))
+                .col("body", Column::Blob(updates.into_iter().map(|(_, b)| Some(b.bytes)).collect()))
+                .col("fetched_at", Column::Int(vec![Some(now); n]));
+            conn.update_batch("raw_records", &batch)?;
+        }
+    }
+    if ctx.full {
+        let unique: HashSet<i64> = ids.iter().flatten().copied().collect();
+        seen.extend(unique.into_iter().map(|id| (SEEN_RAW, id)));
+    }
+    Ok(ids)
+}
+
+/// The asset a record resolved to.
+#[derive(Debug, Clone, Copy)]
+struct AssetOut {
+    id: i64,
+    retired: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_assets(
+    conn: &mut dyn Conn,
+    ctx: &RunContext,
+    records: &[RecordIn],
+    raw_ids: &[Option<i64>],
+    now: Millis,
+    counts: &mut RunCounts,
+    seen: &mut Vec<(i64, i64)>,
+) -> Result<Vec<Option<AssetOut>>> {
+    let mut out: Vec<Option<AssetOut>> = vec![None; records.len()];
+    let source_key = |a: &StagedAsset| a.source_key.clone().unwrap_or_else(|| a.identifiers[0].value.clone());
+    let staged: Vec<(usize, &StagedAsset, String)> =
+        records.iter().enumerate().filter_map(|(i, r)| r.asset.as_ref().map(|a| (i, a, source_key(a)))).collect();
+    if staged.is_empty() {
+        return Ok(out);
+    }
+
+    // 1. This source's current attribution of each asset. An attribution whose content
+    //    and state are unchanged needs nothing more: not even identification (a record
+    //    whose identifiers changed has a different content hash).
+    let keys = Batch::new()
+        .col("integration_id", Column::Int(vec![Some(ctx.integration_id); staged.len()]))
+        .col("source_key", text_col(staged.iter().map(|(_, _, k)| Some(k.clone()))));
+    // source_key → (row id, asset id, hash, active)
+    let mut current: HashMap<String, (i64, i64, i64, bool)> = HashMap::default();
+    for mut r in conn.select_by_keys("asset_sources", &["id", "source_key", "asset_id", "chash", "active"], &keys)? {
+        current.insert(r.take(1)?, (r.get(0)?, r.get(2)?, r.get(3)?, r.get(4)?));
+    }
+    let mut source_ids: Vec<i64> = Vec::new();
+    let mut work: Vec<(usize, &StagedAsset, String)> = Vec::new();
+    for (i, a, key) in staged {
+        match current.get(&key) {
+            Some(&(row, asset_id, hash, active)) if hash == a.content_hash && active != a.retired => {
+                out[i] = Some(AssetOut { id: asset_id, retired: a.retired });
+                source_ids.push(row);
+            }
+            _ => work.push((i, a, key)),
+        }
+    }
+    if work.is_empty() {
+        if ctx.full {
+            seen.extend(source_ids.into_iter().map(|id| (SEEN_ASSET_SOURCE, id)));
+        }
+        return Ok(out);
+    }
+
+    // 2. Who owns each identifier of the new and changed assets?
+    let mut wanted: HashSet<(&'static str, &str)> = HashSet::default();
+    for (_, a, _) in &work {
+        for id in &a.identifiers {
+            wanted.insert((id.kind.as_str(), id.value.as_str()));
+        }
+    }
+    let wanted: Vec<(&'static str, &str)> = wanted.into_iter().collect();
+    let keys = Batch::new()
+        .col("kind", text_col(wanted.iter().map(|(k, _)| Some(k.to_string()))))
+        .col("value", text_col(wanted.iter().map(|(_, v)| Some(v.to_string()))));
+    let mut owner: HashMap<(String, String), i64> = HashMap::default();
+    for mut r in conn.select_by_keys("asset_identifiers", &["kind", "value", "asset_id"], &keys)? {
+        owner.insert((r.take(0)?, r.take(1)?), r.get(2)?);
+    }
+
+    // 3. Resolve in page order, so a host reported twice in one page is one asset.
+    //    New assets get temporary negative ids until real ids are reserved.
+    let mut resolved: Vec<Option<(i64, IdentifierKind, bool)>> = vec![None; records.len()];
+    let mut new_assets: Vec<usize> = Vec::new();
+    let mut new_identifiers: Vec<(String, String, i64)> = Vec::new();
+    for (i, a, _) in &work {
+        let res = identify::resolve(&ctx.rules, a.kind, &a.identifiers, |id| {
+            owner.get(&(id.kind.as_str().to_string(), id.value.clone())).copied()
+        });
+        let (id, rule, is_new) = match res {
+            Some(Resolution::Existing { asset_id, rule }) => (asset_id, rule, false),
+            Some(Resolution::New { rule }) => {
+                new_assets.push(*i);
+                (-(new_assets.len() as i64), rule, true)
+            }
+            None => {
+                counts.skipped += 1;
+                continue;
+            }
+        };
+        for ident in &a.identifiers {
+            let key = (ident.kind.as_str().to_string(), ident.value.clone());
+            if let std::collections::hash_map::Entry::Vacant(e) = owner.entry(key) {
+                e.insert(id);
+                new_identifiers.push((ident.kind.as_str().to_string(), ident.value.clone(), id));
+            }
+        }
+        resolved[*i] = Some((id, rule, is_new));
+    }
+    let real_ids = if new_assets.is_empty() { Vec::new() } else { conn.reserve_ids("assets", new_assets.len())? };
+    let real = |id: i64| if id < 0 { real_ids[(-id - 1) as usize] } else { id };
+
+    // 4. New asset rows, then their identifiers.
+    if !new_assets.is_empty() {
+        let a = |i: usize| records[i].asset.as_ref();
+        let identity = |i: usize| -> Option<String> {
+            let (_, rule, _) = resolved[i]?;
+            let asset = a(i)?;
+            asset.identifiers.iter().find(|x| x.kind == rule).map(|x| format!("{}:{}", x.kind, x.value))
+        };
+        let batch = Batch::new()
+            .col("id", int_col(real_ids.iter().map(|i| Some(*i))))
+            .col("kind", Column::Str(new_assets.iter().map(|i| a(*i).map_or("", |x| x.kind.as_str())).collect()))
+            .col("name", text_col(new_assets.iter().map(|i| a(*i).map(|x| x.name.clone()))))
+            .col("identity", text_col(new_assets.iter().map(|i| identity(*i))))
+            .col("matched_rule", Column::Str(new_assets.iter().map(|i| resolved[*i].map_or("", |r| r.1.as_str())).collect()))
+            .col("attributes", text_col(new_assets.iter().map(|i| a(*i).map(|x| x.attributes.clone()))))
+            .col("first_seen", int_col(new_assets.iter().map(|i| Some(a(*i).and_then(|x| x.first_seen).unwrap_or(now)))))
+            .col("last_seen", int_col(new_assets.iter().map(|i| Some(a(*i).and_then(|x| x.last_seen).unwrap_or(now)))))
+            .col("created_at", Column::Int(vec![Some(now); new_assets.len()]))
+            .col("updated_at", Column::Int(vec![Some(now); new_assets.len()]));
+        conn.insert_batch("assets", &batch)?;
+        counts.assets_created += new_assets.len() as i64;
+    }
+    if !new_identifiers.is_empty() {
+        let batch = Batch::new()
+            .col("kind", text_col(new_identifiers.iter().map(|x| Some(x.0.clone()))))
+            .col("value", text_col(new_identifiers.iter().map(|x| Some(x.1.clone()))))
+            .col("asset_id", int_col(new_identifiers.iter().map(|x| Some(real(x.2)))));
+        conn.insert_batch_ignore("asset_identifiers", &batch)?;
+    }
+
+    // 5. Insert new attributions, update changed ones (a key repeated in the page: the
+    //    last occurrence wins).
+    let mut inserts: Vec<usize> = Vec::new();
+    let mut insert_slot: HashMap<String, usize> = HashMap::default();
+    let mut updates: HashMap<i64, usize> = HashMap::default();
+    let mut changed_assets: HashMap<i64, usize> = HashMap::default();
+    for (i, a, key) in work {
+        let Some((tmp_id, _rule, is_new)) = resolved[i] else { continue };
+        let asset_id = real(tmp_id);
+        out[i] = Some(AssetOut { id: asset_id, retired: a.retired });
+        match current.get(&key).copied() {
+            None => {
+                if !is_new && !a.retired {
+                    counts.assets_updated += 1;
+                    changed_assets.insert(asset_id, i);
+                }
+                match insert_slot.get(&key) {
+                    Some(&s) => inserts[s] = i,
+                    None => {
+                        insert_slot.insert(key, inserts.len());
+                        inserts.push(i);
+                    }
+                }
+            }
+            Some((row, _prev_asset, _hash, active)) => {
+                if a.retired && active {
+                    counts.assets_retired += 1;
+                } else if !a.retired {
+                    counts.assets_updated += 1;
+                    changed_assets.insert(asset_id, i);
+                }
+                updates.insert(row, i);
+                source_ids.push(row);
+            }
+        }
+    }
+    let a = |i: usize| records[i].asset.as_ref();
+    if !inserts.is_empty() {
+        let ids = conn.reserve_ids("asset_sources", inserts.len())?;
+        source_ids.extend(&ids);
+        let n = inserts.len();
+        let batch = Batch::new()
+            .col("id", int_col(ids.iter().map(|i| Some(*i))))
+            .col("asset_id", int_col(inserts.iter().map(|i| out[*i].map(|o| o.id))))
+            .col("integration_id", Column::Int(vec![Some(ctx.integration_id); n]))
+            .col("source", Column::Text(vec![Some(ctx.source.clone()); n]))
+            .col("source_key", text_col(inserts.iter().map(|i| a(*i).map(&source_key))))
+            .col("raw_id", int_col(inserts.iter().map(|i| raw_ids[*i])))
+            .col("chash", int_col(inserts.iter().map(|i| a(*i).map(|x| x.content_hash))))
+            .col("attributes", text_col(inserts.iter().map(|i| a(*i).map(|x| x.attributes.clone()))))
+            .col("active", int_col(inserts.iter().map(|i| a(*i).map(|x| i64::from(!x.retired)))))
+            .col("first_seen", int_col(inserts.iter().map(|i| Some(a(*i).and_then(|x| x.first_seen).unwrap_or(now)))))
+            .col("last_seen", int_col(inserts.iter().map(|i| Some(a(*i).and_then(|x| x.last_seen).unwrap_or(now)))))
+            .col("removed_at", int_col(inserts.iter().map(|i| a(*i).filter(|x| x.retired).map(|_| now))));
+        conn.insert_batch("asset_sources", &batch)?;
+    }
+    if !updates.is_empty() {
+        let rows: Vec<(i64, usize)> = updates.into_iter().collect();
+        let batch = Batch::new()
+            .col("id", int_col(rows.iter().map(|(id, _)| Some(*id))))
+            .col("asset_id", int_col(rows.iter().map(|(_, i)| out[*i].map(|o| o.id))))
+            .col("raw_id", int_col(rows.iter().map(|(_, i)| raw_ids[*i])))
+            .col("chash", int_col(rows.iter().map(|(_, i)| a(*i).map(|x| x.content_hash))))
+            .col("attributes", text_col(rows.iter().map(|(_, i)| a(*i).map(|x| x.attributes.clone()))))
+            .col("active", int_col(rows.iter().map(|(_, i)| a(*i).map(|x| i64::from(!x.retired)))))
+            .col("last_seen", int_col(rows.iter().map(|(_, i)| Some(a(*i).and_then(|x| x.last_seen).unwrap_or(now)))))
+            .col("removed_at", int_col(rows.iter().map(|(_, i)| a(*i).filter(|x| x.retired).map(|_| now))));
+        conn.update_batch("asset_sources", &batch)?;
+    }
+    if ctx.full {
+        seen.extend(source_ids.into_iter().map(|id| (SEEN_ASSET_SOURCE, id)));
+    }
+
+    // 6. The merged view of existing assets whose source data changed.
+    if !changed_assets.is_empty() {
+        let ids: Vec<i64> = changed_assets.keys().copied().collect();
+        let keys = Batch::new().col("id", int_col(ids.iter().map(|i| Some(*i))));
+        let mut merged: Vec<(i64, String, String, i64)> = Vec::new();
+        for mut r in conn.select_by_keys("assets", &["id", "attributes"], &keys)? {
+            let id: i64 = r.get(0)?;
+            let old: String = r.take(1)?;
+            let Some(&i) = changed_assets.get(&id) else { continue };
+            let Some(a) = records[i].asset.as_ref() else { continue };
+            let mut base: serde_json::Value = serde_json::from_str(&old).unwrap_or_else(|_| serde_json::json!({}));
+            let new: serde_json::Value = serde_json::from_str(&a.attributes).unwrap_or_default();
+            if let (Some(b), Some(new)) = (base.as_object_mut(), new.as_object()) {
+                for (k, v) in new {
+                    b.insert(k.clone(), v.clone());
+                }
+            }
+            merged.push((id, a.name.clone(), json_text(&base), a.last_seen.unwrap_or(now)));
+        }
+        let batch = Batch::new()
+            .col("id", int_col(merged.iter().map(|m| Some(m.0))))
+            .col("name", text_col(merged.iter().map(|m| Some(m.1.clone()))))
+            .col("attributes", text_col(merged.iter().map(|m| Some(m.2.clone()))))
+            .col("last_seen", int_col(merged.iter().map(|m| Some(m.3))))
+            .col("updated_at", Column::Int(vec![Some(now); merged.len()]));
+        conn.update_batch("assets", &batch)?;
+    }
+    Ok(out)
+}
+
+fn write_relations(conn: &mut dyn Conn, records: &[RecordIn], assets: &[Option<AssetOut>]) -> Result<()> {
+    let pairs: HashSet<(i64, i64)> =
+        records.iter().zip(assets).filter_map(|(r, a)| Some((r.repo_asset_id?, a.as_ref()?.id))).filter(|(p, c)| p != c).collect();
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let batch = Batch::new()
+        .col("parent_id", int_col(pairs.iter().map(|p| Some(p.0))))
+        .col("child_id", int_col(pairs.iter().map(|p| Some(p.1))))
+        .col("kind", Column::Text(vec![Some("contains".into()); pairs.len()]));
+    conn.insert_batch_ignore("asset_relations", &batch)?;
+    Ok(())
+}
+
+/// Identity of a finding within its asset: integration, kind and the source's id.
+pub fn finding_key(integration_id: i64, kind: FindingKind, external_id: &str) -> i64 {
+    KeyHasher::new().int(integration_id).part(kind.as_str()).part(external_id).finish64()
+}
+
+fn finding_hash(f: &StagedFinding, repo: Option<i64>, scope: Option<&str>) -> i64 {
+    KeyHasher::new().int(f.content_hash).int(repo.unwrap_or(0)).part(scope.unwrap_or("")).finish64()
+}
+
+/// The stored content hash of a finding carries its status in the low bits, so the
+/// diff reads integers only. Closing a finding zeroes the content bits: whatever comes
+/// back later differs from it and is written.
+const STATUS_BITS: i64 = 0b111;
+
+fn status_code(s: FindingStatus) -> i64 {
+    match s {
+        FindingStatus::Open => 0,
+        FindingStatus::Fixed => 1,
+        FindingStatus::RiskAccepted => 2,
+        FindingStatus::FalsePositive => 3,
+    }
+}
+
+/// The `chash` of a finding closed because its source stopped reporting it.
+pub const CLOSED_HASH: i64 = 1;
+
+struct Existing {
+    id: i64,
+    hash: i64,
+}
+
+/// One staged finding on its way in, owning its data so columns are built by moving.
+struct Incoming {
+    asset_id: i64,
+    fkey: i64,
+    hash: i64,
+    repo: Option<i64>,
+    scope: Option<String>,
+    raw_id: Option<i64>,
+    f: StagedFinding,
+}
+
+/// Findings rows, column by column.
+#[derive(Default)]
+struct FindingColumns {
+    id: Vec<Option<i64>>,
+    asset_id: Vec<Option<i64>>,
+    fkey: Vec<Option<i64>>,
+    kind: Vec<&'static str>,
+    product: Vec<Option<String>>,
+    external_id: Vec<Option<String>>,
+    first_seen: Vec<Option<i64>>,
+    title: Vec<Option<String>>,
+    severity: Vec<Option<i64>>,
+    source_severity: Vec<Option<String>>,
+    source_score: Vec<Option<f64>>,
+    status: Vec<&'static str>,
+    cve: Vec<Option<String>>,
+    cvss_score: Vec<Option<f64>>,
+    cvss_version: Vec<Option<String>>,
+    repo_asset_id: Vec<Option<i64>>,
+    scope: Vec<Option<String>>,
+    last_seen: Vec<Option<i64>>,
+    closed_at: Vec<Option<i64>>,
+    raw_id: Vec<Option<i64>>,
+    chash: Vec<Option<i64>>,
+    attributes: Vec<Option<String>>,
+}
+
+impl FindingColumns {
+    fn push(&mut self, id: i64, x: Incoming, now: Millis, with_key: bool) {
+        let f = x.f;
+        self.id.push(Some(id));
+        if with_key {
+            self.asset_id.push(Some(x.asset_id));
+            self.fkey.push(Some(x.fkey));
+            self.kind.push(f.kind.as_str());
+            self.product.push(Some(f.product));
+            self.external_id.push(Some(f.external_id));
+            self.first_seen.push(Some(f.first_seen.unwrap_or(now)));
+        }
+        self.title.push(Some(f.title));
+        self.severity.push(Some(f.severity.ocsf_id()));
+        self.source_severity.push(f.source_severity);
+        self.source_score.push(f.source_score);
+        self.status.push(f.status.as_str());
+        self.cve.push(f.cve);
+        self.cvss_score.push(f.cvss.as_ref().map(|c| c.base_score));
+        self.cvss_version.push(f.cvss.as_ref().map(|c| c.version.to_string()));
+        self.repo_asset_id.push(x.repo);
+        self.scope.push(x.scope);
+        self.last_seen.push(Some(f.last_seen.unwrap_or(now)));
+        self.closed_at.push((f.status == FindingStatus::Fixed).then_some(now));
+        self.raw_id.push(x.raw_id);
+        self.chash.push(Some(x.hash));
+        self.attributes.push(Some(f.attributes));
+    }
+
+    fn into_batch(self, integration_id: i64, now: Millis, with_key: bool) -> Batch {
+        let n = self.id.len();
+        let mut b = Batch::new().col("id", Column::Int(self.id));
+        if with_key {
+            b = b
+                .col("asset_id", Column::Int(self.asset_id))
+                .col("fkey", Column::Int(self.fkey))
+                .col("integration_id", Column::Int(vec![Some(integration_id); n]))
+                .col("kind", Column::Str(self.kind))
+                .col("product", Column::Text(self.product))
+                .col("external_id", Column::Text(self.external_id))
+                .col("first_seen", Column::Int(self.first_seen))
+                .col("created_at", Column::Int(vec![Some(now); n]));
+        }
+        b.col("title", Column::Text(self.title))
+            .col("severity", Column::Int(self.severity))
+            .col("source_severity", Column::Text(self.source_severity))
+            .col("source_score", Column::Real(self.source_score))
+            .col("status", Column::Str(self.status))
+            .col("cve", Column::Text(self.cve))
+            .col("cvss_score", Column::Real(self.cvss_score))
+            .col("cvss_version", Column::Text(self.cvss_version))
+            .col("repo_asset_id", Column::Int(self.repo_asset_id))
+            .col("scope", Column::Text(self.scope))
+            .col("last_seen", Column::Int(self.last_seen))
+            .col("closed_at", Column::Int(self.closed_at))
+            .col("raw_id", Column::Int(self.raw_id))
+            .col("chash", Column::Int(self.chash))
+            .col("attributes", Column::Text(self.attributes))
+            .col("updated_at", Column::Int(vec![Some(now); n]))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_findings(
+    conn: &mut dyn Conn,
+    ctx: &RunContext,
+    records: &mut [RecordIn],
+    assets: &[Option<AssetOut>],
+    raw_ids: &[Option<i64>],
+    now: Millis,
+    counts: &mut RunCounts,
+    seen: &mut Vec<(i64, i64)>,
+) -> Result<()> {
+    // Collapse duplicates (same finding twice in a page): the later one wins.
+    let mut incoming: Vec<Option<Incoming>> = Vec::new();
+    let mut slot: HashMap<(i64, i64), usize> = HashMap::default();
+    let mut complete_assets: HashMap<i64, bool> = HashMap::default();
+    for (i, r) in records.iter_mut().enumerate() {
+        let target = assets[i].map(|a| a.id).or(r.attach_to);
+        let Some(asset_id) = target else {
+            if !r.findings.is_empty() {
+                counts.skipped += 1;
+            }
+            continue;
+        };
+        if ctx.completeness == Completeness::PerAsset
+            && let Some(a) = assets[i]
+        {
+            complete_assets.insert(a.id, a.retired);
+            if a.retired {
+                continue;
+            }
+        }
+        for f in std::mem::take(&mut r.findings) {
+            let fkey = finding_key(ctx.integration_id, f.kind, &f.external_id);
+            let hash = (finding_hash(&f, r.repo_asset_id, r.scope.as_deref()) & !STATUS_BITS) | status_code(f.status);
+            let item = Incoming { asset_id, fkey, hash, repo: r.repo_asset_id, scope: r.scope.clone(), raw_id: raw_ids[i], f };
+            match slot.get(&(asset_id, fkey)) {
+                Some(&s) => incoming[s] = Some(item),
+                None => {
+                    slot.insert((asset_id, fkey), incoming.len());
+                    incoming.push(Some(item));
+                }
+            }
+        }
+    }
+    let incoming: Vec<Incoming> = incoming.into_iter().flatten().collect();
+
+    // Existing rows: every finding of complete assets (to close what is missing), and
+    // exactly the incoming keys for the rest.
+    const COLS: &[&str] = &["id", "asset_id", "fkey", "chash", "integration_id"];
+    let mut rows = Vec::new();
+    if !complete_assets.is_empty() {
+        let keys = Batch::new().col("asset_id", int_col(complete_assets.keys().map(|a| Some(*a))));
+        rows.extend(conn.select_by_keys("findings", COLS, &keys)?);
+    }
+    let others: Vec<&Incoming> = incoming.iter().filter(|x| !complete_assets.contains_key(&x.asset_id)).collect();
+    if !others.is_empty() {
+        let keys = Batch::new()
+            .col("asset_id", int_col(others.iter().map(|x| Some(x.asset_id))))
+            .col("fkey", int_col(others.iter().map(|x| Some(x.fkey))));
+        rows.extend(conn.select_by_keys("findings", COLS, &keys)?);
+    }
+    let mut existing: HashMap<(i64, i64), Existing> = HashMap::with_capacity_and_hasher(rows.len(), Default::default());
+    for r in rows {
+        if r.get::<i64>(4)? != ctx.integration_id {
+            continue;
+        }
+        existing.insert((r.get(1)?, r.get(2)?), Existing { id: r.get(0)?, hash: r.get(3)? });
+    }
+
+    // Complete assets: open findings this source no longer lists are closed now.
+    let mut closes: Vec<i64> = Vec::new();
+    if ctx.completeness == Completeness::PerAsset {
+        for ((asset_id, fkey), e) in &existing {
+            let fixed = e.hash & STATUS_BITS == status_code(FindingStatus::Fixed);
+            if complete_assets.contains_key(asset_id) && !fixed && !slot.contains_key(&(*asset_id, *fkey)) {
+                closes.push(e.id);
+            }
+        }
+    }
+
+    let mut inserts: Vec<Incoming> = Vec::new();
+    let mut updates = FindingColumns::default();
+    let mut seen_ids: Vec<i64> = Vec::new();
+    for x in incoming {
+        match existing.get(&(x.asset_id, x.fkey)) {
+            None => inserts.push(x),
+            Some(e) => {
+                seen_ids.push(e.id);
+                if e.hash != x.hash {
+                    updates.push(e.id, x, now, false);
+                } else {
+                    counts.unchanged += 1;
+                }
+            }
+        }
+    }
+
+    if !inserts.is_empty() {
+        let ids = conn.reserve_ids("findings", inserts.len())?;
+        seen_ids.extend(&ids);
+        counts.created += inserts.len() as i64;
+        let mut cols = FindingColumns::default();
+        for (x, id) in inserts.into_iter().zip(ids) {
+            cols.push(id, x, now, true);
+        }
+        conn.insert_batch("findings", &cols.into_batch(ctx.integration_id, now, true))?;
+    }
+    if !updates.id.is_empty() {
+        counts.updated += updates.id.len() as i64;
+        conn.update_batch("findings", &updates.into_batch(ctx.integration_id, now, false))?;
+    }
+    if !closes.is_empty() {
+        let n = closes.len();
+        let batch = Batch::new()
+            .col("id", int_col(closes.iter().map(|i| Some(*i))))
+            .col("status", Column::Str(vec![FindingStatus::Fixed.as_str(); n]))
+            .col("chash", Column::Int(vec![Some(CLOSED_HASH); n]))
+            .col("closed_at", Column::Int(vec![Some(now); n]))
+            .col("updated_at", Column::Int(vec![Some(now); n]));
+        conn.update_batch("findings", &batch)?;
+        counts.closed += n as i64;
+    }
+    if ctx.full && ctx.completeness == Completeness::PerFinding {
+        seen.extend(seen_ids.into_iter().map(|id| (SEEN_FINDING, id)));
+    }
+    Ok(())
+}
+
+/// Ends a full sync: closes findings and retires asset attributions that the run did not
+/// see, deletes raw records it did not see, and drops its seen-marks. `products` and
+/// `streams` limit the sweep to what this run covered.
+pub fn finish_full(conn: &mut dyn Conn, ctx: &RunContext, products: &[String], streams: &[String]) -> Result<RunCounts> {
+    let now = now_ms();
+    let mut counts = RunCounts::default();
+    for product in products {
+        counts.closed += match ctx.completeness {
+            Completeness::PerFinding => conn.execute(
+                "UPDATE findings SET status = 'fixed', chash = ?, closed_at = ?, updated_at = ? \
+                 WHERE integration_id = ? AND product = ? AND status <> 'fixed' AND NOT EXISTS \
+                 (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = findings.id)",
+                params![CLOSED_HASH, now, now, ctx.integration_id, product.as_str(), ctx.run_id, SEEN_FINDING],
+            )?,
+            Completeness::PerAsset => conn.execute(
+                "UPDATE findings SET status = 'fixed', chash = ?, closed_at = ?, updated_at = ? \
+                 WHERE integration_id = ? AND product = ? AND status <> 'fixed' AND EXISTS \
+                 (SELECT 1 FROM asset_sources a WHERE a.integration_id = ? AND a.asset_id = findings.asset_id AND a.active = 1 \
+                  AND NOT EXISTS (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = a.id))",
+                params![CLOSED_HASH, now, now, ctx.integration_id, product.as_str(), ctx.integration_id, ctx.run_id, SEEN_ASSET_SOURCE],
+            )?,
+        } as i64;
+    }
+    counts.assets_retired = conn.execute(
+        "UPDATE asset_sources SET active = 0, removed_at = ? WHERE integration_id = ? AND active = 1 AND NOT EXISTS \
+         (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = asset_sources.id)",
+        params![now, ctx.integration_id, ctx.run_id, SEEN_ASSET_SOURCE],
+    )? as i64;
+    for stream in streams {
+        conn.execute(
+            "DELETE FROM raw_records WHERE integration_id = ? AND stream = ? AND NOT EXISTS \
+             (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = raw_records.id)",
+            params![ctx.integration_id, stream.as_str(), ctx.run_id, SEEN_RAW],
+        )?;
+    }
+    conn.execute("DELETE FROM sync_seen WHERE run_id = ?", params![ctx.run_id])?;
+    Ok(counts)
+}

@@ -1,0 +1,92 @@
+//! Schema versions and migrations.
+//!
+//! A fresh database gets the current schema ([`crate::schema`]) in one transaction and
+//! is stamped with [`SCHEMA_VERSION`]. An older database runs the upgrade steps in
+//! [`UPGRADES`] from its version onward. A database stamped with a *newer* version is
+//! refused: an old binary must never write to a schema it does not understand.
+
+use crate::conn::{Conn, Dialect};
+use crate::error::{Result, StoreError};
+use crate::{params, schema};
+use tributary_core::identify;
+use tributary_core::time::now_ms;
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Upgrade steps: `(version, name, DDL for a dialect)`. Step N upgrades N-1 → N.
+type Upgrade = (i64, &'static str, fn(Dialect) -> Vec<String>);
+pub const UPGRADES: &[Upgrade] = &[];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MigrationReport {
+    pub from: Option<i64>,
+    pub to: i64,
+}
+
+fn meta_exists(conn: &mut dyn Conn) -> Result<bool> {
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+        Dialect::Postgres => "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'meta'",
+    };
+    Ok(conn.scalar::<i64>(sql, &[])? > 0)
+}
+
+/// The database's schema version, or `None` for an empty database.
+pub fn version(conn: &mut dyn Conn) -> Result<Option<i64>> {
+    if !meta_exists(conn)? {
+        return Ok(None);
+    }
+    let v: Option<String> =
+        conn.query_opt("SELECT value FROM meta WHERE key = 'schema_version'", &[])?.map(|mut r| r.take(0)).transpose()?;
+    v.map(|s| s.parse::<i64>().map_err(|_| StoreError::Decode(format!("schema_version '{s}' is not a number")))).transpose()
+}
+
+/// Refuses schemas newer than this binary.
+pub fn check(conn: &mut dyn Conn) -> Result<Option<i64>> {
+    let v = version(conn)?;
+    if let Some(db) = v
+        && db > SCHEMA_VERSION
+    {
+        return Err(StoreError::SchemaTooNew { db, supported: SCHEMA_VERSION });
+    }
+    Ok(v)
+}
+
+/// Brings the database to [`SCHEMA_VERSION`]. Safe to run concurrently from several
+/// nodes: PostgreSQL takes an advisory lock, SQLite an immediate write transaction.
+pub fn migrate(conn: &mut dyn Conn) -> Result<MigrationReport> {
+    conn.transaction(|tx| {
+        if tx.dialect() == Dialect::Postgres {
+            tx.execute("SELECT pg_advisory_xact_lock(7470101)", &[])?;
+        }
+        let from = check(tx)?;
+        match from {
+            None => {
+                for stmt in schema::ddl(tx.dialect()) {
+                    tx.batch_execute(&stmt)?;
+                }
+                for r in identify::default_rules() {
+                    tx.execute(
+                        "INSERT INTO identification_rules (asset_kind, identifier, precedence) VALUES (?, ?, ?)",
+                        params![r.asset_kind.as_str(), r.identifier.as_str(), r.precedence],
+                    )?;
+                }
+                tx.execute("INSERT INTO meta (key, value) VALUES ('created_at', ?)", params![now_ms().to_string().as_str()])?;
+            }
+            Some(v) => {
+                for (version, _name, steps) in UPGRADES.iter().filter(|(n, _, _)| *n > v) {
+                    for stmt in steps(tx.dialect()) {
+                        tx.batch_execute(&stmt)?;
+                    }
+                    tracing::info!(message = "Applied schema upgrade.", version);
+                }
+            }
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![SCHEMA_VERSION.to_string().as_str()],
+        )?;
+        Ok(MigrationReport { from, to: SCHEMA_VERSION })
+    })
+}

@@ -1,0 +1,114 @@
+//! Integrations and their sealed credentials.
+//!
+//! The credential column holds `MasterKey::seal(aad = "integration:<id>")`; there is no
+//! function that returns it to a caller other than [`open_secret`], which the engine uses
+//! to build a connector. Listing and reading integrations never touch it.
+
+use tributary_core::model::{Integration, IntegrationStatus};
+use tributary_core::secret::{MasterKey, Secret};
+use tributary_core::time::now_ms;
+
+use super::{conflict, json_text, parse_enum, parse_json};
+use crate::conn::Conn;
+use crate::error::{Result, StoreError};
+use crate::params;
+use crate::value::Row;
+
+const COLUMNS: &str = "id, name, kind, base_url, config, status, status_reason, status_at, created_at";
+
+fn integration(mut r: Row) -> Result<Integration> {
+    Ok(Integration {
+        id: r.get(0)?,
+        name: r.take(1)?,
+        kind: r.take(2)?,
+        base_url: r.take(3)?,
+        config: parse_json(&r.take::<String>(4)?, "integration config")?,
+        status: parse_enum(&r.take::<String>(5)?)?,
+        status_reason: r.take(6)?,
+        status_at: r.get(7)?,
+        created_at: r.get(8)?,
+    })
+}
+
+fn aad(id: i64) -> String {
+    format!("integration:{id}")
+}
+
+pub struct NewIntegration<'a> {
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub base_url: &'a str,
+    pub config: serde_json::Value,
+    pub secret: &'a Secret,
+}
+
+/// Creates an integration and seals its credential (call inside a transaction).
+pub fn create(conn: &mut dyn Conn, key: &MasterKey, new: NewIntegration<'_>) -> Result<Integration> {
+    let now = now_ms();
+    let r = conn.query_one(
+        &format!(
+            "INSERT INTO integrations (name, kind, base_url, config, status, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, 'new', ?, ?) RETURNING {COLUMNS}"
+        ),
+        params![new.name, new.kind, new.base_url, json_text(&new.config).as_str(), now, now],
+    );
+    let created = integration(conflict(r, "integration", new.name)?)?;
+    set_secret(conn, key, created.id, new.secret)?;
+    Ok(created)
+}
+
+pub fn set_secret(conn: &mut dyn Conn, key: &MasterKey, id: i64, secret: &Secret) -> Result<()> {
+    let sealed = key.seal_secret(&aad(id), secret);
+    conn.execute("UPDATE integrations SET secret = ?, updated_at = ? WHERE id = ?", params![&sealed, now_ms(), id])?;
+    Ok(())
+}
+
+/// Opens the sealed credential. A wrong key is an error, never garbage.
+pub fn open_secret(conn: &mut dyn Conn, key: &MasterKey, id: i64) -> Result<Secret> {
+    let sealed: Option<Vec<u8>> = conn.scalar("SELECT secret FROM integrations WHERE id = ?", params![id])?;
+    let sealed = sealed.ok_or_else(|| StoreError::Invalid(format!("integration {id} has no stored credential")))?;
+    key.open_secret(&aad(id), &sealed).map_err(|e| StoreError::Key(format!("cannot open the credential of integration {id}: {e}")))
+}
+
+pub fn get(conn: &mut dyn Conn, name: &str) -> Result<Integration> {
+    conn.query_opt(&format!("SELECT {COLUMNS} FROM integrations WHERE name = ?"), params![name])?
+        .map(integration)
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound { what: "integration", name: name.to_string() })
+}
+
+pub fn by_id(conn: &mut dyn Conn, id: i64) -> Result<Integration> {
+    conn.query_opt(&format!("SELECT {COLUMNS} FROM integrations WHERE id = ?"), params![id])?
+        .map(integration)
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound { what: "integration", name: id.to_string() })
+}
+
+pub fn list(conn: &mut dyn Conn) -> Result<Vec<Integration>> {
+    conn.query(&format!("SELECT {COLUMNS} FROM integrations ORDER BY name"), &[])?.into_iter().map(integration).collect()
+}
+
+pub fn set_status(conn: &mut dyn Conn, id: i64, status: IntegrationStatus, reason: Option<&str>) -> Result<()> {
+    conn.execute(
+        "UPDATE integrations SET status = ?, status_reason = ?, status_at = ?, updated_at = ? WHERE id = ?",
+        params![status.as_str(), reason, now_ms(), now_ms(), id],
+    )?;
+    Ok(())
+}
+
+pub fn set_config(conn: &mut dyn Conn, id: i64, config: &serde_json::Value) -> Result<()> {
+    conn.execute("UPDATE integrations SET config = ?, updated_at = ? WHERE id = ?", params![json_text(config).as_str(), now_ms(), id])?;
+    Ok(())
+}
+
+/// Deletes an integration with everything it brought in (call inside a transaction).
+/// High-volume tables carry no foreign keys (see `schema`), so their rows are removed
+/// here; foreign keys cascade to profiles, runs, state and scopes.
+pub fn delete(conn: &mut dyn Conn, id: i64) -> Result<()> {
+    for table in ["findings", "asset_sources", "raw_records"] {
+        conn.execute(&format!("DELETE FROM {table} WHERE integration_id = ?"), params![id])?;
+    }
+    conn.execute("DELETE FROM sync_seen WHERE run_id IN (SELECT id FROM sync_runs WHERE integration_id = ?)", params![id])?;
+    conn.execute("DELETE FROM integrations WHERE id = ?", params![id])?;
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! Sync runs (with their checkpoint) and per-stream sync state (watermarks).
+
+use tributary_core::model::{RunCounts, SyncMode, SyncRun, SyncStatus};
+use tributary_core::time::now_ms;
+
+use super::{json_text, parse_enum, parse_json};
+use crate::conn::Conn;
+use crate::error::{Result, StoreError};
+use crate::params;
+use crate::value::Row;
+
+const COLUMNS: &str = "id, integration_id, profile_id, mode, status, started_at, ended_at, fetched, created, updated, \
+                       unchanged, closed, skipped, assets_created, assets_updated, assets_retired, error, cursor";
+
+fn run(mut r: Row) -> Result<SyncRun> {
+    let cursor: Option<String> = r.take(17)?;
+    Ok(SyncRun {
+        id: r.get(0)?,
+        integration_id: r.get(1)?,
+        profile_id: r.get(2)?,
+        mode: parse_enum(&r.take::<String>(3)?)?,
+        status: parse_enum(&r.take::<String>(4)?)?,
+        started_at: r.get(5)?,
+        ended_at: r.get(6)?,
+        counts: RunCounts {
+            fetched: r.get(7)?,
+            created: r.get(8)?,
+            updated: r.get(9)?,
+            unchanged: r.get(10)?,
+            closed: r.get(11)?,
+            skipped: r.get(12)?,
+            assets_created: r.get(13)?,
+            assets_updated: r.get(14)?,
+            assets_retired: r.get(15)?,
+        },
+        error: r.take(16)?,
+        cursor: cursor.map(|c| parse_json(&c, "run cursor")).transpose()?,
+    })
+}
+
+pub fn start(conn: &mut dyn Conn, integration_id: i64, profile_id: Option<i64>, mode: SyncMode, owner: &str) -> Result<SyncRun> {
+    let now = now_ms();
+    let r = conn.query_one(
+        &format!(
+            "INSERT INTO sync_runs (integration_id, profile_id, mode, status, started_at, heartbeat_at, lease_owner) \
+             VALUES (?, ?, ?, 'running', ?, ?, ?) RETURNING {COLUMNS}"
+        ),
+        params![integration_id, profile_id, mode.as_str(), now, now, owner],
+    )?;
+    run(r)
+}
+
+pub fn get(conn: &mut dyn Conn, id: i64) -> Result<SyncRun> {
+    conn.query_opt(&format!("SELECT {COLUMNS} FROM sync_runs WHERE id = ?"), params![id])?
+        .map(run)
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound { what: "sync run", name: id.to_string() })
+}
+
+pub fn list(conn: &mut dyn Conn, integration_id: Option<i64>, limit: i64) -> Result<Vec<SyncRun>> {
+    let rows = match integration_id {
+        Some(i) => {
+            conn.query(&format!("SELECT {COLUMNS} FROM sync_runs WHERE integration_id = ? ORDER BY id DESC LIMIT ?"), params![i, limit])?
+        }
+        None => conn.query(&format!("SELECT {COLUMNS} FROM sync_runs ORDER BY id DESC LIMIT ?"), params![limit])?,
+    };
+    rows.into_iter().map(run).collect()
+}
+
+/// The latest run of an integration, if any.
+pub fn latest(conn: &mut dyn Conn, integration_id: i64) -> Result<Option<SyncRun>> {
+    Ok(list(conn, Some(integration_id), 1)?.into_iter().next())
+}
+
+/// The unfinished run of an integration (status `running`) with its lease holder and
+/// last heartbeat, if one exists.
+pub fn unfinished(conn: &mut dyn Conn, integration_id: i64) -> Result<Option<(SyncRun, Option<String>, i64)>> {
+    let sql = format!(
+        "SELECT {COLUMNS}, lease_owner, COALESCE(heartbeat_at, started_at) FROM sync_runs \
+         WHERE integration_id = ? AND status = 'running' ORDER BY id DESC LIMIT 1"
+    );
+    match conn.query_opt(&sql, params![integration_id])? {
+        Some(mut r) => {
+            let hb: i64 = r.get(19)?;
+            let owner: Option<String> = r.take(18)?;
+            r.0.truncate(18);
+            Ok(Some((run(r)?, owner, hb)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Takes over an abandoned run (its holder died): new lease owner, one more resume.
+pub fn take_over(conn: &mut dyn Conn, run_id: i64, owner: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE sync_runs SET lease_owner = ?, heartbeat_at = ?, resumes = resumes + 1 WHERE id = ? AND status = 'running'",
+        params![owner, now_ms(), run_id],
+    )?;
+    Ok(())
+}
+
+/// Records a committed page: counts, cursor and candidate watermark. Runs in the same
+/// transaction as the page's data, which is what makes a crash resumable.
+pub fn checkpoint(
+    conn: &mut dyn Conn,
+    run_id: i64,
+    d: &RunCounts,
+    cursor: Option<&serde_json::Value>,
+    watermark: Option<&serde_json::Value>,
+) -> Result<()> {
+    let cursor = cursor.map(json_text);
+    let watermark = watermark.map(json_text);
+    conn.execute(
+        "UPDATE sync_runs SET fetched = fetched + ?, created = created + ?, updated = updated + ?, \
+         unchanged = unchanged + ?, closed = closed + ?, skipped = skipped + ?, assets_created = assets_created + ?, \
+         assets_updated = assets_updated + ?, assets_retired = assets_retired + ?, pages = pages + 1, \
+         cursor = COALESCE(?, cursor), watermark = COALESCE(?, watermark), heartbeat_at = ? WHERE id = ?",
+        params![
+            d.fetched,
+            d.created,
+            d.updated,
+            d.unchanged,
+            d.closed,
+            d.skipped,
+            d.assets_created,
+            d.assets_updated,
+            d.assets_retired,
+            &cursor,
+            &watermark,
+            now_ms(),
+            run_id
+        ],
+    )?;
+    Ok(())
+}
+
+/// The candidate watermark recorded by the run's pages.
+pub fn watermark(conn: &mut dyn Conn, run_id: i64) -> Result<Option<serde_json::Value>> {
+    let w: Option<String> = conn.scalar("SELECT watermark FROM sync_runs WHERE id = ?", params![run_id])?;
+    w.map(|t| parse_json(&t, "run watermark")).transpose()
+}
+
+pub fn heartbeat(conn: &mut dyn Conn, run_id: i64) -> Result<()> {
+    conn.execute("UPDATE sync_runs SET heartbeat_at = ? WHERE id = ?", params![now_ms(), run_id])?;
+    Ok(())
+}
+
+/// Ends a run.
+pub fn finish(conn: &mut dyn Conn, run_id: i64, status: SyncStatus, error: Option<&str>, d: &RunCounts) -> Result<()> {
+    conn.execute(
+        "UPDATE sync_runs SET status = ?, error = ?, ended_at = ?, closed = closed + ?, assets_retired = assets_retired + ? WHERE id = ?",
+        params![status.as_str(), error, now_ms(), d.closed, d.assets_retired, run_id],
+    )?;
+    Ok(())
+}
+
+/// Per-stream state: the delta watermark and when the last full sync completed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamState {
+    pub watermark: Option<serde_json::Value>,
+    pub last_full_at: Option<i64>,
+    pub last_run_at: Option<i64>,
+}
+
+pub fn stream_state(conn: &mut dyn Conn, integration_id: i64, stream: &str) -> Result<StreamState> {
+    match conn.query_opt(
+        "SELECT watermark, last_full_at, last_run_at FROM sync_state WHERE integration_id = ? AND stream = ?",
+        params![integration_id, stream],
+    )? {
+        Some(mut r) => {
+            let w: Option<String> = r.take(0)?;
+            Ok(StreamState {
+                watermark: w.map(|t| parse_json(&t, "watermark")).transpose()?,
+                last_full_at: r.get(1)?,
+                last_run_at: r.get(2)?,
+            })
+        }
+        None => Ok(StreamState::default()),
+    }
+}
+
+pub fn set_stream_state(
+    conn: &mut dyn Conn,
+    integration_id: i64,
+    stream: &str,
+    watermark: Option<&serde_json::Value>,
+    full: bool,
+) -> Result<()> {
+    let now = now_ms();
+    let w = watermark.map(json_text);
+    let full_at = full.then_some(now);
+    conn.execute(
+        "INSERT INTO sync_state (integration_id, stream, watermark, last_full_at, last_run_at) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (integration_id, stream) DO UPDATE SET watermark = COALESCE(excluded.watermark, sync_state.watermark), \
+         last_full_at = COALESCE(excluded.last_full_at, sync_state.last_full_at), last_run_at = excluded.last_run_at",
+        params![integration_id, stream, &w, full_at, now],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,536 @@
+//! The schema, described once. DDL for SQLite and PostgreSQL is generated from these
+//! descriptions, so the two databases cannot drift apart.
+//!
+//! Conventions that keep one SQL text valid on both databases:
+//! * times are `BIGINT` epoch milliseconds; booleans are integers 0/1;
+//! * JSON is stored as text (attributes, configs, cursors);
+//! * every entity has an integer `id` (SQLite rowid; PostgreSQL identity column).
+
+use crate::conn::Dialect;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    /// Integer primary key, generated when not given.
+    Id,
+    Int,
+    Real,
+    Text,
+    Blob,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDelete {
+    Cascade,
+    SetNull,
+    Restrict,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Col {
+    pub name: &'static str,
+    pub ty: Ty,
+    pub not_null: bool,
+    /// A literal valid in both dialects (`0`, `''`).
+    pub default: Option<&'static str>,
+    pub refs: Option<(&'static str, OnDelete)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Index {
+    pub name: &'static str,
+    pub columns: &'static [&'static str],
+    pub unique: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Table {
+    pub name: &'static str,
+    pub cols: &'static [Col],
+    /// Composite primary key; empty when the `Id` column is the key.
+    pub pk: &'static [&'static str],
+    pub indexes: &'static [Index],
+    /// SQLite `WITHOUT ROWID` (narrow tables keyed by their primary key).
+    pub without_rowid: bool,
+    /// High-volume table written only with reserved ids: PostgreSQL hands out ids in
+    /// blocks of this size (one `nextval` per block instead of per row).
+    pub id_block: i64,
+}
+
+const fn col(name: &'static str, ty: Ty, not_null: bool) -> Col {
+    Col { name, ty, not_null, default: None, refs: None }
+}
+const fn id() -> Col {
+    col("id", Ty::Id, true)
+}
+const fn int(name: &'static str) -> Col {
+    col(name, Ty::Int, false)
+}
+const fn int_nn(name: &'static str) -> Col {
+    col(name, Ty::Int, true)
+}
+const fn flag(name: &'static str, default: &'static str) -> Col {
+    Col { default: Some(default), ..col(name, Ty::Int, true) }
+}
+const fn text(name: &'static str) -> Col {
+    col(name, Ty::Text, false)
+}
+const fn text_nn(name: &'static str) -> Col {
+    col(name, Ty::Text, true)
+}
+const fn real(name: &'static str) -> Col {
+    col(name, Ty::Real, false)
+}
+const fn blob(name: &'static str) -> Col {
+    col(name, Ty::Blob, false)
+}
+const fn fk(name: &'static str, table: &'static str, on_delete: OnDelete, not_null: bool) -> Col {
+    Col { refs: Some((table, on_delete)), ..col(name, Ty::Int, not_null) }
+}
+const fn idx(name: &'static str, columns: &'static [&'static str]) -> Index {
+    Index { name, columns, unique: false }
+}
+const fn uniq(name: &'static str, columns: &'static [&'static str]) -> Index {
+    Index { name, columns, unique: true }
+}
+const fn table(name: &'static str, cols: &'static [Col], indexes: &'static [Index]) -> Table {
+    Table { name, cols, pk: &[], indexes, without_rowid: false, id_block: 1 }
+}
+/// A high-volume table: ids come from [`crate::Conn::reserve_ids`] in blocks.
+const fn bulk_table(name: &'static str, cols: &'static [Col], indexes: &'static [Index]) -> Table {
+    Table { id_block: 1024, ..table(name, cols, indexes) }
+}
+
+use OnDelete::*;
+
+pub const META: Table =
+    Table { name: "meta", cols: &[text_nn("key"), text_nn("value")], pk: &["key"], indexes: &[], without_rowid: true, id_block: 1 };
+
+pub const USERS: Table = table(
+    "users",
+    &[id(), text_nn("name"), text_nn("role"), text_nn("password_hash"), flag("disabled", "0"), int_nn("created_at")],
+    &[uniq("users_name", &["name"])],
+);
+
+pub const API_TOKENS: Table = table(
+    "api_tokens",
+    &[
+        id(),
+        fk("user_id", "users", Cascade, true),
+        text_nn("name"),
+        text_nn("token_hash"),
+        int_nn("created_at"),
+        int("expires_at"),
+        int("last_used_at"),
+    ],
+    &[uniq("api_tokens_hash", &["token_hash"]), idx("api_tokens_user", &["user_id"])],
+);
+
+pub const AUDIT_EVENTS: Table = table(
+    "audit_events",
+    &[id(), int_nn("at"), text_nn("actor"), text_nn("action"), text_nn("target"), text("detail")],
+    &[idx("audit_events_at", &["at"])],
+);
+
+pub const INTEGRATIONS: Table = table(
+    "integrations",
+    &[
+        id(),
+        text_nn("name"),
+        text_nn("kind"),
+        text_nn("base_url"),
+        text_nn("config"),
+        blob("secret"),
+        text_nn("status"),
+        text("status_reason"),
+        int("status_at"),
+        int_nn("created_at"),
+        int_nn("updated_at"),
+    ],
+    &[uniq("integrations_name", &["name"])],
+);
+
+pub const TRANSFORM_MAPS: Table = table(
+    "transform_maps",
+    &[
+        id(),
+        text_nn("name"),
+        text_nn("connector"),
+        text_nn("source_model"),
+        text_nn("target_model"),
+        text("product"),
+        text("description"),
+        text_nn("rules"),
+        flag("builtin", "0"),
+        int_nn("version"),
+        int_nn("created_at"),
+        int_nn("updated_at"),
+    ],
+    &[uniq("transform_maps_name", &["name"])],
+);
+
+pub const IDENTIFICATION_RULES: Table = Table {
+    name: "identification_rules",
+    cols: &[text_nn("asset_kind"), text_nn("identifier"), int_nn("precedence")],
+    pk: &["asset_kind", "identifier"],
+    indexes: &[],
+    without_rowid: true,
+    id_block: 1,
+};
+
+pub const PROFILES: Table = table(
+    "profiles",
+    &[
+        id(),
+        text_nn("name"),
+        text("description"),
+        fk("integration_id", "integrations", Cascade, true),
+        flag("active", "1"),
+        flag("is_default", "0"),
+        text_nn("schedule"),
+        int("next_run_at"),
+        int("last_run_at"),
+        int_nn("created_at"),
+    ],
+    &[uniq("profiles_name", &["name"]), idx("profiles_integration", &["integration_id"]), idx("profiles_next_run", &["next_run_at"])],
+);
+
+pub const PROFILE_MAPS: Table = Table {
+    name: "profile_maps",
+    cols: &[fk("profile_id", "profiles", Cascade, true), text_nn("stream"), fk("map_id", "transform_maps", Restrict, true)],
+    pk: &["profile_id", "stream"],
+    indexes: &[idx("profile_maps_map", &["map_id"])],
+    without_rowid: true,
+    id_block: 1,
+};
+
+pub const SYNC_RUNS: Table = table(
+    "sync_runs",
+    &[
+        id(),
+        fk("integration_id", "integrations", Cascade, true),
+        fk("profile_id", "profiles", SetNull, false),
+        text_nn("mode"),
+        text_nn("status"),
+        int_nn("started_at"),
+        int("ended_at"),
+        int("heartbeat_at"),
+        text("lease_owner"),
+        flag("fetched", "0"),
+        flag("created", "0"),
+        flag("updated", "0"),
+        flag("unchanged", "0"),
+        flag("closed", "0"),
+        flag("skipped", "0"),
+        flag("assets_created", "0"),
+        flag("assets_updated", "0"),
+        flag("assets_retired", "0"),
+        flag("pages", "0"),
+        text("error"),
+        text("cursor"),
+        text("watermark"),
+        flag("resumes", "0"),
+    ],
+    &[idx("sync_runs_integration", &["integration_id", "started_at"]), idx("sync_runs_status", &["status"])],
+);
+
+pub const SYNC_STATE: Table = Table {
+    name: "sync_state",
+    cols: &[
+        fk("integration_id", "integrations", Cascade, true),
+        text_nn("stream"),
+        text("watermark"),
+        int("last_full_at"),
+        int("last_run_at"),
+    ],
+    pk: &["integration_id", "stream"],
+    indexes: &[],
+    without_rowid: true,
+    id_block: 1,
+};
+
+/// Items a full sync saw, written with each page so a resumed run still knows them.
+/// `item_kind`: 1 finding, 2 asset source, 3 raw record.
+pub const SYNC_SEEN: Table = Table {
+    name: "sync_seen",
+    cols: &[int_nn("run_id"), int_nn("item_kind"), int_nn("item_id")],
+    pk: &["run_id", "item_kind", "item_id"],
+    indexes: &[],
+    without_rowid: true,
+    id_block: 1,
+};
+
+pub const ASSETS: Table = bulk_table(
+    "assets",
+    &[
+        id(),
+        text_nn("kind"),
+        text_nn("name"),
+        text_nn("identity"),
+        text_nn("matched_rule"),
+        text_nn("attributes"),
+        int_nn("first_seen"),
+        int_nn("last_seen"),
+        int_nn("created_at"),
+        int_nn("updated_at"),
+    ],
+    &[idx("assets_kind", &["kind"]), idx("assets_name", &["name"])],
+);
+
+pub const ASSET_IDENTIFIERS: Table = Table {
+    name: "asset_identifiers",
+    cols: &[text_nn("kind"), text_nn("value"), int_nn("asset_id")],
+    pk: &["kind", "value"],
+    indexes: &[idx("asset_identifiers_asset", &["asset_id"])],
+    without_rowid: true,
+    id_block: 1,
+};
+
+// High-volume tables carry no foreign keys: on PostgreSQL each one is a trigger per row
+// that halves COPY throughput (bench/RESULTS.md). `repo::integrations::delete` removes
+// their rows explicitly.
+pub const ASSET_SOURCES: Table = bulk_table(
+    "asset_sources",
+    &[
+        id(),
+        int_nn("asset_id"),
+        int_nn("integration_id"),
+        text_nn("source"),
+        text_nn("source_key"),
+        int("raw_id"),
+        int_nn("chash"),
+        text_nn("attributes"),
+        flag("active", "1"),
+        int_nn("first_seen"),
+        int_nn("last_seen"),
+        int("removed_at"),
+    ],
+    &[uniq("asset_sources_key", &["integration_id", "source_key"]), idx("asset_sources_asset", &["asset_id"])],
+);
+
+pub const ASSET_RELATIONS: Table = Table {
+    name: "asset_relations",
+    cols: &[int_nn("parent_id"), int_nn("child_id"), text_nn("kind")],
+    pk: &["parent_id", "child_id", "kind"],
+    indexes: &[idx("asset_relations_child", &["child_id"])],
+    without_rowid: true,
+    id_block: 1,
+};
+
+pub const RAW_RECORDS: Table = bulk_table(
+    "raw_records",
+    &[id(), int_nn("integration_id"), text_nn("stream"), text_nn("record_key"), int_nn("chash"), blob("body"), int_nn("fetched_at")],
+    &[uniq("raw_records_key", &["integration_id", "stream", "record_key"])],
+);
+
+pub const FINDINGS: Table = bulk_table(
+    "findings",
+    &[
+        id(),
+        int_nn("asset_id"),
+        // 64-bit key, unique within its asset (so collisions need two findings of one
+        // asset to collide: never in practice), cheaper than a blob in both databases.
+        int_nn("fkey"),
+        int_nn("integration_id"),
+        text_nn("kind"),
+        text_nn("product"),
+        text_nn("external_id"),
+        text_nn("title"),
+        int_nn("severity"),
+        text("source_severity"),
+        real("source_score"),
+        text_nn("status"),
+        text("cve"),
+        real("cvss_score"),
+        text("cvss_version"),
+        int("repo_asset_id"),
+        text("scope"),
+        int("issue_id"),
+        int_nn("first_seen"),
+        int_nn("last_seen"),
+        int("closed_at"),
+        int("raw_id"),
+        int_nn("chash"),
+        text_nn("attributes"),
+        int_nn("created_at"),
+        int_nn("updated_at"),
+    ],
+    // Deliberately few indexes: each one costs every insert (bench/RESULTS.md). The unique
+    // key is local to the asset, so a first load appends; (product, status) serves
+    // vendorProductName queries and the end-of-sync sweep.
+    &[uniq("findings_key", &["asset_id", "fkey"]), idx("findings_product_status", &["product", "status"])],
+);
+
+pub const ISSUES: Table = table(
+    "issues",
+    &[
+        id(),
+        text_nn("key"),
+        text_nn("title"),
+        int_nn("severity"),
+        text_nn("status"),
+        flag("finding_count", "0"),
+        int_nn("first_seen"),
+        int_nn("last_seen"),
+        int_nn("created_at"),
+        int_nn("updated_at"),
+    ],
+    &[uniq("issues_key", &["key"])],
+);
+
+/// Vendor-side containers that map to repository assets (Semgrep projects).
+pub const SCOPES: Table = table(
+    "scopes",
+    &[
+        id(),
+        fk("integration_id", "integrations", Cascade, true),
+        text_nn("scope_key"),
+        text_nn("name"),
+        text("url"),
+        text("repo_key"),
+        int("repo_asset_id"),
+        text_nn("mapping"),
+        text("reason"),
+        text_nn("attributes"),
+        int_nn("first_seen"),
+        int_nn("last_seen"),
+    ],
+    &[uniq("scopes_key", &["integration_id", "scope_key"]), idx("scopes_repo", &["repo_asset_id"])],
+);
+
+/// Every table, in creation order (parents before children).
+pub const TABLES: &[&Table] = &[
+    &META,
+    &USERS,
+    &API_TOKENS,
+    &AUDIT_EVENTS,
+    &INTEGRATIONS,
+    &TRANSFORM_MAPS,
+    &IDENTIFICATION_RULES,
+    &PROFILES,
+    &PROFILE_MAPS,
+    &SYNC_RUNS,
+    &SYNC_STATE,
+    &SYNC_SEEN,
+    &ASSETS,
+    &ASSET_IDENTIFIERS,
+    &ASSET_SOURCES,
+    &ASSET_RELATIONS,
+    &RAW_RECORDS,
+    &FINDINGS,
+    &ISSUES,
+    &SCOPES,
+];
+
+fn sql_type(ty: Ty, d: Dialect) -> &'static str {
+    // (The identity clause with its block size is added by `column_sql`.)
+    match (ty, d) {
+        (Ty::Id, Dialect::Sqlite) => "INTEGER PRIMARY KEY",
+        (Ty::Id, Dialect::Postgres) => "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+        (Ty::Int, Dialect::Sqlite) => "INTEGER",
+        (Ty::Int, Dialect::Postgres) => "BIGINT",
+        (Ty::Real, Dialect::Sqlite) => "REAL",
+        (Ty::Real, Dialect::Postgres) => "DOUBLE PRECISION",
+        (Ty::Text, Dialect::Sqlite) => "TEXT",
+        // Byte order, like SQLite's BINARY: same sorting on both databases, and the
+        // fast comparison path (a libc locale makes every text index compare slowly).
+        (Ty::Text, Dialect::Postgres) => "TEXT COLLATE \"C\"",
+        (Ty::Blob, Dialect::Sqlite) => "BLOB",
+        (Ty::Blob, Dialect::Postgres) => "BYTEA",
+    }
+}
+
+/// The column definition as it appears in `CREATE TABLE` / `ADD COLUMN`.
+pub fn column_sql(c: &Col, d: Dialect) -> String {
+    column_sql_in(c, d, 1)
+}
+
+fn column_sql_in(c: &Col, d: Dialect, id_block: i64) -> String {
+    let mut s = match (c.ty, d) {
+        (Ty::Id, Dialect::Postgres) if id_block > 1 => {
+            format!("{} BIGINT GENERATED BY DEFAULT AS IDENTITY (INCREMENT BY {id_block}) PRIMARY KEY", c.name)
+        }
+        _ => format!("{} {}", c.name, sql_type(c.ty, d)),
+    };
+    if c.not_null && c.ty != Ty::Id {
+        s.push_str(" NOT NULL");
+    }
+    if let Some(def) = c.default {
+        s.push_str(" DEFAULT ");
+        s.push_str(def);
+    }
+    if let Some((t, on_delete)) = c.refs {
+        s.push_str(&format!(" REFERENCES {t}(id)"));
+        s.push_str(match on_delete {
+            OnDelete::Cascade => " ON DELETE CASCADE",
+            OnDelete::SetNull => " ON DELETE SET NULL",
+            OnDelete::Restrict => " ON DELETE RESTRICT",
+        });
+    }
+    s
+}
+
+pub fn create_table_sql(t: &Table, d: Dialect) -> String {
+    let mut parts: Vec<String> = t.cols.iter().map(|c| column_sql_in(c, d, t.id_block)).collect();
+    if !t.pk.is_empty() {
+        parts.push(format!("PRIMARY KEY ({})", t.pk.join(", ")));
+    }
+    let mut s = format!("CREATE TABLE {} (\n    {}\n)", t.name, parts.join(",\n    "));
+    if t.without_rowid && d == Dialect::Sqlite {
+        s.push_str(" WITHOUT ROWID");
+    }
+    s
+}
+
+pub fn create_index_sql(t: &Table, i: &Index) -> String {
+    format!("CREATE {}INDEX {} ON {} ({})", if i.unique { "UNIQUE " } else { "" }, i.name, t.name, i.columns.join(", "))
+}
+
+/// The table named `name`.
+pub fn table_named(name: &str) -> Option<&'static Table> {
+    TABLES.iter().copied().find(|t| t.name == name)
+}
+
+/// The whole current schema as DDL statements for `d`.
+pub fn ddl(d: Dialect) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in TABLES {
+        out.push(create_table_sql(t, d));
+        for i in t.indexes {
+            out.push(create_index_sql(t, i));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ddl_differs_only_where_the_dialects_do() {
+        let s = create_table_sql(&FINDINGS, Dialect::Sqlite);
+        let p = create_table_sql(&FINDINGS, Dialect::Postgres);
+        assert!(s.contains("id INTEGER PRIMARY KEY"));
+        assert!(p.contains("id BIGINT GENERATED BY DEFAULT AS IDENTITY (INCREMENT BY 1024) PRIMARY KEY"));
+        let u = create_table_sql(&USERS, Dialect::Postgres);
+        assert!(u.contains("id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"), "{u}");
+        assert!(s.contains("title TEXT NOT NULL") && p.contains("title TEXT COLLATE \"C\" NOT NULL"));
+        let prof = create_table_sql(&PROFILES, Dialect::Postgres);
+        assert!(prof.contains("integration_id BIGINT NOT NULL REFERENCES integrations(id) ON DELETE CASCADE"), "{prof}");
+        assert!(create_table_sql(&SYNC_SEEN, Dialect::Sqlite).ends_with("WITHOUT ROWID"));
+        assert!(!create_table_sql(&SYNC_SEEN, Dialect::Postgres).contains("ROWID"));
+        assert_eq!(ddl(Dialect::Sqlite).len(), ddl(Dialect::Postgres).len());
+    }
+
+    #[test]
+    fn parents_come_before_children() {
+        for (i, t) in TABLES.iter().enumerate() {
+            for c in t.cols {
+                if let Some((parent, _)) = c.refs {
+                    let p = TABLES.iter().position(|x| x.name == parent).unwrap_or(usize::MAX);
+                    assert!(p < i, "{}.{} references {parent} defined later", t.name, c.name);
+                }
+            }
+        }
+    }
+}

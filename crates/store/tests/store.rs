@@ -1,0 +1,164 @@
+//! Store tests. Everything in `backend_tests!` runs on SQLite and on PostgreSQL.
+
+use tributary_core::model::Role;
+use tributary_core::secret::{MasterKey, Secret};
+use tributary_store::repo::{integrations, users};
+use tributary_store::testing::TempDir;
+use tributary_store::{Batch, Column, Store, StoreError, StoreOptions, params};
+
+fn new_integration<'a>(name: &'a str, secret: &'a Secret) -> integrations::NewIntegration<'a> {
+    integrations::NewIntegration {
+        name,
+        kind: "cortex-xdr",
+        base_url: "https://api-acme.xdr.example.com",
+        config: serde_json::json!({"key_id": "42", "security": "standard"}),
+        secret,
+    }
+}
+
+tributary_store::backend_tests! {
+    fn migration_is_idempotent(db) {
+        let first = db.open();
+        assert_eq!(first.migration().from, None);
+        drop(first);
+        let again = db.open();
+        assert_eq!(again.migration().from, Some(tributary_store::migrate::SCHEMA_VERSION));
+        let rules: i64 = again.read(|c| c.scalar("SELECT COUNT(*) FROM identification_rules", &[])).unwrap();
+        assert_eq!(rules as usize, tributary_core::identify::default_rules().len());
+    }
+
+    fn refuses_a_newer_schema(db) {
+        let store = db.open();
+        store.write(|c| c.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'", &[])).unwrap();
+        drop(store);
+        let err = Store::open(&db.options()).unwrap_err().to_string();
+        assert!(err.contains("schema is version 99") && err.contains("up to version 1"), "{err}");
+    }
+
+    fn secrets_are_sealed_and_need_the_right_key(db) {
+        let key = MasterKey::generate();
+        let opts = db.options().master_key(key.to_hex());
+        let store = Store::open(&opts).unwrap();
+        let plaintext = "xdr-API-KEY-plaintext-7f3a9c";
+        let secret = Secret::new(plaintext);
+        let created = store.write(|c| integrations::create(c, store.key(), new_integration("xdr-prod", &secret))).unwrap();
+        // The sealed bytes never contain the plaintext, in the table or (SQLite) the files.
+        let sealed: Vec<u8> = store.read(|c| c.scalar("SELECT secret FROM integrations WHERE id = ?", params![created.id])).unwrap();
+        assert!(!sealed.windows(plaintext.len()).any(|w| w == plaintext.as_bytes()));
+        if db.backend == tributary_store::testing::Backend::Sqlite {
+            store.with_writer(|c| c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)")).unwrap();
+            for suffix in ["", "-wal"] {
+                let path = db.dir.path().join(format!("test.db{suffix}"));
+                if let Ok(bytes) = std::fs::read(&path) {
+                    assert!(!bytes.windows(plaintext.len()).any(|w| w == plaintext.as_bytes()), "plaintext in {}", path.display());
+                }
+            }
+        }
+        let opened = store.read(|c| integrations::open_secret(c, store.key(), created.id)).unwrap();
+        assert_eq!(opened.expose(), plaintext);
+        assert_eq!(format!("{opened:?}"), "Secret([redacted])");
+        drop(store);
+
+        let wrong = db.options().master_key(MasterKey::generate().to_hex());
+        let err = Store::open(&wrong).unwrap_err().to_string();
+        assert!(err.contains("does not match the key that sealed this database's secrets"), "{err}");
+        assert!(err.contains("TRIBUTARY_MASTER_KEY"), "{err}");
+
+        let store = Store::open(&opts).unwrap();
+        let again = store.read(|c| integrations::open_secret(c, store.key(), created.id)).unwrap();
+        assert_eq!(again.expose(), plaintext);
+    }
+
+    fn users_are_unique(db) {
+        let store = db.open();
+        let u = store.write(|c| users::create(c, "alice", Role::Admin, "$argon2id$x")).unwrap();
+        assert_eq!((u.name.as_str(), u.role), ("alice", Role::Admin));
+        let err = store.write(|c| users::create(c, "alice", Role::Viewer, "h")).unwrap_err();
+        assert!(matches!(err, StoreError::Conflict { what: "user", .. }), "{err}");
+        assert!(store.write(|c| users::create(c, "bad name", Role::Viewer, "h")).is_err());
+        assert_eq!(store.read(users::list).unwrap().len(), 1);
+    }
+
+    fn bulk_batches_behave_the_same(db) {
+        let store = db.open();
+        store.write(|c| {
+            let ids = c.reserve_ids("audit_events", 3)?;
+            assert_eq!(ids.len(), 3);
+            let batch = Batch::new()
+                .col("id", Column::Int(ids.iter().map(|i| Some(*i)).collect()))
+                .col("at", Column::Int(vec![Some(1), Some(2), Some(3)]))
+                .col("actor", Column::Text(vec![Some("a".into()), Some("b".into()), Some("c".into())]))
+                .col("action", Column::Text(vec![Some("x".into()); 3]))
+                .col("target", Column::Text(vec![Some("t".into()); 3]))
+                .col("detail", Column::Text(vec![None, Some("{}".into()), None]));
+            assert_eq!(c.insert_batch("audit_events", &batch)?, 3);
+            let upd = Batch::new()
+                .col("id", Column::Int(vec![Some(ids[0]), Some(ids[2])]))
+                .col("actor", Column::Text(vec![Some("z".into()), Some("y".into())]))
+                .col("detail", Column::Text(vec![Some("{\"k\":1}".into()), None]));
+            assert_eq!(c.update_batch("audit_events", &upd)?, 2);
+            let later = c.reserve_ids("audit_events", 1)?;
+            assert!(later[0] > ids[2]);
+            Ok(())
+        })
+        .unwrap();
+        let rows: Vec<(String, Option<String>)> = store
+            .read(|c| c.query("SELECT actor, detail FROM audit_events ORDER BY id", &[]))
+            .unwrap()
+            .into_iter()
+            .map(|mut r| (r.take(0).unwrap(), r.take(1).unwrap()))
+            .collect();
+        assert_eq!(
+            rows,
+            vec![("z".into(), Some("{\"k\":1}".into())), ("b".into(), Some("{}".into())), ("y".into(), None)]
+        );
+    }
+}
+
+#[test]
+fn malformed_db_url_is_a_clear_error() {
+    let dir = TempDir::new("tributary_url");
+    let err = Store::open(&StoreOptions::new(dir.path()).db("mysql://x/y")).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "invalid database URL 'mysql://x/y': unknown scheme 'mysql' (expected sqlite:///path/to/file.db or postgres://user@host:port/db)"
+    );
+}
+
+#[test]
+fn unreachable_postgres_names_host_and_port() {
+    let dir = TempDir::new("tributary_unreach");
+    let err = Store::open(&StoreOptions::new(dir.path()).db("postgres://u@127.0.0.1:1/db")).unwrap_err().to_string();
+    assert!(err.starts_with("cannot connect to PostgreSQL at 127.0.0.1:1:"), "{err}");
+    assert!(err.contains("reachable"), "{err}");
+}
+
+#[test]
+fn unusable_data_dir_is_a_clear_error() {
+    let err = Store::open(&StoreOptions::new("/dev/null/tributary")).unwrap_err().to_string();
+    assert!(err.starts_with("data directory /dev/null/tributary is not usable:"), "{err}");
+}
+
+#[test]
+fn key_file_is_created_private_and_checked() {
+    let dir = TempDir::new("tributary_key");
+    let opts = StoreOptions::new(dir.path());
+    drop(Store::open(&opts).unwrap());
+    let key_path = dir.path().join("master.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    drop(Store::open(&opts).unwrap());
+
+    std::fs::write(&key_path, "not-a-key\n").unwrap();
+    let err = Store::open(&opts).unwrap_err().to_string();
+    assert!(err.contains("is corrupted") && err.contains("TRIBUTARY_MASTER_KEY"), "{err}");
+
+    std::fs::remove_file(&key_path).unwrap();
+    let err = Store::open(&opts).unwrap_err().to_string();
+    assert!(err.starts_with("no master key:"), "{err}");
+    assert!(!key_path.exists(), "a replacement key must not be generated over existing secrets");
+}

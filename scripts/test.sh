@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every check and every test, on SQLite and on PostgreSQL.
+#
+#   ./scripts/test.sh            # what CI runs
+#
+# Starts a throwaway PostgreSQL cluster on 127.0.0.1 (installing Debian's server
+# packages if needed), exports TRIBUTARY_TEST_PG for the PostgreSQL half of the suite,
+# and stops the cluster on exit. If PostgreSQL cannot start, this fails: the
+# PostgreSQL backend is never skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    step "installing rustfmt and clippy"
+    rustup component add rustfmt clippy
+fi
+
+step "starting a throwaway PostgreSQL"
+pgdir=$(mktemp -d /tmp/tributary-pg.XXXXXX)
+trap 'scripts/pg.sh stop "$pgdir"' EXIT
+TRIBUTARY_TEST_PG=$(scripts/pg.sh start "$pgdir")
+export TRIBUTARY_TEST_PG
+echo "TRIBUTARY_TEST_PG=$TRIBUTARY_TEST_PG"
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests (SQLite and PostgreSQL)"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --locked --no-fail-fast
+else
+    cargo test --workspace --locked --no-fail-fast
+fi
+
+step "doc tests"
+cargo test --workspace --locked --doc
+
+step "all checks passed"

@@ -1,0 +1,49 @@
+//! Benchmarks. Each prints a table of phases with rows/s, the ratio to the floor measured
+//! in the same run, and peak RSS; record the output in bench/RESULTS.md.
+
+mod store;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum Bench {
+    /// Store upserts: first load, unchanged re-upsert and 1% changed, against a plain-INSERT floor, on SQLite and PostgreSQL.
+    Store(store::Args),
+    /// (internal) one backend of `bench store`, in its own process so its peak RSS is its own.
+    #[command(hide = true)]
+    StoreChild(store::ChildArgs),
+}
+
+pub fn run(b: Bench) -> Result<()> {
+    match b {
+        Bench::Store(a) => store::run(a),
+        Bench::StoreChild(a) => store::child(a),
+    }
+}
+
+/// One measured phase.
+pub struct Phase {
+    pub name: String,
+    pub rows: u64,
+    pub secs: f64,
+}
+
+impl Phase {
+    pub fn rate(&self) -> f64 {
+        self.rows as f64 / self.secs.max(1e-9)
+    }
+}
+
+pub fn fmt_rate(r: f64) -> String {
+    let n = r.round() as u64;
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
