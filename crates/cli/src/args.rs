@@ -52,6 +52,102 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Run the vendor simulators (Semgrep, Cortex XDR, Cortex Cloud) on one port.
+    Sim(Box<SimArgs>),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SimArgs {
+    #[command(subcommand)]
+    pub command: Option<SimCommand>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8471", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub world: SimWorldArgs,
+    /// Bearer token the Semgrep tenant accepts (Web API scope).
+    #[arg(long, value_name = "TOKEN")]
+    pub semgrep_token: Option<String>,
+    /// Cortex XDR API key id.
+    #[arg(long, value_name = "ID")]
+    pub xdr_key_id: Option<String>,
+    /// Cortex XDR API key.
+    #[arg(long, value_name = "KEY")]
+    pub xdr_key: Option<String>,
+    /// Security level of the Cortex XDR key.
+    #[arg(long, value_enum, default_value_t = SecurityArg::Standard)]
+    pub xdr_security: SecurityArg,
+    /// Cortex Cloud API key id.
+    #[arg(long, value_name = "ID")]
+    pub cloud_key_id: Option<String>,
+    /// Cortex Cloud API key.
+    #[arg(long, value_name = "KEY")]
+    pub cloud_key: Option<String>,
+    /// Inject faults per request, deterministically from the seed, e.g.
+    /// 429=0.05,500=0.02,slow=0.01,reset=0.01,truncate=0.005
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<String>,
+    /// Delay added to every vendor request, e.g. 100ms or 1s.
+    #[arg(long, value_name = "DURATION")]
+    pub latency: Option<String>,
+    /// Answer 429 above this many requests per second.
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u32>,
+}
+
+/// What the simulated tenants hold (shared by `sim` and `sim truth`).
+#[derive(Debug, Args)]
+pub struct SimWorldArgs {
+    /// Seed: the same seed serves byte-identical data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Tenant size: small (the demo), medium, reference (the benchmark).
+    #[arg(long, value_enum, default_value_t = ScaleArg::Small)]
+    pub scale: ScaleArg,
+    /// Simulated days already elapsed (each day brings churn).
+    #[arg(long, default_value_t = 0, value_name = "DAYS")]
+    pub advance_days: u32,
+    /// Override: Cortex XDR endpoints.
+    #[arg(long, value_name = "N")]
+    pub xdr_endpoints: Option<u64>,
+    /// Override: average CVEs per endpoint.
+    #[arg(long, value_name = "N")]
+    pub cves_per_endpoint: Option<u64>,
+    /// Override: Semgrep projects.
+    #[arg(long, value_name = "N")]
+    pub semgrep_projects: Option<u64>,
+    /// Override: Semgrep SAST findings.
+    #[arg(long, value_name = "N")]
+    pub sast_findings: Option<u64>,
+    /// Override: Semgrep Supply Chain findings.
+    #[arg(long, value_name = "N")]
+    pub sca_findings: Option<u64>,
+    /// Override: Cortex Cloud repositories.
+    #[arg(long, value_name = "N")]
+    pub cloud_repositories: Option<u64>,
+    /// Share of endpoints whose CVEs change per day (default 0.01).
+    #[arg(long, value_name = "RATE")]
+    pub churn: Option<f64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Print the exact counts a correct full sync must end up with, as JSON.
+    Truth(SimWorldArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScaleArg {
+    Small,
+    Medium,
+    Reference,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecurityArg {
+    Standard,
+    Advanced,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! Benchmarks. Each prints a table of phases with rows/s, the ratio to the floor measured
 //! in the same run, and peak RSS; record the output in bench/RESULTS.md.
 
+mod sim;
 mod store;
 
 use anyhow::Result;
@@ -13,12 +14,19 @@ pub enum Bench {
     /// (internal) one backend of `bench store`, in its own process so its peak RSS is its own.
     #[command(hide = true)]
     StoreChild(store::ChildArgs),
+    /// Simulator throughput (MB of JSON per server CPU-second) and reference-scale RSS.
+    Sim(sim::Args),
+    /// (internal) the simulator under test, on a single-threaded runtime.
+    #[command(hide = true)]
+    SimServer(sim::ServerArgs),
 }
 
 pub fn run(b: Bench) -> Result<()> {
     match b {
         Bench::Store(a) => store::run(a),
         Bench::StoreChild(a) => store::child(a),
+        Bench::Sim(a) => sim::run(a),
+        Bench::SimServer(a) => sim::server(a),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod db;
 mod serve;
+mod sim;
 mod user;
 
 use std::path::PathBuf;
@@ -44,6 +45,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve(a) => serve::run(&ctx, a),
         Command::Db(c) => db::run(&ctx, c),
         Command::User(c) => user::run(&ctx, c),
+        Command::Sim(a) => sim::run(*a),
     }
 }
 

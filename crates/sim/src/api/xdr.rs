@@ -1,0 +1,315 @@
+//! Cortex XDR public API (`/cortex-xdr/public_api/v1/...`). Everything is POST with a
+//! `{"request_data": {...}}` body; replies are wrapped in `{"reply": ...}`. Trailing
+//! slashes are accepted with or without.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::post;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::{self, Cortex};
+use super::{Sim, cortex_error, ok};
+use crate::tenant::World;
+use crate::tenant::xdr::{endpoint_id, endpoint_index};
+use crate::types::{EndpointsPage, Reply, VulnerabilitiesPage};
+
+/// `get_endpoint` returns at most this many endpoints per call (vendor limit).
+pub const MAX_ENDPOINTS_PAGE: u64 = 100;
+/// Our choice for the vulnerability search (see vendor-apis.md §2.6).
+pub const MAX_VULNS_PAGE: u64 = 5_000;
+
+/// Registers `path` and `path/` for the same handler.
+fn both(r: Router<Sim>, path: &str, h: axum::routing::MethodRouter<Sim>) -> Router<Sim> {
+    r.route(path, h.clone()).route(&format!("{path}/"), h)
+}
+
+pub fn routes() -> Router<Sim> {
+    let r = Router::new();
+    let r = both(r, "/public_api/v1/endpoints/get_endpoint", post(get_endpoint));
+    let r = both(r, "/public_api/v1/endpoints/get_endpoints", post(get_endpoints));
+    let r = both(r, "/public_api/v1/system/get_tenant_info", post(tenant_info));
+    let r = both(r, "/public_api/v1/healthcheck", post(healthcheck).get(healthcheck));
+    both(r, "/public_api/v1/vulnerability-management/get_vulnerabilities", post(vulnerabilities))
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct RequestData {
+    #[serde(default)]
+    filters: Vec<FilterSpec>,
+    search_from: Option<u64>,
+    search_to: Option<u64>,
+    sort: Option<SortSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FilterSpec {
+    field: String,
+    operator: String,
+    value: Value,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+struct SortSpec {
+    field: String,
+    #[serde(default = "asc")]
+    keyword: String,
+}
+
+fn asc() -> String {
+    "asc".into()
+}
+
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    request_data: Option<RequestData>,
+}
+
+fn bad_request(msg: &str, extra: Value) -> Response {
+    cortex_error(400, 400, msg, extra)
+}
+
+fn parse(body: &Bytes) -> Result<RequestData, Response> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(RequestData::default());
+    }
+    let env: Envelope = serde_json::from_slice(body).map_err(|e| bad_request("Bad Request. Got an invalid JSON.", json!(e.to_string())))?;
+    Ok(env.request_data.unwrap_or_default())
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string).or_else(|| x.as_i64().map(|n| n.to_string()))).collect(),
+        Value::String(s) => vec![s.clone()],
+        _ => vec![],
+    }
+}
+
+fn guard(sim: &Sim, h: &HeaderMap, needs_view: bool) -> Result<(), Response> {
+    auth::cortex(&sim.world, &sim.nonces, Cortex::Xdr, h, needs_view)
+}
+
+/// One filter over an endpoint: `(index, state, endpoint) → matches`.
+type Check = Box<dyn Fn(u64, &crate::tenant::xdr::EndpointState, &crate::types::Endpoint) -> bool>;
+
+/// Which endpoints match the filters, in the requested order.
+fn matching(w: &World, data: &RequestData, day: u32) -> Result<Vec<u64>, Response> {
+    let count = w.endpoint_count(day);
+    // Fast path: an id list resolves without walking the fleet.
+    if data.filters.len() == 1 && data.filters[0].field == "endpoint_id_list" && data.sort.is_none() {
+        let ids = strings(&data.filters[0].value);
+        return Ok(ids.iter().filter_map(|id| endpoint_index(w.seed(), id)).filter(|i| *i < count).collect());
+    }
+    let mut checks: Vec<Check> = Vec::new();
+    for f in &data.filters {
+        let op = f.operator.to_ascii_lowercase();
+        let list: Vec<String> = strings(&f.value).into_iter().map(|s| s.to_ascii_lowercase()).collect();
+        let num = f.value.as_i64();
+        let time = |get: fn(&crate::types::Endpoint) -> i64| -> Result<Check, Response> {
+            let n =
+                num.ok_or_else(|| bad_request("Bad Request", json!(format!("filter '{}' needs an integer (epoch ms) value", f.field))))?;
+            match op.as_str() {
+                "gte" => Ok(Box::new(move |_, _, e| get(e) >= n)),
+                "lte" => Ok(Box::new(move |_, _, e| get(e) <= n)),
+                _ => Err(bad_request("Bad Request", json!(format!("filter '{}' supports gte and lte", f.field)))),
+            }
+        };
+        let check: Check = match (f.field.as_str(), op.as_str()) {
+            ("endpoint_id_list", "in") => Box::new(move |_, _, e| list.iter().any(|x| *x == e.endpoint_id)),
+            ("endpoint_status", "in") => Box::new(move |_, _, e| list.contains(&e.endpoint_status.to_ascii_lowercase())),
+            ("hostname", "in") => Box::new(move |_, _, e| list.contains(&e.endpoint_name.to_ascii_lowercase())),
+            ("ip_list", "in") => Box::new(move |_, _, e| e.ip.iter().any(|ip| list.iter().any(|x| *x == *ip))),
+            ("platform", "in") => {
+                Box::new(move |_, _, e| list.iter().any(|p| e.os_type.to_ascii_lowercase().ends_with(&p.replace("macos", "mac"))))
+            }
+            ("first_seen", _) => time(|e| e.first_seen)?,
+            ("last_seen", _) => time(|e| e.last_seen)?,
+            (field, _) => {
+                return Err(bad_request(
+                    "Bad Request",
+                    json!(format!("unsupported filter field '{field}' with operator '{}'", f.operator)),
+                ));
+            }
+        };
+        checks.push(check);
+    }
+    if let Some(s) = &data.sort
+        && !matches!(s.field.as_str(), "endpoint_id" | "first_seen" | "last_seen")
+    {
+        return Err(bad_request("Bad Request", json!(format!("cannot sort by '{}'", s.field))));
+    }
+    let key = serde_json::to_string(&(
+        data.filters.iter().map(|f| (&f.field, &f.operator, &f.value)).collect::<Vec<_>>(),
+        data.sort.as_ref().map(|s| (&s.field, s.keyword.to_ascii_lowercase())),
+    ))
+    .unwrap_or_default();
+    let sort = data.sort.clone();
+    let set = w.endpoint_set(&key, day, || {
+        let mut rows: Vec<(u64, String, i64, i64)> = Vec::new();
+        for i in 0..count {
+            let st = w.endpoint_timeline(i, day);
+            let e = w.endpoint(&st);
+            if checks.iter().all(|c| c(i, &st, &e)) {
+                rows.push((i, e.endpoint_id.into_owned(), e.first_seen, e.last_seen));
+            }
+        }
+        if let Some(s) = &sort {
+            match s.field.as_str() {
+                "endpoint_id" => rows.sort_by(|a, b| a.1.cmp(&b.1)),
+                "first_seen" => rows.sort_by_key(|r| (r.2, r.0)),
+                _ => rows.sort_by_key(|r| (r.3, r.0)),
+            }
+            if s.keyword.eq_ignore_ascii_case("desc") {
+                rows.reverse();
+            }
+        }
+        rows.into_iter().map(|r| r.0).collect()
+    });
+    Ok(set.as_ref().clone())
+}
+
+fn window(data: &RequestData, max: u64) -> Result<(u64, u64), Response> {
+    let from = data.search_from.unwrap_or(0);
+    let to = data.search_to.unwrap_or(from + max.min(100));
+    if to < from {
+        return Err(bad_request("Bad Request", json!("search_to must not be smaller than search_from")));
+    }
+    Ok((from, to.min(from + max)))
+}
+
+async fn get_endpoint(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = guard(&sim, &headers, true) {
+        return r;
+    }
+    let data = match parse(&body) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let (from, to) = match window(&data, MAX_ENDPOINTS_PAGE) {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let w = sim.world.clone();
+    let day = w.day();
+    let result = tokio::task::spawn_blocking(move || -> Result<EndpointsPage, Response> {
+        let no_filters = data.filters.is_empty() && data.sort.is_none();
+        let (total, page): (u64, Vec<u64>) = if no_filters {
+            let total = w.endpoint_count(day);
+            (total, (from..to.min(total)).collect())
+        } else {
+            let all = matching(&w, &data, day)?;
+            let total = all.len() as u64;
+            (total, all.into_iter().skip(from as usize).take((to - from) as usize).collect())
+        };
+        let endpoints: Vec<_> = page.into_iter().map(|i| w.endpoint(&w.endpoint_timeline(i, day))).collect();
+        Ok(EndpointsPage { total_count: total as i64, result_count: endpoints.len() as i64, endpoints })
+    })
+    .await;
+    match result {
+        Ok(Ok(page)) => ok(&Reply { reply: page }),
+        Ok(Err(r)) => r,
+        Err(e) => cortex_error(500, 500, "An error occurred while processing XDR public API", json!(e.to_string())),
+    }
+}
+
+/// All endpoints in one bare array (`{"reply": [...]}`), for small tenants.
+async fn get_endpoints(State(sim): State<Sim>, headers: HeaderMap) -> Response {
+    if let Err(r) = guard(&sim, &headers, true) {
+        return r;
+    }
+    let w = &sim.world;
+    let day = w.day();
+    let all: Vec<_> = (0..w.endpoint_count(day)).map(|i| w.endpoint(&w.endpoint_timeline(i, day))).collect();
+    ok(&Reply { reply: all })
+}
+
+async fn tenant_info(State(sim): State<Sim>, headers: HeaderMap) -> Response {
+    if let Err(r) = guard(&sim, &headers, false) {
+        return r;
+    }
+    let n = sim.world.cfg.scale.xdr_endpoints as i64;
+    ok(&Reply {
+        reply: json!({
+            "pro_per_endpoint_expiration": 1_830_297_600_000i64,
+            "purchased_pro_per_endpoint": {"agents": n + n / 10},
+            "installed_pro_per_endpoint": n,
+            "purchased_prevent": 0,
+            "installed_prevent": 0,
+            "enabled_host_insights": n,
+            "host_insights_expiration": 1_830_297_600_000i64,
+        }),
+    })
+}
+
+async fn healthcheck(State(sim): State<Sim>, headers: HeaderMap) -> Response {
+    if let Err(r) = guard(&sim, &headers, false) {
+        return r;
+    }
+    ok(&json!({"status": "available"}))
+}
+
+async fn vulnerabilities(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = guard(&sim, &headers, true) {
+        return r;
+    }
+    let data = match parse(&body) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let (from, to) = match window(&data, MAX_VULNS_PAGE) {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let mut ids: Option<Vec<String>> = None;
+    let mut severities: Option<Vec<String>> = None;
+    let mut cves: Option<Vec<String>> = None;
+    for f in &data.filters {
+        match (f.field.as_str(), f.operator.to_ascii_lowercase().as_str()) {
+            ("endpoint_id_list", "in") => ids = Some(strings(&f.value)),
+            ("severity", "in") => severities = Some(strings(&f.value).into_iter().map(|s| s.to_ascii_uppercase()).collect()),
+            ("cve_id", "in") => cves = Some(strings(&f.value).into_iter().map(|s| s.to_ascii_uppercase()).collect()),
+            (field, _) => {
+                return bad_request("Bad Request", json!(format!("unsupported filter field '{field}' with operator '{}'", f.operator)));
+            }
+        }
+    }
+    let w = sim.world.clone();
+    let day = w.day();
+    let result = tokio::task::spawn_blocking(move || {
+        let indexes: Vec<u64> = match &ids {
+            Some(list) => list.iter().filter_map(|id| endpoint_index(w.seed(), id)).filter(|i| *i < w.endpoint_count(day)).collect(),
+            None => (0..w.endpoint_count(day)).collect(),
+        };
+        let mut total = 0u64;
+        let mut data = Vec::new();
+        for i in indexes {
+            let st = w.endpoint_state(i, day);
+            if st.retired() {
+                continue;
+            }
+            let id = endpoint_id(w.seed(), i);
+            let name = w.endpoint_name(i);
+            for v in w.vulnerabilities(&st, &name, &id) {
+                if severities.as_ref().is_some_and(|s| !s.iter().any(|x| *x == v.severity))
+                    || cves.as_ref().is_some_and(|c| !c.iter().any(|x| *x == v.cve_id))
+                {
+                    continue;
+                }
+                if total >= from && total < to {
+                    data.push(v);
+                }
+                total += 1;
+            }
+        }
+        VulnerabilitiesPage { total_count: total as i64, result_count: data.len() as i64, data }
+    })
+    .await;
+    match result {
+        Ok(page) => ok(&Reply { reply: page }),
+        Err(e) => cortex_error(500, 500, "An error occurred while processing XDR public API", json!(e.to_string())),
+    }
+}

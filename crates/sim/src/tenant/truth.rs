@@ -1,0 +1,133 @@
+//! Ground truth: the exact counts a correct full sync must end up with, computed by
+//! walking every entity (so it is only as fast as the tenant is big).
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde_json::{Value, json};
+use tributary_core::ident::repo::RepoKey;
+
+use super::World;
+use super::cloud::repo_url;
+use super::semgrep::{IssueType, RepoLink, Status};
+
+fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+    *map.entry(key.to_string()).or_default() += 1;
+}
+
+impl World {
+    pub fn truth(&self, day: u32) -> Value {
+        // Cortex XDR.
+        let mut endpoints = 0u64;
+        let mut uninstalled = 0u64;
+        let mut host_findings = 0u64;
+        let mut host_by_severity = BTreeMap::new();
+        for i in 0..self.endpoint_count(day) {
+            let st = self.endpoint_state(i, day);
+            if st.retired() {
+                uninstalled += 1;
+                continue;
+            }
+            endpoints += 1;
+            for s in st.open_slots() {
+                host_findings += 1;
+                bump(&mut host_by_severity, &self.cves.get(s.cve).severity.to_ascii_lowercase());
+            }
+        }
+
+        // Cortex Cloud.
+        let mut repo_keys = HashSet::new();
+        let mut by_deployment = BTreeMap::new();
+        let mut by_exposure = BTreeMap::new();
+        for r in 0..self.repository_count() {
+            if let Ok(k) = RepoKey::parse(&repo_url(self.seed(), r)) {
+                repo_keys.insert(k);
+            }
+            let (e, _) = self.repository_exposure(r, day);
+            bump(&mut by_deployment, e.deployment_status());
+            bump(&mut by_exposure, e.internet_exposure());
+        }
+
+        // Semgrep projects.
+        let mut with_url = vec![false; self.project_count() as usize];
+        let (mut mapped, mut unmatched, mut no_url, mut stale) = (0u64, 0u64, 0u64, 0u64);
+        for p in 0..self.project_count() {
+            let info = self.project(p);
+            if info.stale {
+                stale += 1;
+            }
+            match &info.url {
+                None => no_url += 1,
+                Some(u) => {
+                    with_url[p as usize] = true;
+                    let matched = RepoKey::parse(u).map(|k| repo_keys.contains(&k)).unwrap_or(false);
+                    debug_assert_eq!(matched, matches!(info.link, RepoLink::Cloud(_)));
+                    if matched { mapped += 1 } else { unmatched += 1 }
+                }
+            }
+        }
+
+        // Semgrep findings: open findings of projects that have a URL.
+        let mut out = serde_json::Map::new();
+        let mut purls = HashSet::new();
+        for t in [IssueType::Sast, IssueType::Sca] {
+            let (mut open, mut total) = (0u64, 0u64);
+            let mut by_severity = BTreeMap::new();
+            let mut by_status = BTreeMap::new();
+            for f in 0..self.finding_count(t, day) {
+                total += 1;
+                let st = self.finding_state(t, f, day);
+                bump(
+                    &mut by_status,
+                    match st.status {
+                        Status::Ignored(reason) => reason,
+                        s => s.api(),
+                    },
+                );
+                if !st.status.is_open() || !with_url[self.finding_project(t, f) as usize] {
+                    continue;
+                }
+                open += 1;
+                bump(&mut by_severity, self.finding_severity(t, f));
+                if t == IssueType::Sca
+                    && let Some(p) = self.sca_purl(f)
+                {
+                    purls.insert(p);
+                }
+            }
+            out.insert(format!("{}_findings", t.as_str()), json!(open));
+            out.insert(format!("{}_findings_by_severity", t.as_str()), json!(by_severity));
+            out.insert(format!("{}_findings_total", t.as_str()), json!(total));
+            out.insert(format!("{}_findings_by_status", t.as_str()), json!(by_status));
+        }
+        let mut semgrep = json!({
+            "projects": self.project_count(),
+            "projects_mapped": mapped,
+            "projects_unmatched": unmatched,
+            "projects_without_url": no_url,
+            "projects_with_url": mapped + unmatched,
+            "projects_stale": stale,
+            "package_assets": purls.len(),
+        });
+        if let Some(obj) = semgrep.as_object_mut() {
+            obj.extend(out);
+        }
+        json!({
+            "seed": self.seed(),
+            "scale": self.cfg.scale.name,
+            "day": day,
+            "cortex_xdr": {
+                "endpoints": endpoints,
+                "endpoints_uninstalled": uninstalled,
+                "host_findings": host_findings,
+                "host_findings_by_severity": host_by_severity,
+            },
+            "semgrep": semgrep,
+            "cortex_cloud": {
+                "repositories": self.repository_count(),
+                "repositories_exposed": by_exposure.get("EXPOSED").copied().unwrap_or(0),
+                "repositories_by_deployment": by_deployment,
+                "repositories_by_exposure": by_exposure,
+            },
+        })
+    }
+}

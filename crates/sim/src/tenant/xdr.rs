@@ -1,0 +1,333 @@
+//! The Cortex XDR tenant: endpoints and the CVEs found on them.
+//!
+//! Endpoint `i` exists from its creation day (0 for the base fleet; added endpoints
+//! appear over days), may retire (status `UNINSTALLED`), and on a "change" day its CVE
+//! list moves: one open CVE fixed, one new found, sometimes a fixed one reopened. Its
+//! `last_seen` is the time of its latest event, so `last_seen ≥ T` returns exactly the
+//! endpoints that changed since `T`.
+
+use super::vocab::{CLOUDS, DEPARTMENTS, ENDPOINT_TAGS, ENVS, OSES, ROLES, SERVER_TAGS, SITES, USERS};
+use super::{BASE_MS, DAY_MS, Tag, World, event_time, has_event};
+use crate::rng::{Rng, h};
+use crate::types::{AffectedProduct, Endpoint, EndpointTags, Text, Vulnerability};
+
+/// One CVE slot of an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub cve: u64,
+    pub open: bool,
+    pub detected: i64,
+}
+
+/// An endpoint's state on a day.
+#[derive(Debug, Clone)]
+pub struct EndpointState {
+    pub index: u64,
+    pub created_day: u32,
+    pub retired_day: Option<u32>,
+    /// Time of the latest event, or the base last-seen time.
+    pub last_seen: i64,
+    pub slots: Vec<Slot>,
+}
+
+impl EndpointState {
+    pub fn retired(&self) -> bool {
+        self.retired_day.is_some()
+    }
+    pub fn open_slots(&self) -> impl Iterator<Item = &Slot> {
+        self.slots.iter().filter(|s| s.open)
+    }
+}
+
+const ID_MASK: u64 = 0x5c1f_0e9a;
+
+/// 32 hex characters; the last 8 encode the index so ids resolve without a table.
+pub fn endpoint_id(seed: u64, i: u64) -> String {
+    format!(
+        "{:016x}{:08x}{:08x}",
+        h(seed, &[Tag::Endpoint as u64, i, 1]),
+        (h(seed, &[Tag::Endpoint as u64, i, 2]) >> 32) as u32,
+        (i ^ ID_MASK) as u32
+    )
+}
+
+pub fn endpoint_index(seed: u64, id: &str) -> Option<u64> {
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let i = u64::from(u32::from_str_radix(&id[24..], 16).ok()?) ^ ID_MASK;
+    (endpoint_id(seed, i) == id.to_ascii_lowercase()).then_some(i)
+}
+
+impl World {
+    /// Endpoints added per day.
+    fn added_per_day(&self) -> u64 {
+        ((self.cfg.scale.xdr_endpoints as f64 * self.cfg.churn.endpoint_add).round() as u64)
+            .max(u64::from(self.cfg.churn.endpoint_add > 0.0))
+    }
+
+    /// Endpoint indexes that exist (retired or not) on `day`.
+    pub fn endpoint_count(&self, day: u32) -> u64 {
+        self.cfg.scale.xdr_endpoints + self.added_per_day() * day as u64
+    }
+
+    fn created_day(&self, i: u64) -> u32 {
+        let base = self.cfg.scale.xdr_endpoints;
+        if i < base { 0 } else { 1 + ((i - base) / self.added_per_day().max(1)) as u32 }
+    }
+
+    fn new_slot(&self, i: u64, j: u64, taken: &[Slot], detected: i64) -> Slot {
+        let n = self.cves.len() as u64;
+        let mut k = h(self.seed(), &[Tag::Slot as u64, i, j]) % n;
+        // A CVE appears once per endpoint.
+        while taken.iter().any(|s| s.cve == k) {
+            k = (k + 1) % n;
+        }
+        Slot { cve: k, open: true, detected }
+    }
+
+    /// The endpoint's state on `day` without its CVE slots (what `get_endpoint` needs).
+    pub fn endpoint_timeline(&self, i: u64, day: u32) -> EndpointState {
+        let seed = self.seed();
+        let churn = self.cfg.churn;
+        let created = self.created_day(i);
+        let mut last_seen = if created == 0 {
+            BASE_MS - 3_600_000 - (h(seed, &[Tag::Endpoint as u64, i, 3]) % (48 * 3_600_000)) as i64
+        } else {
+            event_time(seed, Tag::Endpoint, i, created)
+        };
+        let mut retired_day = None;
+        for d in created + 1..=day {
+            if has_event(seed, Tag::EndpointRetire, i, d, churn.endpoint_retire) {
+                retired_day = Some(d);
+                last_seen = event_time(seed, Tag::EndpointRetire, i, d);
+                break;
+            }
+            if has_event(seed, Tag::EndpointChange, i, d, churn.endpoint_change) {
+                last_seen = event_time(seed, Tag::EndpointChange, i, d);
+            }
+        }
+        EndpointState { index: i, created_day: created, retired_day, last_seen, slots: Vec::new() }
+    }
+
+    /// The endpoint's state on `day` (replays its events; a handful per endpoint).
+    pub fn endpoint_state(&self, i: u64, day: u32) -> EndpointState {
+        let seed = self.seed();
+        let churn = self.cfg.churn;
+        let created = self.created_day(i);
+        let mut r = Rng::new(seed, &[Tag::Endpoint as u64, i, 0]);
+        let avg = self.cfg.scale.cves_per_endpoint.max(1);
+        let count = r.range(avg / 2, avg + avg / 2);
+        let first_seen = self.first_seen(i);
+        let mut slots = Vec::with_capacity(count as usize + 4);
+        for j in 0..count {
+            let detected = first_seen + (h(seed, &[Tag::Slot as u64, i, j, 9]) % (30 * DAY_MS as u64)) as i64;
+            let s = self.new_slot(i, j, &slots, detected.min(BASE_MS - DAY_MS));
+            slots.push(s);
+        }
+        let mut last_seen = if created == 0 {
+            BASE_MS - 3_600_000 - (h(seed, &[Tag::Endpoint as u64, i, 3]) % (48 * 3_600_000)) as i64
+        } else {
+            event_time(seed, Tag::Endpoint, i, created)
+        };
+        let mut retired_day = None;
+        for d in created + 1..=day {
+            if has_event(seed, Tag::EndpointRetire, i, d, churn.endpoint_retire) {
+                retired_day = Some(d);
+                last_seen = event_time(seed, Tag::EndpointRetire, i, d);
+                break;
+            }
+            if has_event(seed, Tag::EndpointChange, i, d, churn.endpoint_change) {
+                let t = event_time(seed, Tag::EndpointChange, i, d);
+                let mut e = Rng::new(seed, &[Tag::SlotEdit as u64, i, d as u64]);
+                let open: Vec<usize> = (0..slots.len()).filter(|k| slots[*k].open).collect();
+                if !open.is_empty() {
+                    slots[open[e.below(open.len() as u64) as usize]].open = false;
+                }
+                let j = slots.len() as u64;
+                let s = self.new_slot(i, j, &slots, t);
+                slots.push(s);
+                let fixed: Vec<usize> = (0..slots.len()).filter(|k| !slots[*k].open).collect();
+                if !fixed.is_empty() && e.chance(0.3) {
+                    let k = fixed[e.below(fixed.len() as u64) as usize];
+                    slots[k].open = true;
+                    slots[k].detected = t;
+                }
+                last_seen = t;
+            }
+        }
+        EndpointState { index: i, created_day: created, retired_day, last_seen, slots }
+    }
+
+    fn first_seen(&self, i: u64) -> i64 {
+        let created = self.created_day(i);
+        if created > 0 {
+            return event_time(self.seed(), Tag::Endpoint, i, created);
+        }
+        BASE_MS - (30 + h(self.seed(), &[Tag::Endpoint as u64, i, 4]) % 700) as i64 * DAY_MS - (i % 86_400) as i64 * 1000
+    }
+
+    /// The endpoint's OS, whether it is a server, and its host name.
+    fn endpoint_identity(&self, i: u64) -> (&'static super::vocab::OsInfo, bool, String) {
+        let mut r = Rng::new(self.seed(), &[Tag::Endpoint as u64, i, 6]);
+        let os = r.weighted_ref(OSES);
+        let server = os.platform == "linux" || os.name.contains("Server");
+        let name = if server {
+            format!("{}-{}-{}-{:05}", r.pick(ROLES), r.pick(ENVS), r.pick(SITES), i)
+        } else {
+            format!("{}-ws-{:05}", r.pick(DEPARTMENTS), i)
+        };
+        (os, server, name)
+    }
+
+    /// The endpoint's host name (`endpoint_name`).
+    pub fn endpoint_name(&self, i: u64) -> String {
+        self.endpoint_identity(i).2
+    }
+
+    /// The endpoint as `get_endpoint` returns it.
+    pub fn endpoint(&self, st: &EndpointState) -> Endpoint {
+        let i = st.index;
+        let (os, server, name) = self.endpoint_identity(i);
+        let mut r = Rng::new(self.seed(), &[Tag::Endpoint as u64, i, 5]);
+        let containerized = os.platform == "linux" && r.chance(0.06);
+        let endpoint_type = if containerized {
+            "AGENT_TYPE_CONTAINERIZED"
+        } else if server {
+            "AGENT_TYPE_SERVER"
+        } else {
+            "AGENT_TYPE_WORKSTATION"
+        };
+        let domain = match os.platform {
+            "windows" => "corp.acme.com".to_string(),
+            "macos" => String::new(),
+            _ if r.chance(0.5) => "svc.acme.internal".to_string(),
+            _ => String::new(),
+        };
+        let (a, b, c) = (16 + ((i >> 16) & 0x3f), (i >> 8) & 0xff, i & 0xff);
+        let mut ip = vec![format!("10.{a}.{b}.{c}")];
+        if r.chance(0.2) {
+            ip.push(format!("172.{}.{b}.{c}", 16 + (a % 16)));
+        }
+        let ipv6 = if r.chance(0.4) { vec![format!("fd00:{:x}::{:x}", a, i)] } else { vec![] };
+        // VMware's OUI: globally administered, so MACs identify hosts.
+        let mut macs = vec![format!("00:50:56:{:02x}:{:02x}:{:02x}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff)];
+        if os.platform == "linux" && r.chance(0.15) {
+            // The Docker bridge: the same locally administered MAC on many hosts.
+            macs.push("02:42:ac:11:00:02".into());
+        }
+        let cloud = if server { r.weighted(CLOUDS) } else { "" };
+        let public_ip = (!cloud.is_empty() && r.chance(0.5)).then(|| format!("203.0.{}.{}", b % 256, c));
+        let status = if st.retired() { "UNINSTALLED" } else { r.weighted(&[(85, "CONNECTED"), (10, "DISCONNECTED"), (5, "LOST")]) };
+        let mut server_tags = Vec::new();
+        if server && r.chance(0.4) {
+            server_tags.push((r.pick(SERVER_TAGS)).into());
+        }
+        let mut endpoint_tags = Vec::new();
+        if r.chance(0.5) {
+            endpoint_tags.push((r.pick(ENDPOINT_TAGS)).into());
+        }
+        let first_seen = self.first_seen(i);
+        let group: Text = if server { format!("{}-servers", os.platform).into() } else { "workstations".into() };
+        Endpoint {
+            endpoint_id: endpoint_id(self.seed(), i).into(),
+            endpoint_name: name.into(),
+            endpoint_type: endpoint_type.into(),
+            endpoint_status: status.into(),
+            os_type: os.os_type.into(),
+            operating_system: Some(os.name.into()),
+            os_version: Some(os.version.into()),
+            ip: ip.into_iter().map(Text::from).collect(),
+            ipv6: ipv6.into_iter().map(Text::from).collect(),
+            public_ip: public_ip.map(Text::from),
+            mac_address: macs.into_iter().map(Text::from).collect(),
+            users: vec![(r.pick(USERS)).into()],
+            domain: domain.into(),
+            alias: "".into(),
+            first_seen,
+            last_seen: st.last_seen,
+            install_date: Some(first_seen),
+            content_version: Some(format!("1{}-{}", r.range(400, 499), r.range(10_000, 99_999)).into()),
+            installation_package: Some(format!("{}-{}", os.platform, r.pick(ENVS)).into()),
+            active_directory: serde_json::Value::Null,
+            endpoint_version: format!("8.{}.{}.{}", r.range(3, 8), r.range(0, 2), r.range(10_000, 99_999)).into(),
+            is_isolated: "AGENT_UNISOLATED".into(),
+            isolated_date: None,
+            group_name: Some(vec![group]),
+            operational_status: Some((r.weighted(&[(90, "PROTECTED"), (7, "PARTIALLY_PROTECTED"), (3, "UNPROTECTED")])).into()),
+            scan_status: Some("SCAN_STATUS_SUCCESS".into()),
+            tags: Some(EndpointTags { server_tags, endpoint_tags }),
+            cloud_provider: Some(cloud.into()),
+        }
+    }
+
+    /// The endpoint's current (open) CVEs, as the vulnerability search returns them.
+    pub fn vulnerabilities(&self, st: &EndpointState, endpoint_name: &str, endpoint_id: &str) -> Vec<Vulnerability> {
+        if st.retired() {
+            return Vec::new();
+        }
+        st.open_slots()
+            .map(|s| {
+                let c = self.cves.get(s.cve);
+                let mut r = Rng::new(self.seed(), &[Tag::Slot as u64, st.index, s.cve, 7]);
+                let version = format!("{}.{}.{}", r.range(0, 9), r.range(0, 20), r.range(0, 30));
+                Vulnerability {
+                    endpoint_id: endpoint_id.to_string().into(),
+                    endpoint_name: endpoint_name.to_string().into(),
+                    cve_id: c.id.clone().into(),
+                    cvss_score: c.score,
+                    cvss_vector: Some(c.v31.clone().into()),
+                    severity: c.severity.into(),
+                    description: Some(c.description.clone().into()),
+                    publication_date: Some(c.published),
+                    affected_products: vec![AffectedProduct {
+                        name: c.product.into(),
+                        version: version.into(),
+                        fixed_version: c.fixed_version.clone().map(Text::from),
+                    }],
+                    first_detected: s.detected,
+                    last_detected: st.last_seen,
+                    epss_score: Some(c.epss),
+                    exploitable: Some(c.exploitable),
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Scale, SimConfig};
+
+    #[test]
+    fn ids_round_trip() {
+        for i in [0, 1, 99_999, 123_456] {
+            let id = endpoint_id(7, i);
+            assert_eq!(id.len(), 32);
+            assert_eq!(endpoint_index(7, &id), Some(i));
+        }
+        assert_eq!(endpoint_index(7, "00000000000000000000000000000000"), None);
+        assert_eq!(endpoint_index(7, "zz"), None);
+    }
+
+    #[test]
+    fn churn_changes_last_seen_and_cves() {
+        let w = World::new(SimConfig::new(3, Scale::small()));
+        let before: Vec<EndpointState> = (0..200).map(|i| w.endpoint_state(i, 0)).collect();
+        let after: Vec<EndpointState> = (0..200).map(|i| w.endpoint_state(i, 30)).collect();
+        let changed = before.iter().zip(&after).filter(|(a, b)| a.last_seen != b.last_seen).count();
+        assert!(changed > 0, "30 days at 1% change rate changes some endpoints");
+        for (a, b) in before.iter().zip(&after) {
+            if a.last_seen == b.last_seen {
+                assert_eq!(a.slots, b.slots, "an endpoint whose last_seen did not move did not change");
+            } else {
+                assert!(b.last_seen > BASE_MS);
+            }
+            let t = w.endpoint_timeline(b.index, 30);
+            assert_eq!((t.last_seen, t.retired_day, t.created_day), (b.last_seen, b.retired_day, b.created_day));
+            let ids: std::collections::HashSet<u64> = b.slots.iter().map(|s| s.cve).collect();
+            assert_eq!(ids.len(), b.slots.len(), "a CVE appears once per endpoint");
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! Wire types of the three vendor APIs, as the simulator serializes them. Field names and
+//! types follow shared/reference/vendor-apis.md; fixtures reproduced from that document
+//! deserialize into these same types (tests/fixtures.rs), which keeps the simulator honest.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+/// Text on the wire: borrowed for the simulator's fixed vocabulary, owned otherwise.
+pub type Text = Cow<'static, str>;
+
+// ---------------------------------------------------------------- Semgrep (Web API v1)
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingsLink {
+    pub url: Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    pub id: i64,
+    pub name: Text,
+    pub slug: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub findings: Option<FindingsLink>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListDeploymentsResponse {
+    pub deployments: Vec<Deployment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    pub id: i64,
+    pub name: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<Text>,
+    pub tags: Vec<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_scan_at: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_branch: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_branch: Option<Text>,
+    /// Only on the single-project GET.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_scan_config: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListProjectsResponse {
+    pub projects: Vec<Project>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectResponse {
+    pub project: Project,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingRule {
+    pub name: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<Text>,
+    #[serde(default)]
+    pub cwe_names: Vec<Text>,
+    #[serde(default)]
+    pub owasp_names: Vec<Text>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subcategories: Vec<Text>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vulnerability_classes: Vec<Text>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingLocation {
+    pub file_path: Text,
+    pub line: i64,
+    pub column: i64,
+    pub end_line: i64,
+    pub end_column: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingRepository {
+    pub name: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<Text>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcingPolicy {
+    pub id: i64,
+    pub name: Text,
+    pub slug: Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FoundDependency {
+    pub package: Text,
+    pub version: Text,
+    pub ecosystem: Text,
+    pub transitivity: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lockfile_line_url: Option<Text>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixRecommendation {
+    pub package: Text,
+    pub version: Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpssScore {
+    pub score: f64,
+    pub percentile: f64,
+}
+
+/// A SAST or SCA finding (`issue_type=sast|sca`); SCA-only fields are absent on SAST.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    pub id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#ref: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syntactic_id: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_based_id: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen_scan_id: Option<i64>,
+    pub status: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triage_state: Option<Text>,
+    #[serde(default)]
+    pub triage_reason: Option<Text>,
+    #[serde(default)]
+    pub triage_comment: Option<Text>,
+    #[serde(default)]
+    pub triaged_at: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relevant_since: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_updated_at: Option<Text>,
+    pub severity: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<Text>,
+    #[serde(default)]
+    pub categories: Vec<Text>,
+    pub rule_name: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_message: Option<Text>,
+    pub rule: FindingRule,
+    pub location: FindingLocation,
+    pub repository: FindingRepository,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line_of_code_url: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sourcing_policy: Option<SourcingPolicy>,
+    // SCA only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vulnerability_identifier: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found_dependency: Option<FoundDependency>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix_recommendations: Option<Vec<FixRecommendation>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reachability: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reachable_condition: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epss_score: Option<EpssScore>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_malicious: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingsResponse {
+    pub findings: Vec<Finding>,
+}
+
+/// Semgrep's error body (shape is our choice; clients must branch on status only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SemgrepError {
+    pub error: Text,
+}
+
+// ---------------------------------------------------------------- Cortex XDR / Cortex platform
+
+/// `{ "reply": { "err_code", "err_msg", "err_extra" } }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CortexError {
+    pub err_code: i64,
+    pub err_msg: Text,
+    pub err_extra: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reply<T> {
+    pub reply: T,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointTags {
+    pub server_tags: Vec<Text>,
+    pub endpoint_tags: Vec<Text>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    pub endpoint_id: Text,
+    pub endpoint_name: Text,
+    pub endpoint_type: Text,
+    pub endpoint_status: Text,
+    pub os_type: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operating_system: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<Text>,
+    pub ip: Vec<Text>,
+    #[serde(default)]
+    pub ipv6: Vec<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_ip: Option<Text>,
+    #[serde(default)]
+    pub mac_address: Vec<Text>,
+    pub users: Vec<Text>,
+    pub domain: Text,
+    pub alias: Text,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install_date: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_version: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation_package: Option<Text>,
+    #[serde(default)]
+    pub active_directory: serde_json::Value,
+    pub endpoint_version: Text,
+    pub is_isolated: Text,
+    #[serde(default)]
+    pub isolated_date: Option<i64>,
+    #[serde(default)]
+    pub group_name: Option<Vec<Text>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operational_status: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_status: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<EndpointTags>,
+    /// Cloud provider of the machine the agent runs on (empty on premises).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_provider: Option<Text>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointsPage {
+    pub total_count: i64,
+    pub result_count: i64,
+    pub endpoints: Vec<Endpoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AffectedProduct {
+    pub name: Text,
+    pub version: Text,
+    #[serde(default)]
+    pub fixed_version: Option<Text>,
+}
+
+/// One CVE on one endpoint (the vulnerability search; shape is our choice, per the doc).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vulnerability {
+    pub endpoint_id: Text,
+    pub endpoint_name: Text,
+    pub cve_id: Text,
+    pub cvss_score: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvss_vector: Option<Text>,
+    pub severity: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publication_date: Option<i64>,
+    pub affected_products: Vec<AffectedProduct>,
+    pub first_detected: i64,
+    pub last_detected: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epss_score: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exploitable: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VulnerabilitiesPage {
+    pub total_count: i64,
+    pub result_count: i64,
+    pub data: Vec<Vulnerability>,
+}
+
+// ---------------------------------------------------------------- Cortex Cloud AppSec
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployedAsset {
+    pub asset_id: Text,
+    pub asset_name: Text,
+    pub asset_type: Text,
+    /// `null` when exposure cannot be determined (AWS classic load balancers).
+    pub internet_exposed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposure_path: Option<Text>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repository {
+    pub id: Text,
+    pub name: Text,
+    pub full_name: Text,
+    pub url: Text,
+    pub provider: Text,
+    pub default_branch: Text,
+    pub visibility: Text,
+    #[serde(default)]
+    pub last_scan_time: Option<i64>,
+    /// DEPLOYED | NOT_DEPLOYED | UNKNOWN
+    pub deployment_status: Text,
+    pub deployed_assets: Vec<DeployedAsset>,
+    /// EXPOSED | NOT_EXPOSED | UNKNOWN | UNSUPPORTED (our choice; see vendor-apis.md §3.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internet_exposure: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internet_exposure_reason: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoriesPage {
+    pub data: Vec<Repository>,
+    pub total_count: i64,
+    pub next_page: Option<i64>,
+}

@@ -1,0 +1,504 @@
+//! The simulators, driven over HTTP by a plain client (not Tributary's connectors).
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use tributary_sim::api::auth::advanced_hash;
+use tributary_sim::config::{
+    DEFAULT_CLOUD_KEY, DEFAULT_CLOUD_KEY_ID, DEFAULT_SEMGREP_CI_TOKEN, DEFAULT_SEMGREP_TOKEN, DEFAULT_XDR_KEY, DEFAULT_XDR_KEY_ID,
+};
+use tributary_sim::types::{EndpointsPage, FindingsResponse, ListProjectsResponse, Reply, RepositoriesPage, VulnerabilitiesPage};
+use tributary_sim::{Faults, Scale, Security, SimConfig, SimServer};
+
+fn addr() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+async fn start(cfg: SimConfig) -> SimServer {
+    tributary_sim::start(cfg, addr()).await.expect("start sim")
+}
+
+fn small(seed: u64) -> SimConfig {
+    SimConfig::new(seed, Scale::small())
+}
+
+struct Api {
+    http: Client,
+    base: String,
+}
+
+impl Api {
+    fn new(sim: &SimServer) -> Api {
+        Api { http: Client::new(), base: format!("http://{}", sim.addr) }
+    }
+
+    async fn semgrep(&self, path: &str) -> (StatusCode, Value) {
+        let r = self.http.get(format!("{}/semgrep{path}", self.base)).bearer_auth(DEFAULT_SEMGREP_TOKEN).send().await.unwrap();
+        let s = r.status();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn xdr(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .post(format!("{}/cortex-xdr{path}", self.base))
+            .header("x-xdr-auth-id", DEFAULT_XDR_KEY_ID)
+            .header("Authorization", DEFAULT_XDR_KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let s = r.status();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn cloud(&self, path: &str) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .get(format!("{}/cortex-cloud{path}", self.base))
+            .header("x-xdr-auth-id", DEFAULT_CLOUD_KEY_ID)
+            .header("Authorization", DEFAULT_CLOUD_KEY)
+            .send()
+            .await
+            .unwrap();
+        let s = r.status();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Every endpoint (paging by 100) with the given filters.
+    async fn all_endpoints(&self, filters: Value) -> Vec<tributary_sim::types::Endpoint> {
+        let mut out = Vec::new();
+        let mut from = 0;
+        loop {
+            let (s, v) = self
+                .xdr(
+                    "/public_api/v1/endpoints/get_endpoint/",
+                    json!({"request_data": {"filters": filters, "search_from": from, "search_to": from + 100}}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            let page: Reply<EndpointsPage> = serde_json::from_value(v).unwrap();
+            assert!(page.reply.result_count <= 100);
+            assert_eq!(page.reply.result_count as usize, page.reply.endpoints.len());
+            out.extend(page.reply.endpoints);
+            from += 100;
+            if from >= page.reply.total_count {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Open CVEs of these endpoints, paging the vulnerability search.
+    async fn vulns(&self, ids: &[String]) -> Vec<tributary_sim::types::Vulnerability> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(100) {
+            let mut from = 0;
+            loop {
+                let body = json!({"request_data": {"filters": [{"field": "endpoint_id_list", "operator": "in", "value": chunk}], "search_from": from, "search_to": from + 1000}});
+                let (s, v) = self.xdr("/public_api/v1/vulnerability-management/get_vulnerabilities", body).await;
+                assert_eq!(s, StatusCode::OK, "{v}");
+                let page: Reply<VulnerabilitiesPage> = serde_json::from_value(v).unwrap();
+                let n = page.reply.data.len() as i64;
+                out.extend(page.reply.data);
+                from += 1000;
+                if n == 0 || from >= page.reply.total_count {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// Every finding of a type, walking pages until a short one.
+    async fn all_findings(&self, issue_type: &str, extra: &str, page_size: u64) -> Vec<tributary_sim::types::Finding> {
+        let mut out = Vec::new();
+        for page in 0.. {
+            let (s, v) = self
+                .semgrep(&format!("/api/v1/deployments/acme-sec/findings?issue_type={issue_type}&page={page}&page_size={page_size}{extra}"))
+                .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            let r: FindingsResponse = serde_json::from_value(v).unwrap();
+            let n = r.findings.len() as u64;
+            out.extend(r.findings);
+            if n < page_size {
+                break;
+            }
+        }
+        out
+    }
+
+    async fn all_projects(&self) -> Vec<tributary_sim::types::Project> {
+        let mut out = Vec::new();
+        for page in 0.. {
+            let (s, v) = self.semgrep(&format!("/api/v1/deployments/acme-sec/projects?page={page}&page_size=7")).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            let r: ListProjectsResponse = serde_json::from_value(v).unwrap();
+            let n = r.projects.len();
+            out.extend(r.projects);
+            if n < 7 {
+                break;
+            }
+        }
+        out
+    }
+
+    async fn all_repositories(&self) -> Vec<tributary_sim::types::Repository> {
+        let mut out = Vec::new();
+        let mut page = 0;
+        loop {
+            let (s, v) = self.cloud(&format!("/public_api/appsec/v1/repositories?page={page}&page_size=9")).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            let r: RepositoriesPage = serde_json::from_value(v).unwrap();
+            out.extend(r.data);
+            match r.next_page {
+                Some(p) => page = p,
+                None => break,
+            }
+        }
+        out
+    }
+}
+
+fn open(status: &str) -> bool {
+    matches!(status, "open" | "reviewing" | "fixing" | "provisionally_ignored")
+}
+
+#[tokio::test]
+async fn full_walks_return_each_record_once_and_match_truth() {
+    let sim = start(small(1)).await;
+    let api = Api::new(&sim);
+    let truth = sim.world.truth(0);
+
+    let endpoints = api.all_endpoints(json!([])).await;
+    let ids: Vec<String> = endpoints.iter().map(|e| e.endpoint_id.to_string()).collect();
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len(), "each endpoint once");
+    let live = endpoints.iter().filter(|e| e.endpoint_status != "UNINSTALLED").count();
+    assert_eq!(live as u64, truth["cortex_xdr"]["endpoints"].as_u64().unwrap());
+    let vulns = api.vulns(&ids).await;
+    assert_eq!(vulns.len() as u64, truth["cortex_xdr"]["host_findings"].as_u64().unwrap());
+    let pairs: HashSet<(String, String)> = vulns.iter().map(|v| (v.endpoint_id.to_string(), v.cve_id.to_string())).collect();
+    assert_eq!(pairs.len(), vulns.len(), "a CVE appears once per endpoint");
+
+    let projects = api.all_projects().await;
+    assert_eq!(projects.len() as u64, truth["semgrep"]["projects"].as_u64().unwrap());
+    let with_url: HashSet<String> = projects.iter().filter(|p| p.url.is_some()).map(|p| p.name.to_string()).collect();
+    for (t, key) in [("sast", "sast_findings"), ("sca", "sca_findings")] {
+        for size in [100, 3000] {
+            let all = api.all_findings(t, "", size).await;
+            let unique: HashSet<i64> = all.iter().map(|f| f.id).collect();
+            assert_eq!(unique.len(), all.len(), "{t}: each finding once (page_size {size})");
+            assert_eq!(all.len() as u64, truth["semgrep"][format!("{key}_total")].as_u64().unwrap());
+            let counted = all.iter().filter(|f| open(&f.status) && with_url.contains(&*f.repository.name)).count();
+            assert_eq!(counted as u64, truth["semgrep"][key].as_u64().unwrap(), "{t}");
+        }
+    }
+    let repos = api.all_repositories().await;
+    assert_eq!(repos.len() as u64, truth["cortex_cloud"]["repositories"].as_u64().unwrap());
+    let exposed = repos.iter().filter(|r| r.internet_exposure.as_deref() == Some("EXPOSED")).count();
+    assert_eq!(exposed as u64, truth["cortex_cloud"]["repositories_exposed"].as_u64().unwrap());
+    let unsupported: Vec<_> = repos.iter().filter(|r| r.internet_exposure.as_deref() == Some("UNSUPPORTED")).collect();
+    for r in &unsupported {
+        assert!(r.deployed_assets.iter().any(|a| a.internet_exposed.is_none() && a.exposure_path.as_deref() == Some("AWS_CLASSIC_ELB")));
+        assert!(r.internet_exposure_reason.as_deref().unwrap_or("").contains("classic load balancers"));
+    }
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn deltas_after_an_advance_return_exactly_what_changed() {
+    let mut cfg = small(4);
+    cfg.churn.endpoint_change = 0.2;
+    cfg.churn.finding_change = 0.05;
+    let sim = start(cfg).await;
+    let api = Api::new(&sim);
+
+    let before = api.all_endpoints(json!([])).await;
+    let before_ids: Vec<String> = before.iter().map(|e| e.endpoint_id.to_string()).collect();
+    let before_vulns = api.vulns(&before_ids).await;
+    let sast_before = api.all_findings("sast", "", 3000).await;
+    let watermark = before.iter().map(|e| e.last_seen).max().unwrap();
+    let since_ms =
+        sast_before.iter().filter_map(|f| f.relevant_since.as_deref()).filter_map(tributary_core::time::parse_loose).max().unwrap();
+
+    let (s, _) = (api.http.post(format!("{}/_sim/advance", api.base)).send().await.unwrap().status(), ());
+    assert_eq!(s, StatusCode::OK);
+
+    let after = api.all_endpoints(json!([])).await;
+    let after_vulns = api.vulns(&after.iter().map(|e| e.endpoint_id.to_string()).collect::<Vec<_>>()).await;
+    let by_id = |v: &[tributary_sim::types::Vulnerability]| {
+        let mut m: HashMap<String, Vec<String>> = HashMap::new();
+        for x in v {
+            m.entry(x.endpoint_id.to_string()).or_default().push(x.cve_id.to_string());
+        }
+        m
+    };
+    let (vb, va) = (by_id(&before_vulns), by_id(&after_vulns));
+    let old: HashMap<&str, &tributary_sim::types::Endpoint> = before.iter().map(|e| (&*e.endpoint_id, e)).collect();
+    let changed: HashSet<String> = after
+        .iter()
+        .filter(|e| old.get(&*e.endpoint_id).is_none_or(|o| **o != **e) || vb.get(&*e.endpoint_id) != va.get(&*e.endpoint_id))
+        .map(|e| e.endpoint_id.to_string())
+        .collect();
+    assert!(!changed.is_empty());
+    let delta = api.all_endpoints(json!([{"field": "last_seen", "operator": "gte", "value": watermark + 1}])).await;
+    let delta_ids: HashSet<String> = delta.iter().map(|e| e.endpoint_id.to_string()).collect();
+    assert_eq!(delta_ids, changed, "last_seen >= watermark returns exactly the changed endpoints");
+
+    let sast_after = api.all_findings("sast", "", 3000).await;
+    let old: HashMap<i64, &tributary_sim::types::Finding> = sast_before.iter().map(|f| (f.id, f)).collect();
+    let changed: HashSet<i64> = sast_after.iter().filter(|f| old.get(&f.id).is_none_or(|o| *o != *f)).map(|f| f.id).collect();
+    assert!(!changed.is_empty());
+    let since = format!("&since={}", (since_ms + 1) as f64 / 1000.0);
+    let delta: HashSet<i64> = api.all_findings("sast", &since, 100).await.iter().map(|f| f.id).collect();
+    assert_eq!(delta, changed, "since returns exactly the changed and new findings");
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn auth_failures_use_the_vendor_bodies() {
+    let mut cfg = small(1);
+    cfg.credentials.xdr_security = Security::Advanced;
+    let sim = start(cfg).await;
+    let http = Client::new();
+    let base = format!("http://{}", sim.addr);
+
+    // Semgrep: unknown token 401, Agent-only token 404 (the real API's answer), none 401.
+    let r = http.get(format!("{base}/semgrep/api/v1/deployments")).bearer_auth("sgp_wrong").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"error": "Invalid or missing token"}));
+    let r = http.get(format!("{base}/semgrep/api/v1/deployments")).bearer_auth(DEFAULT_SEMGREP_CI_TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = http.get(format!("{base}/semgrep/api/v1/deployments")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = http.get(format!("{base}/semgrep/api/v1/deployments/other/projects")).bearer_auth(DEFAULT_SEMGREP_TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // Cortex XDR, advanced key: a correct hash works once; stale, wrong or replayed fail.
+    let url = format!("{base}/cortex-xdr/public_api/v1/endpoints/get_endpoint/");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let send = |nonce: &str, ts: i64, hash: String| {
+        http.post(&url)
+            .header("x-xdr-auth-id", DEFAULT_XDR_KEY_ID)
+            .header("x-xdr-nonce", nonce)
+            .header("x-xdr-timestamp", ts.to_string())
+            .header("Authorization", hash)
+            .json(&json!({"request_data": {"search_from": 0, "search_to": 1}}))
+            .send()
+    };
+    let ok = send("n1", now, advanced_hash(DEFAULT_XDR_KEY, "n1", &now.to_string())).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let unauthorized = json!({"reply": {"err_code": 401, "err_msg": "Public API request unauthorized", "err_extra": null}});
+    let replay = send("n1", now, advanced_hash(DEFAULT_XDR_KEY, "n1", &now.to_string())).await.unwrap();
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
+    let stale_ts = now - 10 * 60 * 1000;
+    let stale = send("n2", stale_ts, advanced_hash(DEFAULT_XDR_KEY, "n2", &stale_ts.to_string())).await.unwrap();
+    assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(stale.json::<Value>().await.unwrap(), unauthorized);
+    let wrong = send("n3", now, advanced_hash("not-the-key", "n3", &now.to_string())).await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    // A standard-style call against an advanced key is refused.
+    let plain = http.post(&url).header("x-xdr-auth-id", DEFAULT_XDR_KEY_ID).header("Authorization", DEFAULT_XDR_KEY).send().await.unwrap();
+    assert_eq!(plain.status(), StatusCode::UNAUTHORIZED);
+    // A key whose role cannot view endpoints: 403.
+    let ts = now.to_string();
+    let r = http
+        .post(&url)
+        .header("x-xdr-auth-id", tributary_sim::config::DEFAULT_XDR_NO_ROLE_KEY_ID)
+        .header("x-xdr-nonce", "n4")
+        .header("x-xdr-timestamp", &ts)
+        .header("Authorization", advanced_hash(DEFAULT_XDR_KEY, "n4", &ts))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(r.json::<Value>().await.unwrap()["reply"]["err_code"], 403);
+    // Cortex Cloud: wrong key id.
+    let r = http
+        .get(format!("{base}/cortex-cloud/public_api/appsec/v1/repositories"))
+        .header("x-xdr-auth-id", "999")
+        .header("Authorization", DEFAULT_CLOUD_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_vendor_error_bodies() {
+    let sim = start(small(1)).await;
+    let api = Api::new(&sim);
+    let r = api
+        .http
+        .post(format!("{}/cortex-xdr/public_api/v1/endpoints/get_endpoint", api.base))
+        .header("x-xdr-auth-id", DEFAULT_XDR_KEY_ID)
+        .header("Authorization", DEFAULT_XDR_KEY)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["reply"]["err_msg"], "Bad Request. Got an invalid JSON.");
+    let (s, v) = api
+        .xdr(
+            "/public_api/v1/endpoints/get_endpoint",
+            json!({"request_data": {"filters": [{"field": "color", "operator": "in", "value": ["red"]}]}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, _) = api.semgrep("/api/v1/deployments/acme-sec/findings?page_size=5000").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = api.cloud("/public_api/appsec/v1/repositories?page_size=0").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    // Both spellings of an XDR path answer.
+    let (s1, a) = api.xdr("/public_api/v1/endpoints/get_endpoint", json!({})).await;
+    let (s2, b) = api.xdr("/public_api/v1/endpoints/get_endpoint/", json!({})).await;
+    assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(a, b);
+    let (s, v) = api.xdr("/public_api/v1/system/get_tenant_info/", json!({"request_data": {}})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(v["reply"]["enabled_host_insights"].is_number());
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn every_fault_kind() {
+    let fault = |spec: &str| {
+        let mut c = small(1);
+        c.faults = spec.parse::<Faults>().unwrap();
+        c.faults.slow_delay = Duration::from_millis(400);
+        c
+    };
+    let get = |sim: &SimServer| {
+        Client::new()
+            .get(format!("http://{}/semgrep/api/v1/deployments/acme-sec/projects", sim.addr))
+            .bearer_auth(DEFAULT_SEMGREP_TOKEN)
+            .send()
+    };
+
+    let sim = start(fault("429=1")).await;
+    let r = get(&sim).await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers()["retry-after"], "1");
+    sim.stop().await;
+
+    let sim = start(fault("500=1")).await;
+    assert_eq!(get(&sim).await.unwrap().status(), StatusCode::INTERNAL_SERVER_ERROR);
+    // Cortex 500s are sometimes plain text, not JSON.
+    let mut kinds = HashSet::new();
+    for _ in 0..16 {
+        let r = Client::new()
+            .post(format!("http://{}/cortex-xdr/public_api/v1/healthcheck", sim.addr))
+            .header("x-xdr-auth-id", DEFAULT_XDR_KEY_ID)
+            .header("Authorization", DEFAULT_XDR_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        kinds.insert(r.text().await.unwrap().contains("waitress"));
+    }
+    assert_eq!(kinds.len(), 2, "both the JSON and the plain-text 500");
+    sim.stop().await;
+
+    let sim = start(fault("slow=1")).await;
+    let t = Instant::now();
+    assert_eq!(get(&sim).await.unwrap().status(), StatusCode::OK);
+    assert!(t.elapsed() >= Duration::from_millis(400));
+    sim.stop().await;
+
+    let sim = start(fault("reset=1")).await;
+    let r = get(&sim).await;
+    let failed = match r {
+        Err(_) => true,
+        Ok(resp) => resp.bytes().await.is_err(),
+    };
+    assert!(failed, "a reset cuts the response");
+    sim.stop().await;
+
+    let sim = start(fault("truncate=1")).await;
+    let r = get(&sim).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = r.bytes().await.unwrap();
+    assert!(serde_json::from_slice::<Value>(&body).is_err(), "a truncated body is not valid JSON");
+    sim.stop().await;
+
+    // Latency applies to every vendor request.
+    let mut c = small(1);
+    c.latency = Duration::from_millis(150);
+    let sim = start(c).await;
+    let t = Instant::now();
+    get(&sim).await.unwrap();
+    assert!(t.elapsed() >= Duration::from_millis(150));
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn same_seed_serves_byte_identical_pages() {
+    let fetch = |sim: &SimServer| {
+        let base = format!("http://{}", sim.addr);
+        async move {
+            let http = Client::new();
+            let mut out = Vec::new();
+            for path in [
+                "/semgrep/api/v1/deployments/acme-sec/findings?issue_type=sca&page=1&page_size=100",
+                "/semgrep/api/v1/deployments/acme-sec/projects",
+            ] {
+                out.push(http.get(format!("{base}{path}")).bearer_auth(DEFAULT_SEMGREP_TOKEN).send().await.unwrap().bytes().await.unwrap());
+            }
+            out.push(
+                http.post(format!("{base}/cortex-xdr/public_api/v1/endpoints/get_endpoint/"))
+                    .header("x-xdr-auth-id", DEFAULT_XDR_KEY_ID)
+                    .header("Authorization", DEFAULT_XDR_KEY)
+                    .body(r#"{"request_data":{"search_from":100,"search_to":200}}"#)
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap(),
+            );
+            out
+        }
+    };
+    let (a, b, c) = (start(small(42)).await, start(small(42)).await, start(small(43)).await);
+    let (pa, pb, pc) = (fetch(&a).await, fetch(&b).await, fetch(&c).await);
+    assert_eq!(pa, pb);
+    assert_ne!(pa, pc);
+    for s in [a, b, c] {
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn project_tags_write_back() {
+    let sim = start(small(1)).await;
+    let api = Api::new(&sim);
+    let name = api.all_projects().await[3].name.clone();
+    let url = format!("{}/semgrep/api/v1/deployments/acme-sec/projects/{name}", api.base);
+    let r = api
+        .http
+        .put(format!("{url}/tags"))
+        .bearer_auth(DEFAULT_SEMGREP_TOKEN)
+        .json(&json!({"tags": ["tributary-mapped", "tier-1"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let tags = |v: &Value| v["project"]["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect::<HashSet<_>>();
+    let (_, v) = api.semgrep(&format!("/api/v1/deployments/acme-sec/projects/{name}")).await;
+    assert!(tags(&v).contains("tributary-mapped"));
+    let listed = api.all_projects().await.into_iter().find(|p| p.name == name).unwrap();
+    assert!(listed.tags.iter().any(|t| t == "tributary-mapped"), "visible in later list reads");
+    let r = api.http.delete(format!("{url}/tags?tags=tier-1")).bearer_auth(DEFAULT_SEMGREP_TOKEN).send().await.unwrap();
+    assert!(!tags(&r.json::<Value>().await.unwrap()).contains("tier-1"));
+    let r = api.http.patch(&url).bearer_auth(DEFAULT_SEMGREP_TOKEN).json(&json!({"tags": ["only"]})).send().await.unwrap();
+    assert_eq!(tags(&r.json::<Value>().await.unwrap()), HashSet::from(["only".to_string()]));
+    let (s, _) = api.semgrep("/api/v1/deployments/acme-sec/projects/no/such-project").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    sim.stop().await;
+}
