@@ -54,6 +54,227 @@ pub enum Command {
     User(UserCommand),
     /// Run the vendor simulators (Semgrep, Cortex XDR, Cortex Cloud) on one port.
     Sim(Box<SimArgs>),
+    /// Connections to vendor tenants.
+    #[command(subcommand)]
+    Integration(IntegrationCommand),
+    /// Transform maps: how vendor fields become Tributary fields.
+    #[command(subcommand)]
+    Map(MapCommand),
+    /// Identification rules: which identifiers decide that two records are one asset.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Profiles: which integration runs with which maps, when.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Run a profile (or an integration's own profile) now.
+    Sync(SyncArgs),
+    /// Query assets and findings.
+    #[command(long_about = QUERY_HELP)]
+    Query(QueryArgs),
+    /// Sync runs and their counts.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+}
+
+pub const QUERY_HELP: &str = "Query assets and findings.
+
+A query is field:value terms combined with AND (or just spaces), OR, NOT and parentheses:
+
+  asset.inventory:(source:`Cortex XDR`)          assets a source reports
+  finding.vendorProductName:`Cortex XDR`         findings of a product
+  finding.severity>=high finding.kind:vulnerability
+  asset.hostName:web-*                           wildcards with *
+  finding.status:fixed finding.lastSeen<7d       times: RFC 3339, dates, or ages (7d, 24h)
+
+Findings queries match open findings unless they name finding.status (finding.status:* for all).
+Fields: asset.type, asset.name, asset.identity, asset.matchedRule, asset.firstSeen, asset.lastSeen,
+asset.inventory/asset.source, finding.vendorProductName, finding.kind, finding.severity,
+finding.status, finding.cve, finding.title, finding.externalId, finding.cvssScore,
+finding.sourceRiskScore, finding.firstSeen, finding.lastSeen, and any target-model attribute
+(asset.hostName, asset.operatingSystem.name, finding.findingType.vulnerability.cveId, …).";
+
+#[derive(Debug, Subcommand)]
+pub enum IntegrationCommand {
+    /// Add an integration (its credentials are tested first, then stored encrypted).
+    #[command(subcommand)]
+    Add(IntegrationKindArgs),
+    /// List integrations with their status.
+    List,
+    /// Test an integration's credentials and reachability now.
+    Test {
+        name: String,
+    },
+    /// Delete an integration with everything it brought in.
+    Delete {
+        name: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntegrationKindArgs {
+    /// Cortex XDR: endpoints and their vulnerabilities (API key + key ID).
+    CortexXdr(XdrAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CommonAddArgs {
+    /// A name for this integration (one word).
+    #[arg(long)]
+    pub name: String,
+    /// Requests per second at most (default: unlimited).
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<f64>,
+    /// Save without testing the connection first.
+    #[arg(long)]
+    pub skip_test: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct XdrAddArgs {
+    #[command(flatten)]
+    pub common: CommonAddArgs,
+    /// Base URL of the tenant's API, e.g. https://api-acme.xdr.us.paloaltonetworks.com
+    #[arg(long, value_name = "URL")]
+    pub base_url: String,
+    /// The API key ID (Settings → API Keys, column ID).
+    #[arg(long, value_name = "ID")]
+    pub key_id: String,
+    /// Read the API key from the first line of standard input.
+    #[arg(long, required = true)]
+    pub key_stdin: bool,
+    /// The key's security level.
+    #[arg(long, value_enum, default_value_t = SecurityArg::Standard)]
+    pub security: SecurityArg,
+    /// What to ingest: vulnerability, host-asset (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "vulnerability,host-asset")]
+    pub types: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MapCommand {
+    /// List transform maps.
+    List,
+    /// Show a map's rules (--format json prints the editable definition).
+    Show { name: String },
+    /// Copy a map under a new name (built-in maps are edited through copies).
+    Clone { name: String, new_name: String },
+    /// Replace a map's rules from a JSON or YAML file (validated first; nothing changes if invalid).
+    Edit {
+        name: String,
+        #[arg(long, value_name = "FILE")]
+        file: std::path::PathBuf,
+    },
+    /// Check a JSON or YAML map file without saving it.
+    Validate { file: std::path::PathBuf },
+    /// Run a map on a few stored (or freshly fetched) records and show input beside output.
+    Preview {
+        name: String,
+        #[arg(long, value_name = "NAME")]
+        integration: String,
+        #[arg(long, default_value_t = 3, value_name = "N")]
+        sample: usize,
+    },
+    /// Re-run a map over an integration's stored raw records (no refetch) and use it from now on.
+    Apply {
+        name: String,
+        #[arg(long, value_name = "NAME")]
+        integration: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// List identification rules by asset kind, in precedence order.
+    List,
+    /// Set the precedence for an asset kind, strongest first, e.g.
+    /// `rules set host agent_id,cloud_instance_id,mac,fqdn,hostname_ip`. Kinds left out are off.
+    Set {
+        /// host, repository, package or cloud_resource.
+        kind: String,
+        /// Identifier kinds in order: agent_id, cloud_instance_id, mac, fqdn, hostname_ip, repo_url, purl, source_id.
+        #[arg(value_delimiter = ',')]
+        order: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Add a profile.
+    Add(ProfileAddArgs),
+    /// List profiles with their schedules and next runs.
+    List,
+    /// Activate a profile (it runs on its schedule).
+    Enable { name: String },
+    /// Deactivate a profile (it keeps its settings).
+    Disable { name: String },
+    /// Delete a profile.
+    Delete { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileAddArgs {
+    pub name: String,
+    #[arg(long, value_name = "NAME")]
+    pub integration: String,
+    /// Transform map to use (repeat for several streams); other streams use the defaults.
+    #[arg(long = "map", value_name = "MAP")]
+    pub maps: Vec<String>,
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+    /// Create it inactive.
+    #[arg(long)]
+    pub inactive: bool,
+    /// Run once at this time (RFC 3339, e.g. 2026-12-01T10:00Z).
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["every", "cron"])]
+    pub once: Option<String>,
+    /// Run every interval, e.g. 24h, 30m, 7d.
+    #[arg(long, value_name = "INTERVAL", conflicts_with = "cron")]
+    pub every: Option<String>,
+    /// Run on a cron expression (5 or 6 fields, UTC), e.g. "0 3 * * *".
+    #[arg(long, value_name = "EXPR")]
+    pub cron: Option<String>,
+    /// First run of a recurring schedule (default: now).
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+    /// No runs from this time on.
+    #[arg(long, value_name = "TIME")]
+    pub end: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Profile name, or integration name (runs its own profile).
+    pub name: String,
+    /// Fetch everything and close what is gone (instead of a delta).
+    #[arg(long)]
+    pub full: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The query, e.g. 'finding.vendorProductName:`Cortex XDR`'.
+    pub query: String,
+    /// Rows to print at most.
+    #[arg(long, default_value_t = 100)]
+    pub limit: i64,
+    /// Print only the number of matches.
+    #[arg(long)]
+    pub count: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Recent sync runs.
+    List {
+        /// Only this integration's runs.
+        #[arg(long, value_name = "NAME")]
+        integration: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Args)]

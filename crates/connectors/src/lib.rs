@@ -1,1 +1,119 @@
-//! placeholder
+//! Connectors: everything that talks to vendors, and nothing that talks to the database.
+//!
+//! A connector kind ([`ConnectorKind`]) describes a vendor: its name, product, record
+//! streams with their default transform maps, and how to build a [`Connector`] from an
+//! integration's settings. A [`Connector`] can test its credentials and open a
+//! [`Source`] that yields [`RawPage`]s with a resumable cursor. Adding a vendor is one
+//! module plus one line in [`CONNECTORS`].
+//!
+//! * [`http`]: the shared client (timeouts, gzip, retries with backoff and jitter that
+//!   honour `Retry-After`, rate limit, worded errors).
+//! * [`cortex_xdr`]: Cortex XDR endpoints and their CVEs.
+
+pub mod cortex_xdr;
+pub mod error;
+pub mod http;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use error::ConnectorError;
+use tributary_core::model::{Completeness, SyncMode};
+use tributary_core::secret::Secret;
+use tributary_core::transform::TransformMapSpec;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A connector's resumable position, stored with each committed page.
+pub type Cursor = serde_json::Value;
+
+/// One vendor record, as the transform map sees it.
+#[derive(Debug, Clone)]
+pub struct RawRecord {
+    pub stream: &'static str,
+    /// Unique within the stream (endpoint id, finding id).
+    pub key: String,
+    pub body: serde_json::Value,
+    /// The vendor reports the record gone (e.g. an uninstalled agent): its asset
+    /// attribution ends and its findings close, whatever the map says.
+    pub tombstone: bool,
+    /// Vendor container the record belongs to (e.g. a Semgrep project id).
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RawPage {
+    pub records: Vec<RawRecord>,
+    /// Where the next page starts; `None` when this was the last page.
+    pub next: Option<Cursor>,
+    /// Delta watermark candidate after this page (committed only when the run succeeds).
+    pub watermark: Option<serde_json::Value>,
+    /// Records the source expects in all, when it knows (for progress and ETA).
+    pub total: Option<u64>,
+}
+
+/// What a sync should fetch.
+#[derive(Debug, Clone)]
+pub struct SyncPlan {
+    pub mode: SyncMode,
+    /// From the last successful run (delta syncs fetch what changed after it).
+    pub watermark: Option<serde_json::Value>,
+}
+
+/// Yields pages; each call continues from the cursor of the previous page (or `None` for
+/// the first page), so a run can resume from any committed cursor.
+pub trait Source: Send {
+    fn next_page<'a>(&'a mut self, cursor: Option<&'a Cursor>) -> BoxFuture<'a, Result<RawPage, ConnectorError>>;
+}
+
+/// The result of a connection test, in words.
+#[derive(Debug, Clone)]
+pub struct TestReport {
+    pub summary: String,
+}
+
+pub trait Connector: Send + Sync {
+    /// A cheap authenticated call.
+    fn test(&self) -> BoxFuture<'_, Result<TestReport, ConnectorError>>;
+    fn source(&self, plan: &SyncPlan) -> Box<dyn Source>;
+}
+
+/// One record stream of a connector.
+pub struct StreamSpec {
+    pub name: &'static str,
+    pub completeness: Completeness,
+    pub default_map: fn() -> TransformMapSpec,
+}
+
+/// Everything needed to build a connector.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub base_url: String,
+    pub config: serde_json::Value,
+    pub secret: Secret,
+    pub http: http::ClientOptions,
+}
+
+pub struct ConnectorKind {
+    /// `cortex-xdr`, `semgrep`, …
+    pub name: &'static str,
+    /// Source name on assets (`asset.inventory:(source:…)`) and default `vendorProductName`.
+    pub product: &'static str,
+    pub streams: &'static [StreamSpec],
+    /// Checks settings and returns them normalized (base URL, config), before any request.
+    pub validate: fn(base_url: &str, config: &serde_json::Value) -> Result<(String, serde_json::Value), ConnectorError>,
+    pub build: fn(Settings) -> Result<Box<dyn Connector>, ConnectorError>,
+}
+
+/// Every connector, in one place.
+pub static CONNECTORS: &[&ConnectorKind] = &[&cortex_xdr::KIND];
+
+pub fn kind(name: &str) -> Option<&'static ConnectorKind> {
+    CONNECTORS.iter().copied().find(|k| k.name == name)
+}
+
+impl ConnectorKind {
+    pub fn stream(&self, name: &str) -> Option<&'static StreamSpec> {
+        self.streams.iter().find(|s| s.name == name)
+    }
+}

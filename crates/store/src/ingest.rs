@@ -52,17 +52,7 @@ pub fn decompress(bytes: &[u8]) -> Result<Vec<u8>> {
     lz4_flex::decompress_size_prepended(bytes).map_err(|e| StoreError::Decode(format!("raw record: {e}")))
 }
 
-/// How a source's records relate to completeness, which decides how "gone" is detected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Completeness {
-    /// Each record carries an asset with its complete list of findings from this source
-    /// (Cortex XDR endpoint + CVEs): findings missing from the list are closed at once,
-    /// and assets not seen by the end of a full sync are retired.
-    PerAsset,
-    /// Each record is a finding (Semgrep): findings not seen by the end of a full sync
-    /// are closed.
-    PerFinding,
-}
+pub use tributary_core::model::Completeness;
 
 /// What the store needs to know about the run a page belongs to.
 #[derive(Debug, Clone)]

@@ -1,1 +1,441 @@
-//! Query language to SQL.
+//! The query language compiled to SQL. Every user value becomes a bound parameter;
+//! field names come from a fixed catalog (attribute paths are validated against the
+//! transform target catalog and bound as parameters too), so no user text reaches SQL.
+//!
+//! A query is about findings when it names any `finding.*` field, else about assets.
+//! Findings queries match *open* findings unless they name `finding.status`
+//! (`finding.status:*` matches every status).
+
+use tributary_core::model::Severity;
+use tributary_core::query::{Expr, Literal, Op, QueryError, Span, Term, TermValue};
+use tributary_core::transform::targets::{self, Place};
+
+use crate::conn::{Conn, Dialect};
+use crate::error::Result;
+use crate::value::{Param, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    Asset,
+    Finding,
+}
+
+/// Known values that make case-insensitive matches exact (and so index-friendly).
+#[derive(Debug, Clone, Default)]
+pub struct QueryContext {
+    pub products: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub entity: Entity,
+    /// `WHERE` body with `?` placeholders.
+    pub condition: String,
+    pub params: Vec<Value>,
+    dialect: Dialect,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Text(&'static str),
+    /// Compared exactly against one of the model's canonical values.
+    Product(&'static str),
+    Enum(&'static str, &'static [&'static str]),
+    Severity(&'static str),
+    Number(&'static str),
+    Time(&'static str),
+    /// A JSON attribute path under a column.
+    Json(&'static str),
+    /// `asset.inventory:(source:…)` — a condition over the asset's active attributions.
+    Inventory,
+}
+
+const ASSET_KINDS: &[&str] = &["host", "repository", "package", "cloud_resource"];
+const FINDING_KINDS: &[&str] = &["vulnerability", "code_weakness"];
+const STATUSES: &[&str] = &["open", "fixed", "risk_accepted", "false_positive"];
+
+fn field(path: &str) -> Option<(Kind, Option<String>)> {
+    let k = match path {
+        "asset.type" | "asset.kind" => Kind::Enum("a.kind", ASSET_KINDS),
+        "asset.name" => Kind::Text("a.name"),
+        "asset.id" => Kind::Number("a.id"),
+        "asset.identity" => Kind::Text("a.identity"),
+        "asset.matchedRule" => Kind::Text("a.matched_rule"),
+        "asset.firstSeen" => Kind::Time("a.first_seen"),
+        "asset.lastSeen" => Kind::Time("a.last_seen"),
+        "asset.inventory" | "asset.source" => Kind::Inventory,
+        "finding.vendorProductName" | "finding.product" => Kind::Product("f.product"),
+        "finding.kind" => Kind::Enum("f.kind", FINDING_KINDS),
+        "finding.severity" => Kind::Severity("f.severity"),
+        "finding.status" => Kind::Enum("f.status", STATUSES),
+        "finding.cve" | "finding.cveId" => Kind::Text("f.cve"),
+        "finding.title" | "finding.name" => Kind::Text("f.title"),
+        "finding.externalId" | "finding.externalFindingId" => Kind::Text("f.external_id"),
+        "finding.id" => Kind::Number("f.id"),
+        "finding.cvssScore" => Kind::Number("f.cvss_score"),
+        "finding.sourceRiskScore" => Kind::Number("f.source_score"),
+        "finding.firstSeen" => Kind::Time("f.first_seen"),
+        "finding.lastSeen" => Kind::Time("f.last_seen"),
+        "finding.closedAt" => Kind::Time("f.closed_at"),
+        _ => {
+            // Any target-model attribute: asset.hostName, finding.findingType.codeWeakness.ruleId, …
+            if let Some(rest) = path.strip_prefix("asset.") {
+                let rest = rest.strip_prefix("attributes.").unwrap_or(rest);
+                targets::lookup(Place::Asset, rest)?;
+                return Some((Kind::Json("a.attributes"), Some(rest.to_string())));
+            }
+            if let Some(rest) = path.strip_prefix("finding.") {
+                let rest = rest.strip_prefix("attributes.").unwrap_or(rest);
+                targets::lookup(Place::Finding, rest)?;
+                return Some((Kind::Json("f.attributes"), Some(rest.to_string())));
+            }
+            return None;
+        }
+    };
+    Some((k, None))
+}
+
+struct Builder<'a> {
+    dialect: Dialect,
+    ctx: &'a QueryContext,
+    params: Vec<Value>,
+    entity: Entity,
+    names_status: bool,
+}
+
+fn err(message: impl Into<String>, span: Span) -> QueryError {
+    QueryError::new(message, span)
+}
+
+fn like_pattern(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '%' | '_' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '*' => out.push('%'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn cmp_sql(op: Op) -> &'static str {
+    match op {
+        Op::Match | Op::Eq => "=",
+        Op::Ne => "<>",
+        Op::Gt => ">",
+        Op::Ge => ">=",
+        Op::Lt => "<",
+        Op::Le => "<=",
+    }
+}
+
+impl Builder<'_> {
+    fn bind(&mut self, v: Value) -> &'static str {
+        self.params.push(v);
+        "?"
+    }
+
+    fn json_expr(&mut self, col: &str, path: &str) -> String {
+        match self.dialect {
+            Dialect::Sqlite => {
+                let p = format!("$.{}", path.split('.').map(|s| format!("\"{}\"", s.replace('"', ""))).collect::<Vec<_>>().join("."));
+                format!("json_extract({col}, {})", self.bind(Value::Text(p)))
+            }
+            Dialect::Postgres => format!("(({col})::jsonb #>> string_to_array({}, '.'))", self.bind(Value::Text(path.to_string()))),
+        }
+    }
+
+    fn expr(&mut self, e: &Expr, scope: Option<&str>) -> Result<String, QueryError> {
+        Ok(match e {
+            Expr::And(parts) => format!("({})", parts.iter().map(|p| self.expr(p, scope)).collect::<Result<Vec<_>, _>>()?.join(" AND ")),
+            Expr::Or(parts) => format!("({})", parts.iter().map(|p| self.expr(p, scope)).collect::<Result<Vec<_>, _>>()?.join(" OR ")),
+            Expr::Not(inner) => format!("(NOT {})", self.expr(inner, scope)?),
+            Expr::Term(t) => self.term(t, scope)?,
+        })
+    }
+
+    fn term(&mut self, t: &Term, scope: Option<&str>) -> Result<String, QueryError> {
+        // Inside `field:( … )`: bare values belong to the scope's field; `sub:v` to a sub-field.
+        let (path, span) = match (&t.field, scope) {
+            (Some(f), Some("asset.inventory")) => (format!("inventory.{}", f.path), f.span),
+            (Some(f), _) => (f.path.clone(), f.span),
+            (None, Some(s)) => (s.to_string(), match &t.value {
+                TermValue::Lit(l) => l.span,
+                TermValue::Group(_) => Span { start: 0, end: 0 },
+            }),
+            (None, None) => return Err(err("a value needs a field", Span { start: 0, end: 0 })),
+        };
+        if path == "inventory.source" || path == "inventory.active" {
+            return self.inventory_field(&path, t, span);
+        }
+        let Some((kind, json_path)) = field(&path) else {
+            return Err(err(format!("unknown field '{path}'"), span));
+        };
+        if path.starts_with("finding.") {
+            self.entity = Entity::Finding;
+        }
+        if path == "finding.status" {
+            self.names_status = true;
+        }
+        match &t.value {
+            TermValue::Group(inner) => {
+                if let Kind::Inventory = kind {
+                    let cond = self.expr(inner, Some("asset.inventory"))?;
+                    return Ok(format!("EXISTS (SELECT 1 FROM asset_sources s WHERE s.asset_id = a.id AND s.active = 1 AND {cond})"));
+                }
+                if t.op != Op::Match {
+                    return Err(err("a group of values goes with ':'", span));
+                }
+                self.expr(inner, Some(&path))
+            }
+            TermValue::Lit(lit) => {
+                if let Kind::Inventory = kind {
+                    // asset.source:X is short for asset.inventory:(source:X).
+                    let cond = self.text_cmp("s.source", t.op, lit, false)?;
+                    return Ok(format!("EXISTS (SELECT 1 FROM asset_sources s WHERE s.asset_id = a.id AND s.active = 1 AND {cond})"));
+                }
+                self.literal(kind, json_path.as_deref(), &path, t.op, lit)
+            }
+        }
+    }
+
+    fn inventory_field(&mut self, path: &str, t: &Term, span: Span) -> Result<String, QueryError> {
+        let TermValue::Lit(lit) = &t.value else { return Err(err("inventory fields take one value", span)) };
+        match path {
+            "inventory.source" => self.text_cmp("s.source", t.op, lit, false),
+            _ => Err(err(format!("unknown inventory field '{path}' (source)"), span)),
+        }
+    }
+
+    fn text_cmp(&mut self, col: &str, op: Op, lit: &Literal, upper: bool) -> Result<String, QueryError> {
+        if lit.text == "*" && op == Op::Match {
+            return Ok(format!("{col} IS NOT NULL"));
+        }
+        let v = if upper { lit.text.to_ascii_uppercase() } else { lit.text.clone() };
+        Ok(match op {
+            Op::Match | Op::Eq if v.contains('*') => {
+                format!("LOWER({col}) LIKE LOWER({}) ESCAPE '\\'", self.bind(Value::Text(like_pattern(&v))))
+            }
+            Op::Match | Op::Eq => format!("LOWER({col}) = LOWER({})", self.bind(Value::Text(v))),
+            Op::Ne => format!("({col} IS NULL OR LOWER({col}) <> LOWER({}))", self.bind(Value::Text(v))),
+            _ => format!("{col} {} {}", cmp_sql(op), self.bind(Value::Text(v))),
+        })
+    }
+
+    fn literal(&mut self, kind: Kind, json_path: Option<&str>, path: &str, op: Op, lit: &Literal) -> Result<String, QueryError> {
+        let any = lit.text == "*" && op == Op::Match;
+        match kind {
+            Kind::Text(col) => self.text_cmp(col, op, lit, col == "f.cve"),
+            Kind::Product(col) => {
+                if any {
+                    return Ok("1 = 1".into());
+                }
+                match self.ctx.products.iter().find(|p| p.eq_ignore_ascii_case(&lit.text)) {
+                    // A known product: exact, so the (product, status) index serves it.
+                    Some(p) if matches!(op, Op::Match | Op::Eq) => Ok(format!("{col} = {}", self.bind(Value::Text(p.clone())))),
+                    _ => self.text_cmp(col, op, lit, false),
+                }
+            }
+            Kind::Enum(col, values) => {
+                if any {
+                    return Ok("1 = 1".into());
+                }
+                let v = lit.text.to_ascii_lowercase().replace('-', "_");
+                if !values.contains(&v.as_str()) {
+                    return Err(err(format!("{path} is one of: {}", values.join(", ")), lit.span));
+                }
+                if !matches!(op, Op::Match | Op::Eq | Op::Ne) {
+                    return Err(err(format!("{path} compares with ':' or '!='"), lit.span));
+                }
+                Ok(format!("{col} {} {}", cmp_sql(op), self.bind(Value::Text(v))))
+            }
+            Kind::Severity(col) => {
+                if any {
+                    return Ok("1 = 1".into());
+                }
+                let sev = lit.text.parse::<Severity>().ok().or_else(|| Severity::parse_loose(&lit.text)).ok_or_else(|| {
+                    err(format!("'{}' is not a severity (critical, high, medium, low, info)", lit.text), lit.span)
+                })?;
+                Ok(format!("{col} {} {}", cmp_sql(op), self.bind(Value::Int(sev.ocsf_id()))))
+            }
+            Kind::Number(col) => {
+                let n: f64 = lit.text.parse().map_err(|_| err(format!("'{}' is not a number", lit.text), lit.span))?;
+                Ok(format!("{col} {} {}", cmp_sql(op), self.bind(Value::Real(n))))
+            }
+            Kind::Time(col) => {
+                let ms = parse_time(&lit.text).ok_or_else(|| err(format!("'{}' is not a time (RFC 3339, a date, or an age like 30d)", lit.text), lit.span))?;
+                // An age (30d) means "this long ago": `lastSeen<30d` reads "more recent than 30 days ago".
+                let op = if is_age(&lit.text) { flip(op) } else { op };
+                Ok(format!("{col} {} {}", cmp_sql(op), self.bind(Value::Int(ms))))
+            }
+            Kind::Json(col) => {
+                let p = json_path.unwrap_or_default();
+                let e = self.json_expr(col, p);
+                if any {
+                    return Ok(format!("{e} IS NOT NULL"));
+                }
+                // Array attributes (tags) match when any element matches.
+                let quoted = matches!(op, Op::Match | Op::Eq) && !lit.text.contains('*');
+                let cond = self.text_cmp(&e, op, lit, false)?;
+                if quoted {
+                    let like = format!("LOWER({e}) LIKE LOWER({}) ESCAPE '\\'", self.bind(Value::Text(format!("%\"{}\"%", like_pattern(&lit.text)))));
+                    Ok(format!("({cond} OR {like})"))
+                } else {
+                    Ok(cond)
+                }
+            }
+            Kind::Inventory => unreachable!("handled by the caller"),
+        }
+    }
+}
+
+fn is_age(t: &str) -> bool {
+    tributary_core::model::profile_duration(t).is_ok()
+}
+
+fn flip(op: Op) -> Op {
+    match op {
+        Op::Gt => Op::Lt,
+        Op::Ge => Op::Le,
+        Op::Lt => Op::Gt,
+        Op::Le => Op::Ge,
+        o => o,
+    }
+}
+
+fn parse_time(t: &str) -> Option<i64> {
+    if let Ok(ms) = tributary_core::model::profile_duration(t) {
+        return Some(tributary_core::time::now_ms() - ms);
+    }
+    tributary_core::time::parse_loose(t)
+}
+
+/// Compiles a parsed query for `dialect`.
+pub fn compile(e: &Expr, dialect: Dialect, ctx: &QueryContext) -> Result<Compiled, QueryError> {
+    let mut b = Builder { dialect, ctx, params: Vec::new(), entity: Entity::Asset, names_status: false };
+    let mut condition = b.expr(e, None)?;
+    if b.entity == Entity::Finding && !b.names_status {
+        condition = format!("f.status = 'open' AND {condition}");
+    }
+    Ok(Compiled { entity: b.entity, condition, params: b.params, dialect })
+}
+
+fn from(c: &Compiled) -> &'static str {
+    match c.entity {
+        Entity::Asset => "FROM assets a",
+        Entity::Finding => "FROM findings f JOIN assets a ON a.id = f.asset_id",
+    }
+}
+
+fn params(c: &Compiled) -> Vec<Param<'_>> {
+    c.params
+        .iter()
+        .map(|v| match v {
+            Value::Null => Param::Null,
+            Value::Int(i) => Param::Int(*i),
+            Value::Real(r) => Param::Real(*r),
+            Value::Text(t) => Param::Text(t),
+            Value::Blob(b) => Param::Blob(b),
+        })
+        .collect()
+}
+
+pub fn count(conn: &mut dyn Conn, c: &Compiled) -> Result<i64> {
+    conn.scalar(&format!("SELECT COUNT(*) {} WHERE {}", from(c), c.condition), &params(c))
+}
+
+/// Result columns, per entity.
+pub fn columns(entity: Entity) -> &'static [&'static str] {
+    match entity {
+        Entity::Asset => &["id", "kind", "name", "identity", "matched_rule", "sources", "first_seen", "last_seen"],
+        Entity::Finding => &["id", "product", "kind", "severity", "status", "title", "cve", "asset", "external_id", "first_seen", "last_seen"],
+    }
+}
+
+/// Matching rows as JSON objects (values typed: numbers, text, severity names).
+pub fn rows(conn: &mut dyn Conn, c: &Compiled, limit: i64, offset: i64) -> Result<Vec<serde_json::Value>> {
+    let agg = match c.dialect {
+        Dialect::Sqlite => "group_concat(s.source, ',')",
+        Dialect::Postgres => "string_agg(s.source, ',')",
+    };
+    let select = match c.entity {
+        Entity::Asset => format!(
+            "SELECT a.id, a.kind, a.name, a.identity, a.matched_rule, \
+             (SELECT {agg} FROM asset_sources s WHERE s.asset_id = a.id AND s.active = 1), a.first_seen, a.last_seen"
+        ),
+        Entity::Finding => "SELECT f.id, f.product, f.kind, f.severity, f.status, f.title, f.cve, a.name, f.external_id, f.first_seen, f.last_seen".into(),
+    };
+    let order = match c.entity {
+        Entity::Asset => "ORDER BY a.id",
+        Entity::Finding => "ORDER BY f.severity DESC, f.id",
+    };
+    let sql = format!("{select} {} WHERE {} {order} LIMIT {limit} OFFSET {offset}", from(c), c.condition, limit = limit.max(0), offset = offset.max(0));
+    let cols = columns(c.entity);
+    let mut out = Vec::new();
+    for row in conn.query(&sql, &params(c))? {
+        let mut m = serde_json::Map::new();
+        for (i, (name, v)) in cols.iter().zip(row.0).enumerate() {
+            let j = match v {
+                Value::Null => serde_json::Value::Null,
+                Value::Int(n) if c.entity == Entity::Finding && i == 3 => {
+                    serde_json::Value::String(Severity::from_ocsf_id(n).map(|s| s.as_str().to_string()).unwrap_or_default())
+                }
+                Value::Int(n) if name.ends_with("_seen") => serde_json::Value::String(tributary_core::time::to_rfc3339(n)),
+                Value::Int(n) => n.into(),
+                Value::Real(r) => r.into(),
+                Value::Text(t) => t.into(),
+                Value::Blob(_) => serde_json::Value::Null,
+            };
+            m.insert((*name).to_string(), j);
+        }
+        out.push(serde_json::Value::Object(m));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tributary_core::model::{AssetKind, FindingKind, FindingStatus};
+    use tributary_core::query::parse;
+
+    #[test]
+    fn catalog_enums_match_the_model() {
+        assert_eq!(ASSET_KINDS, AssetKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().as_slice());
+        assert_eq!(FINDING_KINDS, FindingKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().as_slice());
+        assert_eq!(STATUSES, FindingStatus::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().as_slice());
+    }
+
+    fn sql(q: &str) -> Result<Compiled, QueryError> {
+        compile(&parse(q).unwrap(), Dialect::Sqlite, &QueryContext { products: vec!["Cortex XDR".into()] })
+    }
+
+    #[test]
+    fn compiles_to_bound_parameters() {
+        let c = sql("finding.vendorProductName:`cortex xdr`").unwrap();
+        assert_eq!(c.entity, Entity::Finding);
+        assert_eq!(c.condition, "f.status = 'open' AND f.product = ?");
+        assert_eq!(c.params, vec![Value::Text("Cortex XDR".into())]);
+        let c = sql("asset.inventory:(source:`Cortex XDR`)").unwrap();
+        assert_eq!(c.entity, Entity::Asset);
+        assert!(c.condition.starts_with("EXISTS (SELECT 1 FROM asset_sources s"), "{}", c.condition);
+        let c = sql("finding.severity>=high finding.status:*").unwrap();
+        assert_eq!(c.condition, "(f.severity >= ? AND 1 = 1)");
+        let c = sql("asset.hostName:\"web-'; DROP TABLE assets;--\"").unwrap();
+        assert!(!c.condition.contains("DROP"), "user text is never in SQL: {}", c.condition);
+    }
+
+    #[test]
+    fn errors_point_at_fields_and_values() {
+        let e = sql("asset.colour:red").unwrap_err();
+        assert_eq!(e.message, "unknown field 'asset.colour'");
+        assert_eq!(e.span, Span { start: 0, end: 12 });
+        let e = sql("finding.kind:bug").unwrap_err();
+        assert!(e.message.contains("vulnerability, code_weakness"), "{}", e.message);
+        assert!(sql("finding.severity:spicy").is_err());
+    }
+}

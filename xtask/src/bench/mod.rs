@@ -3,6 +3,7 @@
 
 mod sim;
 mod store;
+mod xdr;
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -19,6 +20,11 @@ pub enum Bench {
     /// (internal) the simulator under test, on a single-threaded runtime.
     #[command(hide = true)]
     SimServer(sim::ServerArgs),
+    /// Cortex XDR full sync (100,000 endpoints × ~20 CVEs) vs a fetch+parse+insert floor, and a delta.
+    Xdr(xdr::Args),
+    /// (internal) one measured phase of `bench xdr` in its own process.
+    #[command(hide = true)]
+    XdrChild(xdr::ChildArgs),
 }
 
 pub fn run(b: Bench) -> Result<()> {
@@ -27,6 +33,8 @@ pub fn run(b: Bench) -> Result<()> {
         Bench::StoreChild(a) => store::child(a),
         Bench::Sim(a) => sim::run(a),
         Bench::SimServer(a) => sim::server(a),
+        Bench::Xdr(a) => xdr::run(a),
+        Bench::XdrChild(a) => xdr::child(a),
     }
 }
 

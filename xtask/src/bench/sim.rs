@@ -25,12 +25,31 @@ pub struct Args {
 #[derive(clap::Args)]
 pub struct ServerArgs {
     #[arg(long)]
-    scale: String,
+    pub scale: String,
+    /// Override: Cortex XDR endpoints.
+    #[arg(long)]
+    pub endpoints: Option<u64>,
+}
+
+/// Starts the simulator child process; returns it and its base address.
+pub fn spawn_server(scale: &str, endpoints: Option<u64>) -> Result<(std::process::Child, String)> {
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args(["bench", "sim-server", "--scale", scale]);
+    if let Some(n) = endpoints {
+        cmd.args(["--endpoints", &n.to_string()]);
+    }
+    let mut child = cmd.stdout(Stdio::piped()).spawn().context("starting the simulator child")?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().context("child stdout")?).read_line(&mut line)?;
+    Ok((child, format!("http://{}", line.trim())))
 }
 
 /// The child: a simulator on a current-thread runtime; prints its address.
 pub fn server(a: ServerArgs) -> Result<()> {
-    let scale: tributary_sim::Scale = a.scale.parse().map_err(anyhow::Error::msg)?;
+    let mut scale: tributary_sim::Scale = a.scale.parse().map_err(anyhow::Error::msg)?;
+    if let Some(n) = a.endpoints {
+        scale.xdr_endpoints = n;
+    }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         let sim = tributary_sim::start(tributary_sim::SimConfig::new(1, scale), "127.0.0.1:0".parse()?).await?;
@@ -68,15 +87,8 @@ struct Walk {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let mut child = Command::new(std::env::current_exe()?)
-        .args(["bench", "sim-server", "--scale", &a.scale])
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("starting the simulator child")?;
+    let (mut child, base) = spawn_server(&a.scale, None)?;
     let pid = child.id();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().context("child stdout")?).read_line(&mut line)?;
-    let base = format!("http://{}", line.trim());
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let result = rt.block_on(walks(&base, pid));
     let rss = peak_rss_mib(pid);

@@ -1,8 +1,15 @@
 //! Command dispatch: one module per noun.
 
 mod db;
+mod integration;
+mod map;
+mod profile;
+mod query;
+mod rules;
+mod runs;
 mod serve;
 mod sim;
+mod sync;
 mod user;
 
 use std::path::PathBuf;
@@ -32,6 +39,13 @@ impl Ctx {
         Ok(Store::open(&self.store_options())?)
     }
 
+    /// The store with the connectors' built-in maps installed.
+    pub fn engine(&self) -> Result<tributary_engine::Engine> {
+        let engine = tributary_engine::Engine::new(self.store()?);
+        engine.bootstrap()?;
+        Ok(engine)
+    }
+
     /// Who to record in the audit trail for CLI actions.
     pub fn actor(&self) -> String {
         format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))
@@ -46,7 +60,39 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Db(c) => db::run(&ctx, c),
         Command::User(c) => user::run(&ctx, c),
         Command::Sim(a) => sim::run(*a),
+        Command::Integration(c) => integration::run(&ctx, c),
+        Command::Map(c) => map::run(&ctx, c),
+        Command::Rules(c) => rules::run(&ctx, c),
+        Command::Profile(c) => profile::run(&ctx, c),
+        Command::Sync(a) => sync::run(&ctx, a),
+        Command::Query(a) => query::run(&ctx, a),
+        Command::Runs(c) => runs::run(&ctx, c),
     }
+}
+
+/// Reads a credential from the first line of standard input.
+pub fn secret_from_stdin(what: &str, flag: &str) -> Result<tributary_core::secret::Secret> {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| anyhow::anyhow!("reading the {what} from standard input: {e}"))?;
+    let value = line.trim();
+    if value.is_empty() {
+        anyhow::bail!("no {what} on standard input; pipe it in, e.g. `printf '%s\\n' \"$KEY\" | tributary … {flag}`");
+    }
+    Ok(tributary_core::secret::Secret::new(value))
+}
+
+/// Asks yes/no on a terminal; `false` when stdin is not a terminal.
+pub fn confirm(question: &str) -> bool {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return false;
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    matches!(line.trim(), "y" | "Y" | "yes")
 }
 
 /// A multi-threaded tokio runtime for commands that do network I/O.

@@ -19,9 +19,9 @@ pub use audit::AuditEvent;
 pub use finding::{Finding, FindingKind, FindingStatus};
 pub use integration::{Integration, IntegrationStatus};
 pub use issue::Issue;
-pub use profile::{Profile, Schedule, ScheduleError};
+pub use profile::{Profile, Schedule, ScheduleError, parse_duration as profile_duration};
 pub use severity::Severity;
-pub use sync::{RunCounts, SyncMode, SyncRun, SyncStatus};
+pub use sync::{Completeness, RunCounts, SyncMode, SyncRun, SyncStatus};
 pub use user::{ApiToken, Role, User};
 
 /// Error for a string that names no variant of one of the model's enums.

@@ -155,15 +155,19 @@ pub fn format_duration(ms: i64) -> String {
     if out.is_empty() { format!("{ms}ms") } else { out }
 }
 
-/// A configured profile.
+/// A configured profile: which integration runs, with which transform map per record
+/// stream, when.
 #[derive(Debug, Clone, Serialize)]
 pub struct Profile {
     pub id: i64,
     pub name: String,
     pub description: Option<String>,
     pub integration_id: i64,
-    pub map_id: i64,
+    /// `(stream, map name)`; streams without an entry use the connector's default map.
+    pub maps: Vec<(String, String)>,
     pub active: bool,
+    /// The integration's own profile, created with it (what `tributary sync INTEGRATION` runs).
+    pub is_default: bool,
     pub schedule: Schedule,
     pub next_run_at: Option<Millis>,
     pub last_run_at: Option<Millis>,

@@ -26,6 +26,18 @@ pub enum SyncStatus {
 
 string_enum!(SyncStatus, "sync status", { Running => "running", Succeeded => "succeeded", Failed => "failed" });
 
+/// How a source's records relate to completeness, which decides how "gone" is detected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completeness {
+    /// Each record carries an asset with its complete list of findings from this source
+    /// (Cortex XDR endpoint + CVEs): findings missing from the list are closed at once,
+    /// and assets not seen by the end of a full sync are retired.
+    PerAsset,
+    /// Each record is one finding (Semgrep) or one asset: what a full sync did not see
+    /// is closed or retired at its end.
+    PerFinding,
+}
+
 /// What a run did, record by record.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RunCounts {

@@ -16,6 +16,7 @@ pub fn routes() -> Router<Sim> {
         .route("/truth", get(truth))
         .route("/revoke", post(revoke))
         .route("/restore", post(restore))
+        .route("/faults", post(faults))
 }
 
 async fn advance(State(sim): State<Sim>, RawQuery(q): RawQuery) -> Response {
@@ -72,5 +73,20 @@ async fn restore(State(sim): State<Sim>, RawQuery(q): RawQuery) -> Response {
             ok(&json!({"restored": v}))
         }
         Err(r) => r,
+    }
+}
+
+/// `POST /_sim/faults?spec=500=1` replaces the fault probabilities (empty spec: none).
+async fn faults(State(sim): State<Sim>, RawQuery(q): RawQuery) -> Response {
+    let pairs = query_pairs(q.as_deref());
+    let spec = one(&pairs, "spec").unwrap_or("");
+    match spec.parse::<crate::config::Faults>() {
+        Ok(mut f) => {
+            let mut current = sim.world.faults.lock().unwrap_or_else(|p| p.into_inner());
+            f.slow_delay = current.slow_delay;
+            *current = f;
+            ok(&json!({"faults": spec}))
+        }
+        Err(e) => semgrep_error(400, &e),
     }
 }

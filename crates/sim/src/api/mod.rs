@@ -124,7 +124,7 @@ async fn vendor_layer(State((sim, vendor)): State<(Sim, Vendor)>, req: Request, 
         }
     }
     let n = world.requests.fetch_add(1, Ordering::SeqCst);
-    let f = cfg.faults;
+    let f = *world.faults.lock().unwrap_or_else(|p| p.into_inner());
     if !f.any() {
         return next.run(req).await;
     }

@@ -71,6 +71,8 @@ pub struct World {
     pub revoked: Mutex<HashSet<String>>,
     /// Counts vendor requests; drives deterministic fault injection.
     pub requests: AtomicU64,
+    /// Fault probabilities in force (starts as configured; `/_sim/faults` changes it).
+    pub faults: Mutex<crate::config::Faults>,
     orderings: Mutex<HashMap<(semgrep::IssueType, u32), Arc<semgrep::Ordering>>>,
     endpoint_sets: Mutex<Vec<EndpointSet>>,
 }
@@ -80,6 +82,7 @@ impl World {
         let cves = cves::Catalog::new(cfg.seed, cves::catalog_size(&cfg.scale));
         let semgrep = semgrep::Layout::new(&cfg);
         let day = AtomicU32::new(cfg.start_day);
+        let faults = cfg.faults;
         World {
             cfg,
             day,
@@ -88,6 +91,7 @@ impl World {
             project_tags: Mutex::new(HashMap::new()),
             revoked: Mutex::new(HashSet::new()),
             requests: AtomicU64::new(0),
+            faults: Mutex::new(faults),
             orderings: Mutex::new(HashMap::new()),
             endpoint_sets: Mutex::new(Vec::new()),
         }

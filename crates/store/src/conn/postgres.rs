@@ -3,6 +3,7 @@
 //! `UPDATE … FROM UNNEST(arrays)` for bulk updates.
 
 use std::collections::HashMap;
+use std::mem::ManuallyDrop;
 use std::error::Error as StdError;
 
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
@@ -46,8 +47,19 @@ impl ToSql for Param<'_> {
 }
 
 pub struct PgConn {
-    client: Client,
+    client: ManuallyDrop<Client>,
     statements: HashMap<String, Statement>,
+}
+
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        // Closing the client blocks on its own runtime, which panics on an async worker
+        // thread: close it on a short-lived thread instead, wherever the last handle dies.
+        self.statements.clear();
+        // SAFETY: `client` is taken exactly once, here, and never used afterwards.
+        let client = unsafe { ManuallyDrop::take(&mut self.client) };
+        let _ = std::thread::Builder::new().name("pg-close".into()).spawn(move || drop(client));
+    }
 }
 
 /// `?` placeholders → `$1, $2, …`. Our SQL never has `?` inside literals.
@@ -77,7 +89,7 @@ fn pg_type(col: &Column) -> (&'static str, Type) {
 
 impl PgConn {
     pub fn new(client: Client) -> Self {
-        PgConn { client, statements: HashMap::new() }
+        PgConn { client: ManuallyDrop::new(client), statements: HashMap::new() }
     }
 
     pub fn raw(&mut self) -> &mut Client {

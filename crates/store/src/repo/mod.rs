@@ -3,6 +3,10 @@
 
 pub mod audit;
 pub mod integrations;
+pub mod maps;
+pub mod profiles;
+pub mod raw;
+pub mod rules;
 pub mod runs;
 pub mod users;
 

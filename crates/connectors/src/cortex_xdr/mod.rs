@@ -1,0 +1,97 @@
+//! Cortex XDR: endpoints (host assets) and the CVEs found on them.
+//!
+//! Records are composite endpoints: the endpoint's own fields from `get_endpoint` plus a
+//! `cves[]` array joined from the vulnerability search, one page of 100 endpoints at a
+//! time (vendor-apis.md §2.6.1). Delta syncs ask only for endpoints whose `last_seen`
+//! moved past the previous run's watermark; each record carries its endpoint's complete
+//! CVE list, so CVEs that disappeared are closed per endpoint. Uninstalled agents come
+//! back as tombstones.
+
+mod client;
+mod map;
+mod source;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tributary_core::model::Completeness;
+
+pub use client::XdrClient;
+pub use map::default_map;
+
+use crate::http::normalize_base_url;
+use crate::{Connector, ConnectorError, ConnectorKind, Settings, StreamSpec};
+
+pub const PRODUCT: &str = "Cortex XDR";
+pub const STREAM: &str = "endpoint";
+
+pub static KIND: ConnectorKind = ConnectorKind {
+    name: "cortex-xdr",
+    product: PRODUCT,
+    streams: &[StreamSpec { name: STREAM, completeness: Completeness::PerAsset, default_map }],
+    validate,
+    build,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecurityLevel {
+    Standard,
+    Advanced,
+}
+
+/// Settings kept in `integrations.config` (never the key itself).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XdrConfig {
+    pub key_id: String,
+    #[serde(default = "standard")]
+    pub security: SecurityLevel,
+    /// `vulnerability`, `host-asset`.
+    #[serde(default = "all_types")]
+    pub types: Vec<String>,
+    /// HTTP settings read by the engine (requests per second, retry budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_attempts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_base_ms: Option<u64>,
+}
+
+fn standard() -> SecurityLevel {
+    SecurityLevel::Standard
+}
+
+fn all_types() -> Vec<String> {
+    vec!["vulnerability".into(), "host-asset".into()]
+}
+
+impl XdrConfig {
+    pub fn vulnerabilities(&self) -> bool {
+        self.types.iter().any(|t| t == "vulnerability")
+    }
+}
+
+fn validate(base_url: &str, config: &Value) -> Result<(String, Value), ConnectorError> {
+    let base = normalize_base_url(base_url, &["/public_api"])?;
+    let cfg: XdrConfig = serde_json::from_value(config.clone()).map_err(|e| ConnectorError::Config(e.to_string()))?;
+    if cfg.key_id.trim().is_empty() || !cfg.key_id.trim().chars().all(|c| c.is_ascii_digit()) {
+        return Err(ConnectorError::Config(format!("the API key id must be a number (Settings → API Keys, column ID), got '{}'", cfg.key_id)));
+    }
+    if cfg.types.is_empty() {
+        return Err(ConnectorError::Config("choose at least one type: vulnerability, host-asset".into()));
+    }
+    if let Some(t) = cfg.types.iter().find(|t| !matches!(t.as_str(), "vulnerability" | "host-asset")) {
+        return Err(ConnectorError::Config(format!("unknown type '{t}' (vulnerability, host-asset)")));
+    }
+    Ok((base, serde_json::to_value(&cfg).map_err(|e| ConnectorError::Config(e.to_string()))?))
+}
+
+fn build(s: Settings) -> Result<Box<dyn Connector>, ConnectorError> {
+    let (base, config) = validate(&s.base_url, &s.config)?;
+    let cfg: XdrConfig = serde_json::from_value(config).map_err(|e| ConnectorError::Config(e.to_string()))?;
+    if s.secret.is_empty() {
+        return Err(ConnectorError::Config("the API key is empty".into()));
+    }
+    Ok(Box::new(XdrClient::new(base, cfg, s.secret, &s.http)?))
+}

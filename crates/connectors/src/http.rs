@@ -1,0 +1,253 @@
+//! The one HTTP client every connector uses: rustls, timeouts, gzip, a per-integration
+//! rate limit, and retries with exponential backoff and jitter that honour
+//! `Retry-After`. Errors come back worded (unreachable host, TLS, timeout, status with
+//! the vendor's own message).
+
+use std::time::{Duration, Instant};
+
+use reqwest::{RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::error::ConnectorError;
+
+/// Retry budget.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all, including the first.
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// Longest `Retry-After` honoured as given (longer ones are capped).
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { max_attempts: 6, base_delay: Duration::from_millis(250), max_delay: Duration::from_secs(30), max_retry_after: Duration::from_secs(120) }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub connect_timeout: Duration,
+    /// Whole request, headers to last body byte.
+    pub timeout: Duration,
+    /// Requests per second (none = unlimited).
+    pub rate_limit: Option<f64>,
+    pub retry: RetryPolicy,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions { connect_timeout: Duration::from_secs(10), timeout: Duration::from_secs(120), rate_limit: None, retry: RetryPolicy::default() }
+    }
+}
+
+/// Maps a non-success response to an error, with the vendor's own wording.
+pub type Classify = fn(vendor: &'static str, status: StatusCode, body: &[u8]) -> ConnectorError;
+
+pub struct HttpClient {
+    client: reqwest::Client,
+    pub vendor: &'static str,
+    base: String,
+    retry: RetryPolicy,
+    classify: Classify,
+    min_interval: Option<Duration>,
+    next_slot: tokio::sync::Mutex<Instant>,
+}
+
+/// Validates and normalizes a base URL: scheme and host required; no query, fragment or
+/// credentials; no API path pasted in (`/public_api/…`, `/api/v1/…`); no trailing slash.
+pub fn normalize_base_url(url: &str, api_markers: &[&str]) -> Result<String, ConnectorError> {
+    let bad = |reason: &str| ConnectorError::BadBaseUrl { url: url.to_string(), reason: reason.to_string() };
+    let u = url.trim();
+    let Some((scheme, rest)) = u.split_once("://") else {
+        return Err(bad("it has no scheme; write it as https://host"));
+    };
+    if !matches!(scheme.to_ascii_lowercase().as_str(), "https" | "http") {
+        return Err(bad("the scheme must be https (or http for a local simulator)"));
+    }
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() {
+        return Err(bad("it has no host"));
+    }
+    if host.contains('@') {
+        return Err(bad("credentials do not belong in the URL; they are asked for separately"));
+    }
+    if host.contains(char::is_whitespace) || host.split(':').next().is_some_and(|h| h.is_empty()) {
+        return Err(bad("the host is malformed"));
+    }
+    if u.contains(['?', '#']) {
+        return Err(bad("a base URL has no query or fragment"));
+    }
+    let path = &rest[host.len()..];
+    if path.contains("//") {
+        return Err(bad("the path has an empty segment ('//')"));
+    }
+    let lower = path.to_ascii_lowercase();
+    if let Some(m) = api_markers.iter().find(|m| lower.contains(&m.to_ascii_lowercase())) {
+        return Err(bad(&format!("remove the API path '{m}…' from it: the base URL is only scheme://host (plus a proxy prefix, if any)")));
+    }
+    Ok(format!("{}://{}{}", scheme.to_ascii_lowercase(), host, path.trim_end_matches('/')))
+}
+
+/// Pulls a readable reason out of a transport error (the innermost cause).
+fn transport_reason(e: &reqwest::Error) -> String {
+    let mut msg = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "connection failed".to_string()
+    } else if e.is_body() || e.is_decode() {
+        "the response was cut off".to_string()
+    } else {
+        e.to_string()
+    };
+    let mut src = std::error::Error::source(e);
+    let mut last = None;
+    while let Some(s) = src {
+        last = Some(s.to_string());
+        src = s.source();
+    }
+    if let Some(l) = last {
+        let l = l.to_ascii_lowercase();
+        let hint = if l.contains("dns") || l.contains("failed to lookup") || l.contains("name or service not known") {
+            "DNS lookup failed"
+        } else if l.contains("certificate") || l.contains("tls") || l.contains("handshake") {
+            "TLS handshake failed (certificate not trusted or not valid for this host)"
+        } else if l.contains("refused") {
+            "connection refused"
+        } else if l.contains("reset") {
+            "connection reset"
+        } else {
+            ""
+        };
+        msg = if hint.is_empty() { format!("{msg}: {l}") } else { format!("{msg}: {hint}") };
+    }
+    msg
+}
+
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    let v = resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    if let Ok(secs) = v.trim().parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(v.trim()).ok()?;
+    let ms = when.timestamp_millis() - chrono::Utc::now().timestamp_millis();
+    Some(Duration::from_millis(ms.max(0) as u64))
+}
+
+impl HttpClient {
+    pub fn new(vendor: &'static str, base: String, opts: &ClientOptions, classify: Classify) -> Result<HttpClient, ConnectorError> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("tributary/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(opts.connect_timeout)
+            .timeout(opts.timeout)
+            .pool_max_idle_per_host(4)
+            .build()
+            .map_err(|e| ConnectorError::Config(format!("cannot build an HTTP client: {e}")))?;
+        let min_interval = opts.rate_limit.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r));
+        Ok(HttpClient { client, vendor, base, retry: opts.retry, classify, min_interval, next_slot: tokio::sync::Mutex::new(Instant::now()) })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    async fn pace(&self) {
+        let Some(gap) = self.min_interval else { return };
+        let mut next = self.next_slot.lock().await;
+        let now = Instant::now();
+        if *next > now {
+            tokio::time::sleep(*next - now).await;
+        }
+        *next = Instant::now().max(*next) + gap;
+    }
+
+    /// Sends the request built by `build` (called again for every attempt, so per-attempt
+    /// headers such as nonces are fresh) and decodes a success body as `T`. Retries
+    /// transient failures within the budget.
+    pub async fn send_json<T: DeserializeOwned>(&self, context: &str, build: impl Fn(&reqwest::Client) -> RequestBuilder) -> Result<T, ConnectorError> {
+        // Decoded once, inside the retry loop: a cut-off or garbled page is retried.
+        self.send(context, build, |bytes| serde_json::from_slice::<T>(bytes)).await
+    }
+
+    /// Sends with retries; `decode` turns a success body into the result (its error
+    /// counts as a transient failure and is retried).
+    pub async fn send<T, E: std::fmt::Display>(
+        &self,
+        context: &str,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+        decode: impl Fn(&[u8]) -> Result<T, E>,
+    ) -> Result<T, ConnectorError> {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            self.pace().await;
+            let mut wait: Option<Duration> = None;
+            let err = match build(&self.client).send().await {
+                Err(e) => ConnectorError::Unreachable { url: self.base.clone(), reason: transport_reason(&e) },
+                Ok(resp) => {
+                    let status = resp.status();
+                    let after = retry_after(&resp);
+                    match resp.bytes().await {
+                        Err(e) => ConnectorError::Unreachable { url: self.base.clone(), reason: transport_reason(&e) },
+                        Ok(body) if status.is_success() => match decode(&body) {
+                            Ok(v) => return Ok(v),
+                            Err(e) => ConnectorError::Decode { vendor: self.vendor, context: context.to_string(), reason: e.to_string() },
+                        },
+                        Ok(body) => {
+                            if status == StatusCode::TOO_MANY_REQUESTS {
+                                // No Retry-After: back off from one second (vendor-apis.md §2.7).
+                                wait = Some(after.unwrap_or(Duration::from_secs(1) * 2u32.pow(attempt.min(6) - 1)).min(self.retry.max_retry_after));
+                            } else if let Some(a) = after {
+                                wait = Some(a.min(self.retry.max_retry_after));
+                            }
+                            (self.classify)(self.vendor, status, &body)
+                        }
+                    }
+                }
+            };
+            if !err.is_transient() || attempt >= self.retry.max_attempts {
+                if attempt > 1 && err.is_transient() {
+                    return Err(ConnectorError::RetriesExhausted { vendor: self.vendor, attempts: attempt, last: Box::new(err) });
+                }
+                return Err(err);
+            }
+            let delay = wait.unwrap_or_else(|| {
+                // Exponential backoff with full jitter.
+                let cap = self.retry.base_delay.saturating_mul(1 << (attempt - 1).min(16)).min(self.retry.max_delay);
+                cap.mul_f64(0.5 + rand::random::<f64>() * 0.5)
+            });
+            tracing::debug!(message = "Retrying a vendor request.", vendor = self.vendor, context, attempt, delay_ms = delay.as_millis() as u64, error = %err);
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls() {
+        let markers = ["/public_api"];
+        assert_eq!(normalize_base_url("https://api-acme.xdr.example.com/", &markers).unwrap(), "https://api-acme.xdr.example.com");
+        assert_eq!(normalize_base_url("http://127.0.0.1:8471/cortex-xdr", &markers).unwrap(), "http://127.0.0.1:8471/cortex-xdr");
+        for (bad, why) in [
+            ("api-acme.xdr.example.com", "no scheme"),
+            ("ftp://x.example.com", "scheme must be https"),
+            ("https://", "no host"),
+            ("https://api-acme.example.com/public_api/v1", "remove the API path"),
+            ("https://u:p@api.example.com", "credentials"),
+            ("https://api.example.com/x?y=1", "query"),
+            ("https://api.example.com//x", "empty segment"),
+        ] {
+            let e = normalize_base_url(bad, &markers).unwrap_err().to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+}

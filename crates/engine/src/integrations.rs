@@ -1,0 +1,117 @@
+//! Adding and testing integrations, and building connectors from stored ones.
+
+use serde_json::Value;
+use tributary_connectors::http::ClientOptions;
+use tributary_connectors::{Connector, ConnectorKind, Settings, TestReport};
+use tributary_core::model::{Integration, IntegrationStatus, Schedule};
+use tributary_core::secret::Secret;
+use tributary_store::repo::{audit, integrations, maps, profiles};
+
+use crate::{Engine, EngineError, Result};
+
+pub fn kind_of(name: &str) -> Result<&'static ConnectorKind> {
+    tributary_connectors::kind(name).ok_or_else(|| {
+        let known: Vec<&str> = tributary_connectors::CONNECTORS.iter().map(|k| k.name).collect();
+        EngineError::Invalid(format!("unknown connector '{name}' (known: {})", known.join(", ")))
+    })
+}
+
+/// HTTP options from an integration's config: `rate_limit` (requests per second),
+/// `retry_attempts` and `retry_base_ms` (the retry budget).
+pub fn client_options(config: &Value) -> ClientOptions {
+    let mut o = ClientOptions { rate_limit: config.get("rate_limit").and_then(Value::as_f64), ..ClientOptions::default() };
+    if let Some(n) = config.get("retry_attempts").and_then(Value::as_u64) {
+        o.retry.max_attempts = n.clamp(1, 20) as u32;
+    }
+    if let Some(ms) = config.get("retry_base_ms").and_then(Value::as_u64) {
+        o.retry.base_delay = std::time::Duration::from_millis(ms.min(60_000));
+    }
+    o
+}
+
+pub struct NewIntegration {
+    pub name: String,
+    pub kind: String,
+    pub base_url: String,
+    pub config: Value,
+    pub secret: Secret,
+    /// Test the credentials before saving (on by default).
+    pub test: bool,
+}
+
+impl Engine {
+    /// Builds the connector of a stored integration (opens its credential on a blocking
+    /// thread: store calls never run on an async worker).
+    pub async fn connector(&self, integration: &Integration) -> Result<Box<dyn Connector>> {
+        let kind = kind_of(&integration.kind)?;
+        let id = integration.id;
+        let secret = self.blocking(move |s| Ok(s.read(|c| integrations::open_secret(c, s.key(), id))?)).await?;
+        let settings = Settings { base_url: integration.base_url.clone(), config: integration.config.clone(), secret, http: client_options(&integration.config) };
+        Ok((kind.build)(settings)?)
+    }
+
+    /// Validates settings, tests the credentials (unless told not to), then saves the
+    /// integration with its default profile — all or nothing.
+    pub async fn add_integration(&self, new: NewIntegration, actor: &str) -> Result<(Integration, Option<TestReport>)> {
+        let kind = kind_of(&new.kind)?;
+        let name = new.name.trim().to_string();
+        if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(EngineError::Invalid(format!("invalid integration name '{name}': one word, no spaces")));
+        }
+        let (base_url, config) = (kind.validate)(&new.base_url, &new.config)?;
+        let report = if new.test {
+            let settings = Settings { base_url: base_url.clone(), config: config.clone(), secret: new.secret.clone(), http: client_options(&config) };
+            let connector = (kind.build)(settings)?;
+            Some(connector.test().await?)
+        } else {
+            None
+        };
+        let actor = actor.to_string();
+        let secret = new.secret;
+        let status = if report.is_some() { IntegrationStatus::Connected } else { IntegrationStatus::New };
+        let summary = report.as_ref().map(|r| r.summary.clone());
+        let integration = self
+            .blocking(move |store| {
+                Ok(store.write(|c| {
+                    let i = integrations::create(c, store.key(), integrations::NewIntegration { name: &name, kind: kind.name, base_url: &base_url, config, secret: &secret })?;
+                    integrations::set_status(c, i.id, status, summary.as_deref())?;
+                    let mut stream_maps = Vec::new();
+                    for s in kind.streams {
+                        stream_maps.push((s.name.to_string(), maps::get(c, &(s.default_map)().name)?.id));
+                    }
+                    profiles::create(
+                        c,
+                        profiles::NewProfile {
+                            name: &format!("{name}-default"),
+                            description: Some("The integration's own profile (runs on `tributary sync`)."),
+                            integration_id: i.id,
+                            maps: stream_maps,
+                            active: true,
+                            is_default: true,
+                            schedule: Schedule::Manual,
+                        },
+                    )?;
+                    audit::record(c, &actor, "integration.add", &name, serde_json::json!({"kind": kind.name, "base_url": base_url}))?;
+                    integrations::by_id(c, i.id)
+                })?)
+            })
+            .await?;
+        Ok((integration, report))
+    }
+
+    /// Tests a stored integration and records the outcome as its status.
+    pub async fn test_integration(&self, name: &str) -> Result<std::result::Result<TestReport, tributary_connectors::ConnectorError>> {
+        let n = name.to_string();
+        let integration = self.blocking(move |s| Ok(s.read(|c| integrations::get(c, &n))?)).await?;
+        let connector = self.connector(&integration).await?;
+        let outcome = connector.test().await;
+        let (status, reason) = match &outcome {
+            Ok(r) => (IntegrationStatus::Connected, r.summary.clone()),
+            Err(e) if e.is_connection() => (IntegrationStatus::ConnectionError, e.to_string()),
+            Err(e) => (IntegrationStatus::Failed, e.to_string()),
+        };
+        let id = integration.id;
+        self.blocking(move |s| Ok(s.write(|c| integrations::set_status(c, id, status, Some(&reason)))?)).await?;
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,416 @@
+//! One sync run, end to end.
+//!
+//! ```text
+//!  fetch (async task)  ──RawPage──►  transform (thread)  ──PageIn──►  write (thread)
+//!  connector pages,                  map + stage + compress            ingest::write_page,
+//!  retries, cursor                   raw records                       several pages per
+//!                                                                      transaction
+//! ```
+//!
+//! Channels are bounded (a few pages), so memory is O(page) however big the tenant. Each
+//! page's cursor is committed in the same transaction as its data: a crash resumes from
+//! the last committed page and re-applies nothing twice (writes are idempotent upserts).
+//! Fetch and write overlap; on a 2-core machine the writer thread is the critical path.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+
+use serde_json::Value;
+use tributary_connectors::{ConnectorKind, Cursor, RawPage, Source, SyncPlan};
+use tributary_core::model::{Completeness, Integration, IntegrationStatus, RunCounts, SyncMode, SyncRun, SyncStatus};
+use tributary_core::time::{now_ms, to_rfc3339};
+use tributary_core::transform::{TransformMap, stage};
+use tributary_store::ingest::{self, PageIn, RawBody, RecordIn, RunContext};
+use tributary_store::repo::{integrations, maps, profiles, rules, runs};
+use tributary_store::{Conn, Store};
+
+use crate::integrations::kind_of;
+use crate::{Engine, EngineError, Result, lease_owner, owner_alive};
+
+/// The sync-state stream that holds a connector's run-level watermark.
+pub const RUN_STATE: &str = "run";
+/// A run whose holder stopped heart-beating this long ago (another host) may be taken over.
+pub const LEASE_MS: i64 = 120_000;
+/// The writer commits once a transaction holds this many findings (or the queue is empty).
+const COMMIT_ROWS: usize = 50_000;
+/// Pages buffered between stages.
+const QUEUE_PAGES: usize = 4;
+
+/// What to sync: a profile name, or an integration name (its own profile).
+pub type SyncTarget = str;
+
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Fetch everything and sweep what is gone, whatever the state says.
+    pub force_full: bool,
+    /// A delta sync turns full when the last full sync is older than this.
+    pub full_every_ms: i64,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions { force_full: false, full_every_ms: 7 * 86_400_000 }
+    }
+}
+
+/// Progress reports from a run (the CLI draws a bar; the scheduler logs).
+pub trait Progress: Send + Sync {
+    fn started(&self, _run: &SyncRun, _resumed: bool) {}
+    /// Records fetched so far, of `total` when the source knows.
+    fn fetched(&self, _fetched: u64, _total: Option<u64>) {}
+    /// After each commit: counts of this run so far.
+    fn committed(&self, _counts: &RunCounts) {}
+}
+
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// A page on its way from the fetcher to the writer.
+struct Staged {
+    page: PageIn,
+    completeness: Completeness,
+    findings: usize,
+}
+
+/// Maps in force for a run, per stream.
+pub(crate) struct RunMaps {
+    pub by_stream: HashMap<String, Arc<TransformMap>>,
+    pub completeness: HashMap<String, Completeness>,
+}
+
+impl RunMaps {
+    /// Maps of `kind`'s streams: a profile's override, else the connector's default map.
+    pub(crate) fn load(c: &mut dyn Conn, kind: &ConnectorKind, overrides: &[(String, String)], only: Option<&str>) -> Result<RunMaps> {
+        let mut by_stream = HashMap::new();
+        let mut completeness = HashMap::new();
+        for s in kind.streams {
+            if only.is_some_and(|o| o != s.name) {
+                continue;
+            }
+            let name = overrides.iter().find(|(st, _)| st == s.name).map(|(_, m)| m.clone()).unwrap_or_else(|| (s.default_map)().name);
+            let stored = maps::get(c, &name)?;
+            let map = TransformMap::compile(stored.spec).map_err(|e| EngineError::Invalid(format!("map '{name}' does not compile: {e:?}")))?;
+            by_stream.insert(s.name.to_string(), Arc::new(map));
+            completeness.insert(s.name.to_string(), s.completeness);
+        }
+        Ok(RunMaps { by_stream, completeness })
+    }
+
+    /// `vendorProductName` of a map's findings.
+    fn product(&self, kind: &ConnectorKind, stream: &str) -> String {
+        self.by_stream.get(stream).and_then(|m| m.spec.product.clone()).unwrap_or_else(|| kind.product.to_string())
+    }
+
+    pub(crate) fn products(&self, kind: &ConnectorKind) -> Vec<String> {
+        let mut p: Vec<String> = self.by_stream.keys().map(|s| self.product(kind, s)).collect();
+        p.sort();
+        p.dedup();
+        p
+    }
+}
+
+/// A page from the source, with the stored raw ids when replaying.
+pub(crate) struct Fetched {
+    pub page: RawPage,
+    pub raw_ids: Option<Vec<i64>>,
+}
+
+/// Where pages come from: the vendor, or stored raw records.
+pub(crate) enum Producer {
+    Vendor(Box<dyn Source>),
+    Replay(crate::replay::ReplayReader),
+}
+
+impl Producer {
+    async fn next(&mut self, engine: &Engine, cursor: Option<&Cursor>) -> Result<Fetched> {
+        match self {
+            Producer::Vendor(s) => Ok(Fetched { page: s.next_page(cursor).await?, raw_ids: None }),
+            Producer::Replay(r) => r.next(engine, cursor).await,
+        }
+    }
+}
+
+/// Everything a run needs once started.
+pub(crate) struct Prepared {
+    pub integration: Integration,
+    pub kind: &'static ConnectorKind,
+    pub maps: RunMaps,
+    pub run: SyncRun,
+    pub resumed: bool,
+}
+
+fn transform_page(f: Fetched, maps: &RunMaps, kind: &ConnectorKind) -> Staged {
+    let Fetched { page, raw_ids } = f;
+    let mut records = Vec::with_capacity(page.records.len());
+    let (mut skipped, mut findings, mut warned) = (0i64, 0usize, 0usize);
+    let mut completeness = Completeness::PerFinding;
+    let fetched = page.records.len() as i64;
+    for (i, rec) in page.records.into_iter().enumerate() {
+        let Some(map) = maps.by_stream.get(rec.stream) else {
+            skipped += 1;
+            continue;
+        };
+        completeness = maps.completeness.get(rec.stream).copied().unwrap_or(Completeness::PerFinding);
+        let raw = match &raw_ids {
+            Some(_) => None,
+            None => serde_json::to_vec(&rec.body).ok().map(|b| RawBody::from_json(&b)),
+        };
+        let product = maps.product(kind, rec.stream);
+        let mut staged = stage(map.apply(&rec.body), map.spec.target_model, kind.name, &product);
+        for w in &staged.warnings {
+            if warned < 3 {
+                tracing::warn!(message = "Transform warning.", stream = rec.stream, record = %rec.key, warning = %w);
+            }
+            warned += 1;
+        }
+        if rec.tombstone {
+            if let Some(a) = staged.asset.as_mut() {
+                a.retired = true;
+            }
+            staged.findings.clear();
+        }
+        if staged.asset.is_none() && staged.findings.is_empty() {
+            skipped += 1;
+        }
+        findings += staged.findings.len();
+        records.push(RecordIn {
+            stream: rec.stream.to_string(),
+            key: rec.key,
+            raw,
+            raw_id: raw_ids.as_ref().and_then(|ids| ids.get(i).copied()),
+            asset: staged.asset,
+            findings: staged.findings,
+            scope: rec.scope,
+            ..RecordIn::default()
+        });
+    }
+    if warned > 3 {
+        tracing::warn!(message = "More transform warnings on this page.", count = warned - 3);
+    }
+    Staged { page: PageIn { records, cursor: page.next, watermark: page.watermark, fetched, skipped }, completeness, findings }
+}
+
+fn writer(store: Store, base: RunContext, rx: Receiver<Staged>, progress: Arc<dyn Progress>) -> Result<RunCounts> {
+    let mut total = RunCounts::default();
+    while let Ok(first) = rx.recv() {
+        let mut rows = first.findings;
+        let mut batch = vec![first];
+        while rows < COMMIT_ROWS {
+            match rx.try_recv() {
+                Ok(p) => {
+                    rows += p.findings;
+                    batch.push(p);
+                }
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        let counts = store.with_writer(|c| {
+            c.transaction(|tx| {
+                let mut sum = RunCounts::default();
+                for p in batch {
+                    let ctx = RunContext { completeness: p.completeness, ..base.clone() };
+                    sum.add(&ingest::write_page(tx, &ctx, p.page)?);
+                }
+                Ok(sum)
+            })
+        })?;
+        total.add(&counts);
+        progress.committed(&total);
+    }
+    Ok(total)
+}
+
+impl Engine {
+    /// Syncs a profile (or an integration's own profile) now: resumes an abandoned run of
+    /// the integration, refuses one that is still running, else starts a full or delta run.
+    pub async fn sync(&self, target: &SyncTarget, opts: SyncOptions, progress: Arc<dyn Progress>) -> Result<SyncRun> {
+        let target = target.to_string();
+        let prep = self
+            .blocking(move |store| {
+                store.write(|c| {
+                    let profile = match profiles::find(c, &target)? {
+                        Some(p) => p,
+                        None => {
+                            let i = integrations::get(c, &target).map_err(|_| {
+                                tributary_store::StoreError::NotFound { what: "profile or integration", name: target.clone() }
+                            })?;
+                            profiles::default_for(c, i.id)?.ok_or_else(|| tributary_store::StoreError::Invalid(format!("integration '{target}' has no profile")))?
+                        }
+                    };
+                    let integration = integrations::by_id(c, profile.integration_id)?;
+                    let kind = kind_of(&integration.kind).map_err(|e| tributary_store::StoreError::Invalid(e.to_string()))?;
+                    let maps = RunMaps::load(c, kind, &profile.maps, None).map_err(|e| tributary_store::StoreError::Invalid(e.to_string()))?;
+                    let (run, resumed) = start_or_resume(c, &integration, Some(profile.id), &opts)?;
+                    Ok(Prepared { integration, kind, maps, run, resumed })
+                })
+                .map_err(EngineError::from)
+            })
+            .await?;
+        let connector = match self.connector(&prep.integration).await {
+            Ok(c) => c,
+            Err(e) => return self.fail(prep.run.id, prep.integration.id, e).await,
+        };
+        let watermark = if prep.run.mode == SyncMode::Delta {
+            let id = prep.integration.id;
+            self.blocking(move |s| Ok(s.read(|c| runs::stream_state(c, id, RUN_STATE))?.watermark)).await?
+        } else {
+            None
+        };
+        let source = connector.source(&SyncPlan { mode: prep.run.mode, watermark });
+        self.run_pipeline(prep, Producer::Vendor(source), progress).await
+    }
+
+    /// Drives the three stages and finalizes the run.
+    pub(crate) async fn run_pipeline(&self, prep: Prepared, mut producer: Producer, progress: Arc<dyn Progress>) -> Result<SyncRun> {
+        progress.started(&prep.run, prep.resumed);
+        let rules = self.blocking(|s| Ok(s.read(rules::list)?)).await?;
+        let base = RunContext {
+            run_id: prep.run.id,
+            integration_id: prep.integration.id,
+            source: prep.kind.product.to_string(),
+            full: prep.run.mode != SyncMode::Delta,
+            completeness: Completeness::PerFinding,
+            rules,
+        };
+        let (raw_tx, mut raw_rx) = tokio::sync::mpsc::channel::<Fetched>(QUEUE_PAGES);
+        let (page_tx, page_rx): (SyncSender<Staged>, Receiver<Staged>) = sync_channel(QUEUE_PAGES);
+        let maps = Arc::new(prep.maps);
+        let kind = prep.kind;
+        let tmaps = maps.clone();
+        let transform = tokio::task::spawn_blocking(move || {
+            while let Some(f) = raw_rx.blocking_recv() {
+                if page_tx.send(transform_page(f, &tmaps, kind)).is_err() {
+                    break;
+                }
+            }
+        });
+        let store = self.store.clone();
+        let wprogress = progress.clone();
+        let write = tokio::task::spawn_blocking(move || writer(store, base, page_rx, wprogress));
+
+        let mut cursor = prep.run.cursor.clone();
+        let mut fetched = 0u64;
+        let fetch_result: Result<()> = loop {
+            match producer.next(self, cursor.as_ref()).await {
+                Ok(f) => {
+                    fetched += f.page.records.len() as u64;
+                    progress.fetched(fetched, f.page.total);
+                    let next = f.page.next.clone();
+                    if raw_tx.send(f).await.is_err() {
+                        break Ok(());
+                    }
+                    match next {
+                        Some(c) => cursor = Some(c),
+                        None => break Ok(()),
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        drop(raw_tx);
+        let _ = transform.await;
+        let written = write.await.map_err(|e| EngineError::Internal(e.to_string()))?;
+        match (fetch_result, written) {
+            (Ok(()), Ok(_)) => self.succeed(&prep.integration, kind, &maps, prep.run.id, prep.run.mode).await,
+            (Err(e), _) | (Ok(()), Err(e)) => self.fail(prep.run.id, prep.integration.id, e).await,
+        }
+    }
+
+    async fn succeed(&self, integration: &Integration, kind: &'static ConnectorKind, maps: &RunMaps, run_id: i64, mode: SyncMode) -> Result<SyncRun> {
+        let integration_id = integration.id;
+        let products = maps.products(kind);
+        let streams: Vec<String> = maps.by_stream.keys().cloned().collect();
+        self.blocking(move |store| {
+            Ok(store.write(|c| {
+                let rules = rules::list(c)?;
+                let ctx = RunContext { run_id, integration_id, source: kind.product.to_string(), full: mode != SyncMode::Delta, completeness: kind.streams[0].completeness, rules };
+                let mut swept = RunCounts::default();
+                if mode != SyncMode::Delta {
+                    for s in kind.streams.iter().filter(|s| streams.iter().any(|x| x == s.name)) {
+                        let c2 = RunContext { completeness: s.completeness, ..ctx.clone() };
+                        let counts = ingest::finish_full(c, &c2, &products, &[s.name.to_string()])?;
+                        swept.add(&counts);
+                    }
+                }
+                runs::finish(c, run_id, SyncStatus::Succeeded, None, &swept)?;
+                if mode != SyncMode::Replay {
+                    let w = runs::watermark(c, run_id)?;
+                    runs::set_stream_state(c, integration_id, RUN_STATE, w.as_ref(), mode == SyncMode::Full)?;
+                }
+                let run = runs::get(c, run_id)?;
+                let k = run.counts;
+                let reason = format!(
+                    "{} sync at {}: {} records; findings {} new, {} changed, {} unchanged, {} closed; assets {} new, {} changed, {} retired",
+                    run.mode,
+                    to_rfc3339(run.ended_at.unwrap_or_else(now_ms)),
+                    k.fetched,
+                    k.created,
+                    k.updated,
+                    k.unchanged,
+                    k.closed,
+                    k.assets_created,
+                    k.assets_updated,
+                    k.assets_retired
+                );
+                integrations::set_status(c, integration_id, IntegrationStatus::Processed, Some(&reason))?;
+                Ok(run)
+            })?)
+        })
+        .await
+    }
+
+    /// Records a failed run (committed pages stay) and the integration's status.
+    async fn fail<T>(&self, run_id: i64, integration_id: i64, e: EngineError) -> Result<T> {
+        let status = match &e {
+            EngineError::Connector(c) if c.is_connection() => IntegrationStatus::ConnectionError,
+            _ => IntegrationStatus::Failed,
+        };
+        let reason = e.to_string();
+        let r2 = reason.clone();
+        let _ = self
+            .blocking(move |store| {
+                Ok(store.write(|c| {
+                    runs::finish(c, run_id, SyncStatus::Failed, Some(&r2), &RunCounts::default())?;
+                    integrations::set_status(c, integration_id, status, Some(&r2))
+                })?)
+            })
+            .await;
+        tracing::warn!(message = "Sync failed.", run = run_id, error = %reason);
+        Err(e)
+    }
+}
+
+/// Starts a run, or takes over the integration's abandoned one (resume).
+pub(crate) fn start_or_resume(c: &mut dyn Conn, integration: &Integration, profile_id: Option<i64>, opts: &SyncOptions) -> tributary_store::Result<(SyncRun, bool)> {
+    let owner = lease_owner();
+    if let Some((run, holder, heartbeat)) = runs::unfinished(c, integration.id)? {
+        let holder = holder.unwrap_or_default();
+        let alive = match owner_alive(&holder) {
+            Some(alive) => alive,
+            None => now_ms() - heartbeat < LEASE_MS,
+        };
+        if alive {
+            return Err(tributary_store::StoreError::Invalid(format!(
+                "a sync of '{}' is already running (run {}, started {}, held by {holder}); wait for it to finish",
+                integration.name,
+                run.id,
+                to_rfc3339(run.started_at)
+            )));
+        }
+        runs::take_over(c, run.id, &owner)?;
+        integrations::set_status(c, integration.id, IntegrationStatus::Running, Some(&format!("resuming run {}", run.id)))?;
+        return Ok((runs::get(c, run.id)?, true));
+    }
+    let state = runs::stream_state(c, integration.id, RUN_STATE)?;
+    let stale = state.last_full_at.is_none_or(|t| now_ms() - t > opts.full_every_ms);
+    let mode = if opts.force_full || state.watermark.is_none() || stale { SyncMode::Full } else { SyncMode::Delta };
+    let run = runs::start(c, integration.id, profile_id, mode, &owner)?;
+    integrations::set_status(c, integration.id, IntegrationStatus::Running, Some(&format!("{mode} sync, run {}", run.id)))?;
+    Ok((run, false))
+}
+
+/// The watermark value of a run-level state (for display).
+pub fn describe_watermark(w: &Option<Value>) -> String {
+    w.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "none".into())
+}

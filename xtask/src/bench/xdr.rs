@@ -1,0 +1,219 @@
+//! `cargo xtask bench xdr`: a Cortex XDR full sync through the whole pipeline, against a
+//! floor measured in the same run, then a delta after one simulated day.
+//!
+//! The simulator (its own process) serves the reference tenant: 100,000 endpoints with
+//! ~20 CVEs each (~2 M findings). The floor fetches the same pages with the same client,
+//! parses them, and inserts one row per endpoint and per CVE with plain prepared
+//! INSERTs in 10,000-row transactions — pipelined like the product (fetch on the runtime,
+//! insert on a writer thread) but with no transform map, identification, diff, raw
+//! records or checkpoints. Each phase runs in its own process (peak RSS is its own) on a
+//! fresh SQLite database.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+use tributary_connectors::http::ClientOptions;
+use tributary_connectors::{RawPage, Settings, SyncPlan};
+use tributary_core::model::SyncMode;
+use tributary_core::secret::Secret;
+use tributary_engine::integrations::NewIntegration;
+use tributary_engine::pipeline::NoProgress;
+use tributary_engine::{Engine, SyncOptions};
+use tributary_sim::config::{DEFAULT_XDR_KEY, DEFAULT_XDR_KEY_ID};
+use tributary_store::{Store, StoreOptions, params};
+
+use super::fmt_rate;
+use crate::rss;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Endpoints in the simulated tenant (reference: 100,000).
+    #[arg(long, default_value_t = 100_000)]
+    endpoints: u64,
+}
+
+#[derive(clap::Args)]
+pub struct ChildArgs {
+    /// floor | sync
+    #[arg(long)]
+    phase: String,
+    #[arg(long)]
+    url: String,
+    #[arg(long)]
+    dir: std::path::PathBuf,
+}
+
+fn child_run(phase: &str, url: &str, dir: &std::path::Path) -> Result<Value> {
+    let out = Command::new(std::env::current_exe()?).args(["bench", "xdr-child", "--phase", phase, "--url", url, "--dir"]).arg(dir).output()?;
+    if !out.status.success() {
+        bail!("{phase} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().unwrap_or("")).with_context(|| format!("{phase} printed: {text}"))
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let (mut sim, base) = super::sim::spawn_server("reference", Some(a.endpoints))?;
+    let root = std::env::temp_dir().join(format!("tributary-bench-xdr-{}", std::process::id()));
+    let result = (|| -> Result<(Value, Value)> {
+        let floor = child_run("floor", &base, &root.join("floor"))?;
+        let sync = child_run("sync", &base, &root.join("sync"))?;
+        Ok((floor, sync))
+    })();
+    let _ = sim.kill();
+    let _ = sim.wait();
+    let _ = std::fs::remove_dir_all(&root);
+    let (floor, sync) = result?;
+    let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(0.0);
+    println!("cargo xtask bench xdr --endpoints {}\n", a.endpoints);
+    println!("{:<34} {:>10} {:>12} {:>8} {:>11} {:>9} {:>9}", "phase", "endpoints", "findings", "secs", "findings/s", "vs floor", "peak RSS");
+    let floor_secs = f(&floor, "secs");
+    for (name, v) in [("floor (fetch + parse + INSERT)", &floor), ("full sync (tributary)", &sync)] {
+        println!(
+            "{:<34} {:>10} {:>12} {:>8.2} {:>11} {:>8.2}x {:>6.0} MiB",
+            name,
+            f(v, "endpoints"),
+            f(v, "findings"),
+            f(v, "secs"),
+            fmt_rate(f(v, "findings") / f(v, "secs").max(1e-9)),
+            f(v, "secs") / floor_secs.max(1e-9),
+            f(v, "rss_mib")
+        );
+    }
+    println!(
+        "{:<34} {:>10} {:>12} {:>8.2}   (changed endpoints: {}, findings new/closed: {}/{})",
+        "delta sync after one day",
+        f(&sync, "delta_fetched"),
+        "",
+        f(&sync, "delta_secs"),
+        f(&sync, "delta_fetched"),
+        f(&sync, "delta_created"),
+        f(&sync, "delta_closed")
+    );
+    println!("\n(time ratio: full sync secs / floor secs; lower is better, 1.00 = as fast as the floor)");
+    Ok(())
+}
+
+fn open(dir: &std::path::Path) -> Result<Store> {
+    Ok(Store::open(&StoreOptions::new(dir).master_key(tributary_core::secret::MasterKey::generate().to_hex()))?)
+}
+
+pub fn child(a: ChildArgs) -> Result<()> {
+    std::fs::create_dir_all(&a.dir)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let out = match a.phase.as_str() {
+        "floor" => floor(&rt, &a)?,
+        "sync" => sync(&rt, &a)?,
+        other => bail!("unknown phase {other}"),
+    };
+    println!("{out}");
+    Ok(())
+}
+
+fn xdr_settings(url: &str) -> Settings {
+    Settings {
+        base_url: format!("{url}/cortex-xdr"),
+        config: json!({"key_id": DEFAULT_XDR_KEY_ID, "security": "standard"}),
+        secret: Secret::new(DEFAULT_XDR_KEY),
+        http: ClientOptions::default(),
+    }
+}
+
+fn floor(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
+    let store = open(&a.dir)?;
+    let connector = (tributary_connectors::cortex_xdr::KIND.build)(xdr_settings(&a.url))?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<RawPage>(4);
+    let t = Instant::now();
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || -> Result<(u64, u64)> {
+            let (mut endpoints, mut findings, mut in_tx) = (0u64, 0u64, 0u64);
+            let mut pending: Vec<RawPage> = Vec::new();
+            let mut flush = |pages: &mut Vec<RawPage>| -> Result<()> {
+                store.with_writer(|c| {
+                    c.transaction(|tx| {
+                        for p in pages.drain(..) {
+                            for r in &p.records {
+                                endpoints += 1;
+                                let asset_id: i64 = endpoints as i64;
+                                let attrs = r.body.to_string();
+                                tx.execute(
+                                    "INSERT INTO assets (id, kind, name, identity, matched_rule, attributes, first_seen, last_seen, created_at, updated_at) VALUES (?, 'host', ?, ?, 'agent_id', ?, 1, 1, 1, 1)",
+                                    params![asset_id, r.body["endpoint_name"].as_str().unwrap_or(""), r.key.as_str(), attrs.as_str()],
+                                )?;
+                                for cve in r.body["cves"].as_array().into_iter().flatten() {
+                                    findings += 1;
+                                    let name = cve["name"].as_str().unwrap_or("");
+                                    let fkey = tributary_store::ingest::finding_key(1, tributary_core::model::FindingKind::Vulnerability, name);
+                                    tx.execute(
+                                        "INSERT INTO findings (asset_id, fkey, integration_id, kind, product, external_id, title, severity, source_severity, source_score, status, cve, first_seen, last_seen, chash, attributes, created_at, updated_at) \
+                                         VALUES (?, ?, 1, 'vulnerability', 'Cortex XDR', ?, ?, 3, ?, ?, 'open', ?, 1, 1, 0, ?, 1, 1)",
+                                        params![asset_id, fkey, name, name, cve["severity"].as_str(), cve["severity_score"].as_f64(), name, cve.to_string().as_str()],
+                                    )?;
+                                }
+                            }
+                        }
+                        Ok(())
+                    })
+                })?;
+                Ok(())
+            };
+            while let Ok(p) = rx.recv() {
+                in_tx += p.records.iter().map(|r| 1 + r.body["cves"].as_array().map_or(0, Vec::len) as u64).sum::<u64>();
+                pending.push(p);
+                if in_tx >= 10_000 {
+                    flush(&mut pending)?;
+                    in_tx = 0;
+                }
+            }
+            flush(&mut pending)?;
+            Ok((endpoints, findings))
+        })
+    };
+    rt.block_on(async {
+        let mut source = connector.source(&SyncPlan { mode: SyncMode::Full, watermark: None });
+        let mut cursor = None;
+        loop {
+            let page = source.next_page(cursor.as_ref()).await?;
+            let next = page.next.clone();
+            if tx.send(page).is_err() {
+                break;
+            }
+            match next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    drop(tx);
+    let (endpoints, findings) = writer.join().map_err(|_| anyhow::anyhow!("floor writer panicked"))??;
+    Ok(json!({"endpoints": endpoints, "findings": findings, "secs": t.elapsed().as_secs_f64(), "rss_mib": rss::peak_mib()}))
+}
+
+fn sync(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
+    let engine = Engine::new(open(&a.dir)?);
+    engine.bootstrap()?;
+    let s = xdr_settings(&a.url);
+    rt.block_on(engine.add_integration(NewIntegration { name: "xdr".into(), kind: "cortex-xdr".into(), base_url: s.base_url, config: s.config, secret: s.secret, test: true }, "bench"))?;
+    let t = Instant::now();
+    let full = rt.block_on(engine.sync("xdr", SyncOptions::default(), Arc::new(NoProgress)))?;
+    let secs = t.elapsed().as_secs_f64();
+    let rss_full = rss::peak_mib();
+    // One simulated day later.
+    rt.block_on(async { reqwest::Client::new().post(format!("{}/_sim/advance?days=1", a.url)).send().await?.error_for_status() })?;
+    let t = Instant::now();
+    let delta = rt.block_on(engine.sync("xdr", SyncOptions::default(), Arc::new(NoProgress)))?;
+    let delta_secs = t.elapsed().as_secs_f64();
+    if delta.mode != SyncMode::Delta {
+        bail!("expected a delta sync, got {}", delta.mode);
+    }
+    let findings: i64 = engine.store.read(|c| c.scalar("SELECT COUNT(*) FROM findings", &[]))?;
+    Ok(json!({
+        "endpoints": full.counts.fetched, "findings": findings - delta.counts.created, "secs": secs, "rss_mib": rss_full,
+        "delta_secs": delta_secs, "delta_fetched": delta.counts.fetched, "delta_created": delta.counts.created, "delta_closed": delta.counts.closed,
+    }))
+}
