@@ -101,9 +101,7 @@ pub enum IntegrationCommand {
     /// List integrations with their status.
     List,
     /// Test an integration's credentials and reachability now.
-    Test {
-        name: String,
-    },
+    Test { name: String },
     /// Delete an integration with everything it brought in.
     Delete {
         name: String,

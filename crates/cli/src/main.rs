@@ -8,6 +8,11 @@ mod output;
 
 use clap::Parser;
 
+// Ingest allocates many small strings per record; mimalloc frees them far faster than
+// glibc malloc does under two busy threads (see bench/RESULTS.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = args::Cli::parse();
     init_logging(&cli);

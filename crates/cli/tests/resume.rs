@@ -21,7 +21,18 @@ fn sim_config() -> SimConfig {
 
 fn add(db: &TestDb, sim: &SimServer) {
     let mut child = tributary(db)
-        .args(["integration", "add", "cortex-xdr", "--name", "xdr", "--base-url", &sim.base_url("cortex-xdr"), "--key-id", DEFAULT_XDR_KEY_ID, "--key-stdin"])
+        .args([
+            "integration",
+            "add",
+            "cortex-xdr",
+            "--name",
+            "xdr",
+            "--base-url",
+            &sim.base_url("cortex-xdr"),
+            "--key-id",
+            DEFAULT_XDR_KEY_ID,
+            "--key-stdin",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -22,6 +22,9 @@ pub enum ConnectorError {
     Http { vendor: &'static str, status: u16, reason: String },
     #[error("{vendor} sent a response that does not match its API ({context}): {reason}")]
     Decode { vendor: &'static str, context: String, reason: String },
+    /// A bug or a runtime failure on our side (e.g. a fetch task that panicked).
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error("{vendor}: gave up after {attempts} attempts; last error: {last}")]
     RetriesExhausted { vendor: &'static str, attempts: u32, last: Box<ConnectorError> },
 }

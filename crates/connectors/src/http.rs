@@ -23,7 +23,12 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_attempts: 6, base_delay: Duration::from_millis(250), max_delay: Duration::from_secs(30), max_retry_after: Duration::from_secs(120) }
+        RetryPolicy {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(120),
+        }
     }
 }
 
@@ -39,7 +44,12 @@ pub struct ClientOptions {
 
 impl Default for ClientOptions {
     fn default() -> Self {
-        ClientOptions { connect_timeout: Duration::from_secs(10), timeout: Duration::from_secs(120), rate_limit: None, retry: RetryPolicy::default() }
+        ClientOptions {
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(120),
+            rate_limit: None,
+            retry: RetryPolicy::default(),
+        }
     }
 }
 
@@ -146,7 +156,15 @@ impl HttpClient {
             .build()
             .map_err(|e| ConnectorError::Config(format!("cannot build an HTTP client: {e}")))?;
         let min_interval = opts.rate_limit.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r));
-        Ok(HttpClient { client, vendor, base, retry: opts.retry, classify, min_interval, next_slot: tokio::sync::Mutex::new(Instant::now()) })
+        Ok(HttpClient {
+            client,
+            vendor,
+            base,
+            retry: opts.retry,
+            classify,
+            min_interval,
+            next_slot: tokio::sync::Mutex::new(Instant::now()),
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -170,7 +188,11 @@ impl HttpClient {
     /// Sends the request built by `build` (called again for every attempt, so per-attempt
     /// headers such as nonces are fresh) and decodes a success body as `T`. Retries
     /// transient failures within the budget.
-    pub async fn send_json<T: DeserializeOwned>(&self, context: &str, build: impl Fn(&reqwest::Client) -> RequestBuilder) -> Result<T, ConnectorError> {
+    pub async fn send_json<T: DeserializeOwned>(
+        &self,
+        context: &str,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<T, ConnectorError> {
         // Decoded once, inside the retry loop: a cut-off or garbled page is retried.
         self.send(context, build, |bytes| serde_json::from_slice::<T>(bytes)).await
     }
@@ -202,7 +224,9 @@ impl HttpClient {
                         Ok(body) => {
                             if status == StatusCode::TOO_MANY_REQUESTS {
                                 // No Retry-After: back off from one second (vendor-apis.md §2.7).
-                                wait = Some(after.unwrap_or(Duration::from_secs(1) * 2u32.pow(attempt.min(6) - 1)).min(self.retry.max_retry_after));
+                                wait = Some(
+                                    after.unwrap_or(Duration::from_secs(1) * 2u32.pow(attempt.min(6) - 1)).min(self.retry.max_retry_after),
+                                );
                             } else if let Some(a) = after {
                                 wait = Some(a.min(self.retry.max_retry_after));
                             }

@@ -30,6 +30,26 @@ pub struct CvssError {
 /// The `cvss` crate accepts v3 vectors with missing base metrics (scoring them 0.0);
 /// we refuse those, since a silently-zero score would rank a real problem last.
 pub fn score_cvss(vector: &str) -> Result<CvssScore, CvssError> {
+    // A tenant has a few hundred distinct vectors across millions of findings: parse each
+    // once per thread.
+    thread_local! {
+        static SCORED: std::cell::RefCell<std::collections::HashMap<String, Result<CvssScore, CvssError>>> = Default::default();
+    }
+    SCORED.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(hit) = cache.get(vector) {
+            return hit.clone();
+        }
+        if cache.len() >= 4096 {
+            cache.clear();
+        }
+        let scored = score_cvss_uncached(vector);
+        cache.insert(vector.to_string(), scored.clone());
+        scored
+    })
+}
+
+fn score_cvss_uncached(vector: &str) -> Result<CvssScore, CvssError> {
     let v = vector.trim();
     let err = |reason: String| CvssError { vector: v.to_string(), reason };
     let parsed = cvss::Cvss::from_str(v).map_err(|e| err(e.to_string()))?;

@@ -46,7 +46,12 @@ impl Engine {
         let kind = kind_of(&integration.kind)?;
         let id = integration.id;
         let secret = self.blocking(move |s| Ok(s.read(|c| integrations::open_secret(c, s.key(), id))?)).await?;
-        let settings = Settings { base_url: integration.base_url.clone(), config: integration.config.clone(), secret, http: client_options(&integration.config) };
+        let settings = Settings {
+            base_url: integration.base_url.clone(),
+            config: integration.config.clone(),
+            secret,
+            http: client_options(&integration.config),
+        };
         Ok((kind.build)(settings)?)
     }
 
@@ -60,7 +65,8 @@ impl Engine {
         }
         let (base_url, config) = (kind.validate)(&new.base_url, &new.config)?;
         let report = if new.test {
-            let settings = Settings { base_url: base_url.clone(), config: config.clone(), secret: new.secret.clone(), http: client_options(&config) };
+            let settings =
+                Settings { base_url: base_url.clone(), config: config.clone(), secret: new.secret.clone(), http: client_options(&config) };
             let connector = (kind.build)(settings)?;
             Some(connector.test().await?)
         } else {
@@ -73,7 +79,11 @@ impl Engine {
         let integration = self
             .blocking(move |store| {
                 Ok(store.write(|c| {
-                    let i = integrations::create(c, store.key(), integrations::NewIntegration { name: &name, kind: kind.name, base_url: &base_url, config, secret: &secret })?;
+                    let i = integrations::create(
+                        c,
+                        store.key(),
+                        integrations::NewIntegration { name: &name, kind: kind.name, base_url: &base_url, config, secret: &secret },
+                    )?;
                     integrations::set_status(c, i.id, status, summary.as_deref())?;
                     let mut stream_maps = Vec::new();
                     for s in kind.streams {

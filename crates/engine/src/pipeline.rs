@@ -33,7 +33,7 @@ pub const RUN_STATE: &str = "run";
 /// A run whose holder stopped heart-beating this long ago (another host) may be taken over.
 pub const LEASE_MS: i64 = 120_000;
 /// The writer commits once a transaction holds this many findings (or the queue is empty).
-const COMMIT_ROWS: usize = 50_000;
+const COMMIT_ROWS: usize = 150_000;
 /// Pages buffered between stages.
 const QUEUE_PAGES: usize = 4;
 
@@ -90,7 +90,8 @@ impl RunMaps {
             }
             let name = overrides.iter().find(|(st, _)| st == s.name).map(|(_, m)| m.clone()).unwrap_or_else(|| (s.default_map)().name);
             let stored = maps::get(c, &name)?;
-            let map = TransformMap::compile(stored.spec).map_err(|e| EngineError::Invalid(format!("map '{name}' does not compile: {e:?}")))?;
+            let map =
+                TransformMap::compile(stored.spec).map_err(|e| EngineError::Invalid(format!("map '{name}' does not compile: {e:?}")))?;
             by_stream.insert(s.name.to_string(), Arc::new(map));
             completeness.insert(s.name.to_string(), s.completeness);
         }
@@ -146,6 +147,7 @@ fn transform_page(f: Fetched, maps: &RunMaps, kind: &ConnectorKind) -> Staged {
     let (mut skipped, mut findings, mut warned) = (0i64, 0usize, 0usize);
     let mut completeness = Completeness::PerFinding;
     let fetched = page.records.len() as i64;
+    let mut json_buf: Vec<u8> = Vec::with_capacity(32 * 1024);
     for (i, rec) in page.records.into_iter().enumerate() {
         let Some(map) = maps.by_stream.get(rec.stream) else {
             skipped += 1;
@@ -154,7 +156,12 @@ fn transform_page(f: Fetched, maps: &RunMaps, kind: &ConnectorKind) -> Staged {
         completeness = maps.completeness.get(rec.stream).copied().unwrap_or(Completeness::PerFinding);
         let raw = match &raw_ids {
             Some(_) => None,
-            None => serde_json::to_vec(&rec.body).ok().map(|b| RawBody::from_json(&b)),
+            None => {
+                // One reused buffer: records are kilobytes, and growing a fresh Vec for each
+                // showed up as memmove in profiles.
+                json_buf.clear();
+                serde_json::to_writer(&mut json_buf, &rec.body).ok().map(|()| RawBody::from_json(&json_buf))
+            }
         };
         let product = maps.product(kind, rec.stream);
         let mut staged = stage(map.apply(&rec.body), map.spec.target_model, kind.name, &product);
@@ -228,23 +235,27 @@ impl Engine {
         let target = target.to_string();
         let prep = self
             .blocking(move |store| {
-                store.write(|c| {
-                    let profile = match profiles::find(c, &target)? {
-                        Some(p) => p,
-                        None => {
-                            let i = integrations::get(c, &target).map_err(|_| {
-                                tributary_store::StoreError::NotFound { what: "profile or integration", name: target.clone() }
-                            })?;
-                            profiles::default_for(c, i.id)?.ok_or_else(|| tributary_store::StoreError::Invalid(format!("integration '{target}' has no profile")))?
-                        }
-                    };
-                    let integration = integrations::by_id(c, profile.integration_id)?;
-                    let kind = kind_of(&integration.kind).map_err(|e| tributary_store::StoreError::Invalid(e.to_string()))?;
-                    let maps = RunMaps::load(c, kind, &profile.maps, None).map_err(|e| tributary_store::StoreError::Invalid(e.to_string()))?;
-                    let (run, resumed) = start_or_resume(c, &integration, Some(profile.id), &opts)?;
-                    Ok(Prepared { integration, kind, maps, run, resumed })
-                })
-                .map_err(EngineError::from)
+                store
+                    .write(|c| {
+                        let profile = match profiles::find(c, &target)? {
+                            Some(p) => p,
+                            None => {
+                                let i = integrations::get(c, &target).map_err(|_| tributary_store::StoreError::NotFound {
+                                    what: "profile or integration",
+                                    name: target.clone(),
+                                })?;
+                                profiles::default_for(c, i.id)?
+                                    .ok_or_else(|| tributary_store::StoreError::Invalid(format!("integration '{target}' has no profile")))?
+                            }
+                        };
+                        let integration = integrations::by_id(c, profile.integration_id)?;
+                        let kind = kind_of(&integration.kind).map_err(|e| tributary_store::StoreError::Invalid(e.to_string()))?;
+                        let maps =
+                            RunMaps::load(c, kind, &profile.maps, None).map_err(|e| tributary_store::StoreError::Invalid(e.to_string()))?;
+                        let (run, resumed) = start_or_resume(c, &integration, Some(profile.id), &opts)?;
+                        Ok(Prepared { integration, kind, maps, run, resumed })
+                    })
+                    .map_err(EngineError::from)
             })
             .await?;
         let connector = match self.connector(&prep.integration).await {
@@ -317,7 +328,14 @@ impl Engine {
         }
     }
 
-    async fn succeed(&self, integration: &Integration, kind: &'static ConnectorKind, maps: &RunMaps, run_id: i64, mode: SyncMode) -> Result<SyncRun> {
+    async fn succeed(
+        &self,
+        integration: &Integration,
+        kind: &'static ConnectorKind,
+        maps: &RunMaps,
+        run_id: i64,
+        mode: SyncMode,
+    ) -> Result<SyncRun> {
         let integration_id = integration.id;
         let products = maps.products(kind);
         let streams: Vec<String> = maps.by_stream.keys().cloned().collect();
@@ -382,7 +400,12 @@ impl Engine {
 }
 
 /// Starts a run, or takes over the integration's abandoned one (resume).
-pub(crate) fn start_or_resume(c: &mut dyn Conn, integration: &Integration, profile_id: Option<i64>, opts: &SyncOptions) -> tributary_store::Result<(SyncRun, bool)> {
+pub(crate) fn start_or_resume(
+    c: &mut dyn Conn,
+    integration: &Integration,
+    profile_id: Option<i64>,
+    opts: &SyncOptions,
+) -> tributary_store::Result<(SyncRun, bool)> {
     let owner = lease_owner();
     if let Some((run, holder, heartbeat)) = runs::unfinished(c, integration.id)? {
         let holder = holder.unwrap_or_default();

@@ -30,17 +30,22 @@ pub fn staged_json(s: &StagedRecord) -> Value {
 impl Engine {
     /// `(input, output)` pairs for up to `n` records.
     pub async fn preview(&self, spec: TransformMapSpec, integration_name: &str, n: usize) -> Result<Vec<(Value, Value)>> {
-        let map = TransformMap::compile(spec).map_err(|e| EngineError::Invalid(e.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("; ")))?;
+        let map = TransformMap::compile(spec)
+            .map_err(|e| EngineError::Invalid(e.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("; ")))?;
         let i = integration_name.to_string();
         let integration = self.blocking(move |s| Ok(s.read(|c| integrations::get(c, &i))?)).await?;
         if integration.kind != map.spec.connector {
-            return Err(EngineError::Invalid(format!("map reads {} records but '{}' is a {} integration", map.spec.connector, integration.name, integration.kind)));
+            return Err(EngineError::Invalid(format!(
+                "map reads {} records but '{}' is a {} integration",
+                map.spec.connector, integration.name, integration.kind
+            )));
         }
         let kind = kind_of(&integration.kind)?;
         let stream = map.spec.source_model.clone();
         let (id, st) = (integration.id, stream.clone());
         let limit = n as i64;
-        let mut inputs: Vec<Value> = self.blocking(move |s| Ok(s.read(|c| raw::page(c, id, &st, 0, limit))?)).await?.into_iter().map(|r| r.body).collect();
+        let mut inputs: Vec<Value> =
+            self.blocking(move |s| Ok(s.read(|c| raw::page(c, id, &st, 0, limit))?)).await?.into_iter().map(|r| r.body).collect();
         if inputs.is_empty() {
             let connector = self.connector(&integration).await?;
             let mut source = connector.source(&SyncPlan { mode: SyncMode::Full, watermark: None });

@@ -61,7 +61,10 @@ impl Engine {
                         }
                         let kind = kind_of(&integration.kind).map_err(|e| tributary_store::StoreError::Invalid(e.to_string()))?;
                         let stream = kind.stream(&map.spec.source_model).ok_or_else(|| {
-                            tributary_store::StoreError::Invalid(format!("map '{m}' reads stream '{}', which {} does not have", map.spec.source_model, kind.name))
+                            tributary_store::StoreError::Invalid(format!(
+                                "map '{m}' reads stream '{}', which {} does not have",
+                                map.spec.source_model, kind.name
+                            ))
                         })?;
                         let total = raw::count(c, integration.id, stream.name)?;
                         if total == 0 {
@@ -77,7 +80,10 @@ impl Engine {
                         let maps = RunMaps::load(c, kind, &[(stream.name.to_string(), m.clone())], Some(stream.name))
                             .map_err(|e| tributary_store::StoreError::Invalid(e.to_string()))?;
                         if let Some((run, _, _)) = runs::unfinished(c, integration.id)? {
-                            return Err(tributary_store::StoreError::Invalid(format!("a sync of '{i}' is still unfinished (run {}); finish it first", run.id)));
+                            return Err(tributary_store::StoreError::Invalid(format!(
+                                "a sync of '{i}' is still unfinished (run {}); finish it first",
+                                run.id
+                            )));
                         }
                         let run = runs::start(c, integration.id, None, SyncMode::Replay, &crate::lease_owner())?;
                         Ok((Prepared { integration, kind, maps, run, resumed: false }, (stream.name, total as u64)))

@@ -35,7 +35,9 @@ pub async fn tick(engine: &Engine) -> Result<Vec<String>> {
         tokio::spawn(async move {
             tracing::info!(message = "Scheduled sync started.", profile = %n);
             match e.sync(&n, SyncOptions::default(), Arc::new(NoProgress)).await {
-                Ok(run) => tracing::info!(message = "Scheduled sync finished.", profile = %n, run = run.id, created = run.counts.created, closed = run.counts.closed),
+                Ok(run) => {
+                    tracing::info!(message = "Scheduled sync finished.", profile = %n, run = run.id, created = run.counts.created, closed = run.counts.closed)
+                }
                 Err(err) => tracing::warn!(message = "Scheduled sync failed.", profile = %n, error = %err),
             }
         });

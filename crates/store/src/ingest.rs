@@ -732,12 +732,15 @@ pub fn finish_full(conn: &mut dyn Conn, ctx: &RunContext, products: &[String], s
                  (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = findings.id)",
                 params![CLOSED_HASH, now, now, ctx.integration_id, product.as_str(), ctx.run_id, SEEN_FINDING],
             )?,
+            // Records carry their asset's whole list (write_page closes what a record
+            // dropped), so only assets the run never saw are left: drive the sweep from
+            // those few asset ids instead of testing every open finding.
             Completeness::PerAsset => conn.execute(
                 "UPDATE findings SET status = 'fixed', chash = ?, closed_at = ?, updated_at = ? \
-                 WHERE integration_id = ? AND product = ? AND status <> 'fixed' AND EXISTS \
-                 (SELECT 1 FROM asset_sources a WHERE a.integration_id = ? AND a.asset_id = findings.asset_id AND a.active = 1 \
-                  AND NOT EXISTS (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = a.id))",
-                params![CLOSED_HASH, now, now, ctx.integration_id, product.as_str(), ctx.integration_id, ctx.run_id, SEEN_ASSET_SOURCE],
+                 WHERE asset_id IN (SELECT a.asset_id FROM asset_sources a WHERE a.integration_id = ? AND a.active = 1 \
+                  AND NOT EXISTS (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = a.id)) \
+                 AND integration_id = ? AND product = ? AND status <> 'fixed'",
+                params![CLOSED_HASH, now, now, ctx.integration_id, ctx.run_id, SEEN_ASSET_SOURCE, ctx.integration_id, product.as_str()],
             )?,
         } as i64;
     }

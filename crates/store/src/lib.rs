@@ -207,6 +207,30 @@ impl Store {
     pub fn with_writer<T>(&self, f: impl FnOnce(&mut dyn Conn) -> Result<T>) -> Result<T> {
         with_write_conn(&self.0, f)
     }
+
+    /// SQLite: copies the whole WAL into the database and truncates it, now (the
+    /// background checkpointer does this lazily). PostgreSQL: nothing to do.
+    /// Waits while the background checkpointer holds the checkpoint lock (it answers
+    /// "busy" rather than queueing).
+    pub fn checkpoint(&self) -> Result<()> {
+        if self.0.writer.is_none() {
+            return Ok(());
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+        loop {
+            let mut busy = 0i64;
+            with_write_conn(&self.0, |c| {
+                c.query_each("PRAGMA wal_checkpoint(TRUNCATE)", &[], &mut |r| {
+                    busy = r.get(0)?;
+                    Ok(())
+                })
+            })?;
+            if busy == 0 || std::time::Instant::now() > deadline {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
 }
 
 impl Drop for Inner {

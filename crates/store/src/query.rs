@@ -163,10 +163,13 @@ impl Builder<'_> {
         let (path, span) = match (&t.field, scope) {
             (Some(f), Some("asset.inventory")) => (format!("inventory.{}", f.path), f.span),
             (Some(f), _) => (f.path.clone(), f.span),
-            (None, Some(s)) => (s.to_string(), match &t.value {
-                TermValue::Lit(l) => l.span,
-                TermValue::Group(_) => Span { start: 0, end: 0 },
-            }),
+            (None, Some(s)) => (
+                s.to_string(),
+                match &t.value {
+                    TermValue::Lit(l) => l.span,
+                    TermValue::Group(_) => Span { start: 0, end: 0 },
+                },
+            ),
             (None, None) => return Err(err("a value needs a field", Span { start: 0, end: 0 })),
         };
         if path == "inventory.source" || path == "inventory.active" {
@@ -257,9 +260,12 @@ impl Builder<'_> {
                 if any {
                     return Ok("1 = 1".into());
                 }
-                let sev = lit.text.parse::<Severity>().ok().or_else(|| Severity::parse_loose(&lit.text)).ok_or_else(|| {
-                    err(format!("'{}' is not a severity (critical, high, medium, low, info)", lit.text), lit.span)
-                })?;
+                let sev = lit
+                    .text
+                    .parse::<Severity>()
+                    .ok()
+                    .or_else(|| Severity::parse_loose(&lit.text))
+                    .ok_or_else(|| err(format!("'{}' is not a severity (critical, high, medium, low, info)", lit.text), lit.span))?;
                 Ok(format!("{col} {} {}", cmp_sql(op), self.bind(Value::Int(sev.ocsf_id()))))
             }
             Kind::Number(col) => {
@@ -267,7 +273,8 @@ impl Builder<'_> {
                 Ok(format!("{col} {} {}", cmp_sql(op), self.bind(Value::Real(n))))
             }
             Kind::Time(col) => {
-                let ms = parse_time(&lit.text).ok_or_else(|| err(format!("'{}' is not a time (RFC 3339, a date, or an age like 30d)", lit.text), lit.span))?;
+                let ms = parse_time(&lit.text)
+                    .ok_or_else(|| err(format!("'{}' is not a time (RFC 3339, a date, or an age like 30d)", lit.text), lit.span))?;
                 // An age (30d) means "this long ago": `lastSeen<30d` reads "more recent than 30 days ago".
                 let op = if is_age(&lit.text) { flip(op) } else { op };
                 Ok(format!("{col} {} {}", cmp_sql(op), self.bind(Value::Int(ms))))
@@ -282,7 +289,10 @@ impl Builder<'_> {
                 let quoted = matches!(op, Op::Match | Op::Eq) && !lit.text.contains('*');
                 let cond = self.text_cmp(&e, op, lit, false)?;
                 if quoted {
-                    let like = format!("LOWER({e}) LIKE LOWER({}) ESCAPE '\\'", self.bind(Value::Text(format!("%\"{}\"%", like_pattern(&lit.text)))));
+                    let like = format!(
+                        "LOWER({e}) LIKE LOWER({}) ESCAPE '\\'",
+                        self.bind(Value::Text(format!("%\"{}\"%", like_pattern(&lit.text))))
+                    );
                     Ok(format!("({cond} OR {like})"))
                 } else {
                     Ok(cond)
@@ -352,7 +362,9 @@ pub fn count(conn: &mut dyn Conn, c: &Compiled) -> Result<i64> {
 pub fn columns(entity: Entity) -> &'static [&'static str] {
     match entity {
         Entity::Asset => &["id", "kind", "name", "identity", "matched_rule", "sources", "first_seen", "last_seen"],
-        Entity::Finding => &["id", "product", "kind", "severity", "status", "title", "cve", "asset", "external_id", "first_seen", "last_seen"],
+        Entity::Finding => {
+            &["id", "product", "kind", "severity", "status", "title", "cve", "asset", "external_id", "first_seen", "last_seen"]
+        }
     }
 }
 
@@ -367,13 +379,21 @@ pub fn rows(conn: &mut dyn Conn, c: &Compiled, limit: i64, offset: i64) -> Resul
             "SELECT a.id, a.kind, a.name, a.identity, a.matched_rule, \
              (SELECT {agg} FROM asset_sources s WHERE s.asset_id = a.id AND s.active = 1), a.first_seen, a.last_seen"
         ),
-        Entity::Finding => "SELECT f.id, f.product, f.kind, f.severity, f.status, f.title, f.cve, a.name, f.external_id, f.first_seen, f.last_seen".into(),
+        Entity::Finding => {
+            "SELECT f.id, f.product, f.kind, f.severity, f.status, f.title, f.cve, a.name, f.external_id, f.first_seen, f.last_seen".into()
+        }
     };
     let order = match c.entity {
         Entity::Asset => "ORDER BY a.id",
         Entity::Finding => "ORDER BY f.severity DESC, f.id",
     };
-    let sql = format!("{select} {} WHERE {} {order} LIMIT {limit} OFFSET {offset}", from(c), c.condition, limit = limit.max(0), offset = offset.max(0));
+    let sql = format!(
+        "{select} {} WHERE {} {order} LIMIT {limit} OFFSET {offset}",
+        from(c),
+        c.condition,
+        limit = limit.max(0),
+        offset = offset.max(0)
+    );
     let cols = columns(c.entity);
     let mut out = Vec::new();
     for row in conn.query(&sql, &params(c))? {

@@ -59,7 +59,7 @@ pub fn server(a: ServerArgs) -> Result<()> {
     })
 }
 
-fn cpu_seconds(pid: u32) -> f64 {
+pub fn cpu_seconds(pid: u32) -> f64 {
     // /proc/<pid>/stat fields 14 and 15: utime, stime in clock ticks (100 Hz on Linux).
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");

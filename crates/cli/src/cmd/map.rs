@@ -74,7 +74,15 @@ fn show(ctx: &Ctx, name: &str) -> Result<()> {
         return Ok(());
     }
     if ctx.format == Format::Table {
-        println!("{} ({} {} → {}{}), version {}", m.spec.name, m.spec.connector, m.spec.source_model, m.spec.target_model, if m.builtin { ", built-in" } else { "" }, m.version);
+        println!(
+            "{} ({} {} → {}{}), version {}",
+            m.spec.name,
+            m.spec.connector,
+            m.spec.source_model,
+            m.spec.target_model,
+            if m.builtin { ", built-in" } else { "" },
+            m.version
+        );
         if let Some(d) = &m.spec.description {
             println!("{d}");
         }
@@ -97,7 +105,12 @@ fn clone(ctx: &Ctx, name: &str, new_name: &str) -> Result<()> {
         audit::record(c, &ctx.actor(), "map.clone", new_name, json!({"from": name}))?;
         Ok(m)
     })?;
-    println!("Created map {} ({} rules) from {name}. Edit it with `tributary map edit {} --file F`.", created.spec.name, created.spec.rules.len(), created.spec.name);
+    println!(
+        "Created map {} ({} rules) from {name}. Edit it with `tributary map edit {} --file F`.",
+        created.spec.name,
+        created.spec.rules.len(),
+        created.spec.name
+    );
     Ok(())
 }
 
@@ -113,7 +126,13 @@ fn edit(ctx: &Ctx, name: &str, file: &Path) -> Result<()> {
         audit::record(c, &ctx.actor(), "map.edit", name, json!({"rules": spec.rules.len()}))?;
         Ok(m)
     })?;
-    println!("Saved map {} ({} rules, version {}). Re-run it over stored records with `tributary map apply {} --integration NAME`.", name, m.spec.rules.len(), m.version, name);
+    println!(
+        "Saved map {} ({} rules, version {}). Re-run it over stored records with `tributary map apply {} --integration NAME`.",
+        name,
+        m.spec.rules.len(),
+        m.version,
+        name
+    );
     Ok(())
 }
 
@@ -136,7 +155,10 @@ fn preview(ctx: &Ctx, name: &str, integration: &str, sample: usize) -> Result<()
     }
     let mut t = Tabular::new(&["input (vendor record)", "output (Tributary)"]);
     for (input, output) in pairs {
-        t.row(vec![serde_json::to_string_pretty(&input)?, serde_json::to_string_pretty(&output)?], json!({"input": input, "output": output}));
+        t.row(
+            vec![serde_json::to_string_pretty(&input)?, serde_json::to_string_pretty(&output)?],
+            json!({"input": input, "output": output}),
+        );
     }
     t.print(ctx.format);
     Ok(())

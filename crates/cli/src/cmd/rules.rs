@@ -25,7 +25,13 @@ pub fn run(ctx: &Ctx, cmd: crate::args::RulesCommand) -> Result<()> {
             let store = ctx.store()?;
             let set = store.write(|c| {
                 let set = rules::set(c, kind, &order)?;
-                audit::record(c, &ctx.actor(), "rules.set", kind.as_str(), json!({"order": order.iter().map(|o| o.as_str()).collect::<Vec<_>>()}))?;
+                audit::record(
+                    c,
+                    &ctx.actor(),
+                    "rules.set",
+                    kind.as_str(),
+                    json!({"order": order.iter().map(|o| o.as_str()).collect::<Vec<_>>()}),
+                )?;
                 Ok(set)
             })?;
             let names: Vec<&str> = set.iter().map(|r| r.identifier.as_str()).collect();

@@ -55,7 +55,9 @@ impl ProgressView {
     pub fn new(label: &str) -> Arc<ProgressView> {
         let bar = std::io::stderr().is_terminal().then(|| {
             let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix} [{elapsed_precise}] {bar:30} {human_pos}/{human_len} records {per_sec} ETA {eta} {msg}") {
+            if let Ok(style) = ProgressStyle::with_template(
+                "{spinner} {prefix} [{elapsed_precise}] {bar:30} {human_pos}/{human_len} records {per_sec} ETA {eta} {msg}",
+            ) {
                 b.set_style(style);
             }
             b.set_prefix(label.to_string());
@@ -63,7 +65,11 @@ impl ProgressView {
             b
         });
         let now = Instant::now();
-        Arc::new(ProgressView { bar, label: label.to_string(), state: Mutex::new(ViewState { started: now, last_line: now, fetched: 0, counts: RunCounts::default() }) })
+        Arc::new(ProgressView {
+            bar,
+            label: label.to_string(),
+            state: Mutex::new(ViewState { started: now, last_line: now, fetched: 0, counts: RunCounts::default() }),
+        })
     }
 
     pub fn finish(&self, run: &SyncRun) {
@@ -102,7 +108,8 @@ impl ProgressView {
 
 impl Progress for ProgressView {
     fn started(&self, run: &SyncRun, resumed: bool) {
-        let what = if resumed { format!("resuming {} sync, run {}", run.mode, run.id) } else { format!("{} sync, run {}", run.mode, run.id) };
+        let what =
+            if resumed { format!("resuming {} sync, run {}", run.mode, run.id) } else { format!("{} sync, run {}", run.mode, run.id) };
         match &self.bar {
             Some(b) => b.set_message(what),
             None => eprintln!("{}: {what}", self.label),

@@ -33,7 +33,9 @@ const ROWS: [(&str, &str); 22] = [
 pub fn default_map() -> TransformMapSpec {
     TransformMapSpec {
         name: DEFAULT_MAP.into(),
-        description: Some("Cortex XDR endpoints and their CVEs → host assets and vulnerability findings (the product's default table).".into()),
+        description: Some(
+            "Cortex XDR endpoints and their CVEs → host assets and vulnerability findings (the product's default table).".into(),
+        ),
         connector: "cortex-xdr".into(),
         source_model: super::STREAM.into(),
         target_model: TargetModel::HostVulnerability,

@@ -76,7 +76,10 @@ fn validate(base_url: &str, config: &Value) -> Result<(String, Value), Connector
     let base = normalize_base_url(base_url, &["/public_api"])?;
     let cfg: XdrConfig = serde_json::from_value(config.clone()).map_err(|e| ConnectorError::Config(e.to_string()))?;
     if cfg.key_id.trim().is_empty() || !cfg.key_id.trim().chars().all(|c| c.is_ascii_digit()) {
-        return Err(ConnectorError::Config(format!("the API key id must be a number (Settings → API Keys, column ID), got '{}'", cfg.key_id)));
+        return Err(ConnectorError::Config(format!(
+            "the API key id must be a number (Settings → API Keys, column ID), got '{}'",
+            cfg.key_id
+        )));
     }
     if cfg.types.is_empty() {
         return Err(ConnectorError::Config("choose at least one type: vulnerability, host-asset".into()));

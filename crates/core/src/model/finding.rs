@@ -53,6 +53,11 @@ impl FindingStatus {
     /// Maps vendor status words: Semgrep `open`/`fixed`/`ignored`/`reviewing`, older
     /// `unresolved`/`muted`, SARIF `suppressed`, generic `resolved`/`closed`/`new`.
     pub fn parse_loose(text: &str) -> Option<Self> {
+        for s in [FindingStatus::Open, FindingStatus::Fixed, FindingStatus::RiskAccepted, FindingStatus::FalsePositive] {
+            if text.eq_ignore_ascii_case(s.as_str()) {
+                return Some(s);
+            }
+        }
         let t = text.trim().to_ascii_lowercase().replace([' ', '-'], "_");
         Some(match t.as_str() {
             "open"

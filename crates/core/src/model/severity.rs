@@ -59,6 +59,12 @@ impl Severity {
     /// Maps vendor spellings: `CRITICAL`, `crit`, `SEV_040_HIGH`, `Moderate`, `error`
     /// (SARIF level), `informational`, `none`, or an OCSF id / CVSS score as text.
     pub fn parse_loose(text: &str) -> Option<Self> {
+        // The exact names are by far the most common input: no allocation for them.
+        for s in [Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Info] {
+            if text.eq_ignore_ascii_case(s.as_str()) {
+                return Some(s);
+            }
+        }
         let t = text.trim().to_ascii_lowercase();
         if t.is_empty() {
             return None;

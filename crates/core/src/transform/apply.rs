@@ -3,8 +3,6 @@
 //! object (asset, network interfaces, findings). Bad values become warnings on the
 //! record, never panics.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Map, Value};
 
 use super::map::{CompiledRule, Convert, TransformMap};
@@ -26,10 +24,12 @@ pub struct Applied {
 impl TransformMap {
     pub fn apply(&self, record: &Value) -> Applied {
         let mut out = Applied::default();
-        let mut nics: BTreeMap<usize, Map<String, Value>> = BTreeMap::new();
-        let mut findings: BTreeMap<usize, Map<String, Value>> = BTreeMap::new();
+        // Elements of the two list targets by source index (fan-out aligns them).
+        let mut nics: Vec<Map<String, Value>> = Vec::new();
+        let mut findings: Vec<Map<String, Value>> = Vec::new();
+        let mut leaves: Vec<(Option<usize>, &Value)> = Vec::new();
         for rule in &self.rules {
-            let mut leaves: Vec<(Option<usize>, &Value)> = Vec::new();
+            leaves.clear();
             rule.source.walk(record, &mut |i, v| leaves.push((i, v)));
             if leaves.is_empty() {
                 continue;
@@ -45,28 +45,37 @@ impl TransformMap {
                 }
                 place => {
                     let elements = if place == Place::Nic { &mut nics } else { &mut findings };
-                    for (index, value) in leaves {
+                    for &(index, value) in &leaves {
                         match (index, value) {
-                            (Some(i), v) => write(rule, v.clone(), elements.entry(i).or_default(), &mut out.warnings),
+                            (Some(i), v) => write(rule, v.clone(), element(elements, i), &mut out.warnings),
                             // A whole array into a scalar field of a list of objects fans out implicitly.
                             (None, Value::Array(items)) if !matches!(rule.slot.ty, FieldType::StringList | FieldType::Any) => {
                                 for (i, item) in items.iter().enumerate() {
-                                    write(rule, item.clone(), elements.entry(i).or_default(), &mut out.warnings);
+                                    write(rule, item.clone(), element(elements, i), &mut out.warnings);
                                 }
                             }
-                            (None, v) => write(rule, v.clone(), elements.entry(0).or_default(), &mut out.warnings),
+                            (None, v) => write(rule, v.clone(), element(elements, 0), &mut out.warnings),
                         }
                     }
                 }
             }
         }
         if !nics.is_empty() {
-            let list = nics.into_values().filter(|m| !m.is_empty()).map(Value::Object).collect();
+            let list = nics.into_iter().filter(|m| !m.is_empty()).map(Value::Object).collect();
             out.asset.insert("networkInterfaces".into(), Value::Array(list));
         }
-        out.findings = findings.into_values().filter(|m| !m.is_empty()).collect();
+        findings.retain(|m| !m.is_empty());
+        out.findings = findings;
         out
     }
+}
+
+/// Element `i` of a fanned-out list, created (with any gap before it) on first use.
+fn element(elements: &mut Vec<Map<String, Value>>, i: usize) -> &mut Map<String, Value> {
+    if elements.len() <= i {
+        elements.resize_with(i + 1, Map::new);
+    }
+    &mut elements[i]
 }
 
 fn write(rule: &CompiledRule, value: Value, into: &mut Map<String, Value>, warnings: &mut Vec<String>) {
@@ -82,11 +91,12 @@ fn set_path(into: &mut Map<String, Value>, field: &[String], value: Value) {
     let Some((last, parents)) = field.split_last() else { return };
     let mut cur = into;
     for p in parents {
-        let slot = cur.entry(p.clone()).or_insert_with(|| Value::Object(Map::new()));
-        if !slot.is_object() {
-            *slot = Value::Object(Map::new());
+        // Look up before inserting: most records hit existing parents, and `entry` would
+        // allocate a key string every time.
+        if !cur.get(p.as_str()).is_some_and(Value::is_object) {
+            cur.insert(p.clone(), Value::Object(Map::new()));
         }
-        let Value::Object(m) = slot else { return };
+        let Some(Value::Object(m)) = cur.get_mut(p.as_str()) else { return };
         cur = m;
     }
     // Several rules feeding one list field accumulate; scalars: the later rule wins.
@@ -171,9 +181,10 @@ fn coerce(v: Value, ty: FieldType) -> Result<Option<Value>, String> {
     let bad = |what: &str| format!("cannot read {} as {what}", describe(&v));
     Ok(Some(match ty {
         FieldType::Any => v,
-        FieldType::String => match &v {
+        FieldType::String => match v {
+            Value::String(_) => v,
             Value::Object(_) => return Err(bad("text")),
-            other => Value::String(scalar_text(other).unwrap_or_default()),
+            other => Value::String(scalar_text(&other).unwrap_or_default()),
         },
         FieldType::Number => match &v {
             Value::Number(_) => v,
@@ -209,12 +220,18 @@ fn coerce(v: Value, ty: FieldType) -> Result<Option<Value>, String> {
             Value::from(ms.ok_or_else(|| bad("a date"))?)
         }
         FieldType::Severity => {
-            let sev = scalar_text(&v).as_deref().and_then(Severity::parse_loose).ok_or_else(|| bad("a severity"))?;
-            Value::String(sev.as_str().into())
+            let sev = match &v {
+                Value::String(s) => Severity::parse_loose(s),
+                other => scalar_text(other).as_deref().and_then(Severity::parse_loose),
+            };
+            Value::String(sev.ok_or_else(|| bad("a severity"))?.as_str().into())
         }
         FieldType::Status => {
-            let st = scalar_text(&v).as_deref().and_then(FindingStatus::parse_loose).ok_or_else(|| bad("a finding status"))?;
-            Value::String(st.as_str().into())
+            let st = match &v {
+                Value::String(s) => FindingStatus::parse_loose(s),
+                other => scalar_text(other).as_deref().and_then(FindingStatus::parse_loose),
+            };
+            Value::String(st.ok_or_else(|| bad("a finding status"))?.as_str().into())
         }
         FieldType::StringList => {
             let items = match v {

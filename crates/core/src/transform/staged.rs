@@ -53,7 +53,12 @@ pub struct StagedFinding {
 
 /// Serializes attributes once and hashes exactly those bytes.
 pub fn seal_attributes(attributes: &Value) -> (String, i64) {
-    let text = serde_json::to_string(attributes).unwrap_or_else(|_| "{}".into());
+    let mut buf = Vec::with_capacity(512);
+    let text = match serde_json::to_writer(&mut buf, attributes) {
+        // serde_json writes valid UTF-8.
+        Ok(()) => String::from_utf8(buf).unwrap_or_else(|_| "{}".into()),
+        Err(_) => "{}".into(),
+    };
     let hash = hash::content_hash(text.as_bytes());
     (text, hash)
 }
@@ -76,7 +81,11 @@ fn get<'a>(obj: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
 }
 
 fn text(obj: &Map<String, Value>, path: &str) -> Option<String> {
-    get(obj, path).and_then(Value::as_str).map(str::to_string)
+    str_at(obj, path).map(str::to_string)
+}
+
+fn str_at<'a>(obj: &'a Map<String, Value>, path: &str) -> Option<&'a str> {
+    get(obj, path).and_then(Value::as_str)
 }
 
 fn int(obj: &Map<String, Value>, path: &str) -> Option<i64> {
@@ -206,9 +215,9 @@ fn stage_finding(mut obj: Map<String, Value>, kind: FindingKind, product: &str, 
         warnings.push("a finding has no externalFindingId; finding skipped".into());
         return None;
     };
-    let cve = text(&obj, "findingType.vulnerability.cveId").and_then(|c| vuln::normalize_cve(&c));
-    let cvss = match text(&obj, "findingType.vulnerability.cvssVector") {
-        Some(v) => match vuln::score_cvss(&v) {
+    let cve = str_at(&obj, "findingType.vulnerability.cveId").and_then(vuln::normalize_cve);
+    let cvss = match str_at(&obj, "findingType.vulnerability.cvssVector") {
+        Some(v) => match vuln::score_cvss(v) {
             Ok(s) => Some(s),
             Err(e) => {
                 warnings.push(e.to_string());
@@ -236,15 +245,15 @@ fn stage_finding(mut obj: Map<String, Value>, kind: FindingKind, product: &str, 
         v.insert("fixAvailable".into(), Value::Bool(fixes));
     }
     let source_score = num(&obj, "sourceRiskScore");
-    let severity = text(&obj, "severity")
-        .and_then(|s| Severity::parse_loose(&s))
+    let severity = str_at(&obj, "severity")
+        .and_then(Severity::parse_loose)
         .or(cvss.as_ref().map(|c| c.severity))
         .or_else(|| num(&obj, "findingType.vulnerability.cvssScore").map(Severity::from_cvss))
         .or(source_score.filter(|s| (0.0..=10.0).contains(s)).map(Severity::from_cvss))
         .unwrap_or(Severity::Info);
-    let mut status = text(&obj, "status").and_then(|s| FindingStatus::parse_loose(&s)).unwrap_or(FindingStatus::Open);
+    let mut status = str_at(&obj, "status").and_then(FindingStatus::parse_loose).unwrap_or(FindingStatus::Open);
     // A suppression whose reason is "false positive" is a false positive.
-    if status == FindingStatus::RiskAccepted && text(&obj, "triage.reason").is_some_and(|r| r.eq_ignore_ascii_case("false_positive")) {
+    if status == FindingStatus::RiskAccepted && str_at(&obj, "triage.reason").is_some_and(|r| r.eq_ignore_ascii_case("false_positive")) {
         status = FindingStatus::FalsePositive;
     }
     let title = text(&obj, "name")

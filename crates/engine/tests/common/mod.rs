@@ -47,7 +47,14 @@ pub fn xdr(name: &str, sim: &SimServer, extra: Value) -> NewIntegration {
             c.insert(k.clone(), v.clone());
         }
     }
-    NewIntegration { name: name.into(), kind: "cortex-xdr".into(), base_url: sim.base_url("cortex-xdr"), config, secret: Secret::new(DEFAULT_XDR_KEY), test: true }
+    NewIntegration {
+        name: name.into(),
+        kind: "cortex-xdr".into(),
+        base_url: sim.base_url("cortex-xdr"),
+        config,
+        secret: Secret::new(DEFAULT_XDR_KEY),
+        test: true,
+    }
 }
 
 pub async fn sync(e: &Engine, name: &str, full: bool) -> tributary_engine::Result<tributary_core::model::SyncRun> {

@@ -3,8 +3,8 @@
 //! `UPDATE … FROM UNNEST(arrays)` for bulk updates.
 
 use std::collections::HashMap;
-use std::mem::ManuallyDrop;
 use std::error::Error as StdError;
+use std::mem::ManuallyDrop;
 
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, Statement};

@@ -42,9 +42,13 @@ fn stored(mut r: Row) -> Result<StoredMap> {
 
 /// Refuses a map that does not compile, listing every problem.
 pub fn validate(spec: &TransformMapSpec) -> Result<()> {
-    TransformMap::compile(spec.clone())
-        .map(|_| ())
-        .map_err(|errors| StoreError::Invalid(format!("map '{}' is invalid: {}", spec.name, errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))))
+    TransformMap::compile(spec.clone()).map(|_| ()).map_err(|errors| {
+        StoreError::Invalid(format!(
+            "map '{}' is invalid: {}",
+            spec.name,
+            errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
+        ))
+    })
 }
 
 fn rules_json(spec: &TransformMapSpec) -> String {
@@ -124,7 +128,9 @@ pub fn list(conn: &mut dyn Conn) -> Result<Vec<StoredMap>> {
 pub fn update(conn: &mut dyn Conn, name: &str, spec: &TransformMapSpec) -> Result<StoredMap> {
     let current = get(conn, name)?;
     if current.builtin {
-        return Err(StoreError::Invalid(format!("'{name}' is a built-in map and cannot be edited; clone it first (tributary map clone {name} NEW)")));
+        return Err(StoreError::Invalid(format!(
+            "'{name}' is a built-in map and cannot be edited; clone it first (tributary map clone {name} NEW)"
+        )));
     }
     if spec.connector != current.spec.connector || spec.source_model != current.spec.source_model {
         return Err(StoreError::Invalid(format!(

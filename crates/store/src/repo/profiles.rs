@@ -114,7 +114,10 @@ pub fn delete(conn: &mut dyn Conn, name: &str) -> Result<()> {
 
 /// Active profiles whose next run is due.
 pub fn due(conn: &mut dyn Conn, now: Millis) -> Result<Vec<Profile>> {
-    let rows = conn.query(&format!("SELECT {COLUMNS} FROM profiles WHERE active = 1 AND next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at"), params![now])?;
+    let rows = conn.query(
+        &format!("SELECT {COLUMNS} FROM profiles WHERE active = 1 AND next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at"),
+        params![now],
+    )?;
     collect(conn, rows)
 }
 
