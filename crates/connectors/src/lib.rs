@@ -94,6 +94,9 @@ pub struct Settings {
     pub http: http::ClientOptions,
 }
 
+/// Settings after validation: the normalized base URL and config.
+pub type ValidSettings = (String, serde_json::Value);
+
 pub struct ConnectorKind {
     /// `cortex-xdr`, `semgrep`, …
     pub name: &'static str,
@@ -101,7 +104,7 @@ pub struct ConnectorKind {
     pub product: &'static str,
     pub streams: &'static [StreamSpec],
     /// Checks settings and returns them normalized (base URL, config), before any request.
-    pub validate: fn(base_url: &str, config: &serde_json::Value) -> Result<(String, serde_json::Value), ConnectorError>,
+    pub validate: fn(base_url: &str, config: &serde_json::Value) -> Result<ValidSettings, ConnectorError>,
     pub build: fn(Settings) -> Result<Box<dyn Connector>, ConnectorError>,
 }
 
