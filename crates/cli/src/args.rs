@@ -74,6 +74,40 @@ pub enum Command {
     /// Sync runs and their counts.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// Projects of an integration (Semgrep) and the repositories they map to.
+    #[command(subcommand)]
+    Projects(ProjectsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectsCommand {
+    /// List projects with their detected repository, mapping and open findings. Asks the
+    /// vendor for its current projects first (unless --cached).
+    List {
+        #[arg(long, value_name = "NAME")]
+        integration: String,
+        /// Show what was recorded at the last sync, without asking the vendor.
+        #[arg(long)]
+        cached: bool,
+    },
+    /// Map a project to a repository by hand (overrides detection). Its findings move to
+    /// that repository now; the next sync fetches its history in full.
+    Map {
+        /// Project name (e.g. acme/payments-api).
+        project: String,
+        #[arg(long, value_name = "NAME")]
+        integration: String,
+        /// Repository URL in any spelling (https, ssh, git@host:org/repo.git).
+        #[arg(long, value_name = "URL")]
+        repo: String,
+    },
+    /// Stop ingesting a project: its findings are removed and it is not mapped again
+    /// automatically (map it again by hand to undo).
+    Unmap {
+        project: String,
+        #[arg(long, value_name = "NAME")]
+        integration: String,
+    },
 }
 
 pub const QUERY_HELP: &str = "Query assets and findings.
@@ -115,6 +149,30 @@ pub enum IntegrationCommand {
 pub enum IntegrationKindArgs {
     /// Cortex XDR: endpoints and their vulnerabilities (API key + key ID).
     CortexXdr(XdrAddArgs),
+    /// Semgrep: Code (SAST) and Supply Chain (SCA) findings per project (API token with
+    /// the Web API scope).
+    Semgrep(SemgrepAddArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SemgrepAddArgs {
+    #[command(flatten)]
+    pub common: CommonAddArgs,
+    /// Read the API token from the first line of standard input. Create it under
+    /// Settings → Tokens with the Web API scope (Agent (CI) tokens cannot read findings).
+    #[arg(long, required = true)]
+    pub token_stdin: bool,
+    /// Base URL of the Semgrep platform.
+    #[arg(long, value_name = "URL", default_value = "https://semgrep.dev")]
+    pub base_url: String,
+    /// What to ingest: sast, sca (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "sast,sca")]
+    pub scan: Vec<String>,
+    /// Map projects whose repository has no asset yet to a new repository asset (now and
+    /// for projects created later). Without it, projects map only to repositories that
+    /// already exist (e.g. from Cortex Cloud) or by hand.
+    #[arg(long)]
+    pub auto_map_future: bool,
 }
 
 #[derive(Debug, Args)]

@@ -9,10 +9,13 @@
 //! * [`http`]: the shared client (timeouts, gzip, retries with backoff and jitter that
 //!   honour `Retry-After`, rate limit, worded errors).
 //! * [`cortex_xdr`]: Cortex XDR endpoints and their CVEs.
+//! * [`semgrep`]: Semgrep Code (SAST) and Supply Chain (SCA) findings per project.
 
 pub mod cortex_xdr;
 pub mod error;
 pub mod http;
+pub mod semgrep;
+pub mod task;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -67,15 +70,38 @@ pub trait Source: Send {
 }
 
 /// The result of a connection test, in words.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct TestReport {
     pub summary: String,
+    /// Facts the test learned that belong in the integration's config (e.g. the Semgrep
+    /// deployment a token reaches); merged in when the integration is saved.
+    pub learned: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A vendor container that records belong to (a Semgrep project). Scoped records are
+/// ingested only when their scope is mapped to an asset (see `store::repo::scopes`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScopeInfo {
+    /// What records carry in [`RawRecord::scope`] (the Semgrep project name).
+    pub key: String,
+    pub name: String,
+    /// The repository URL the vendor detected, verbatim.
+    pub url: Option<String>,
+    pub attributes: serde_json::Value,
 }
 
 pub trait Connector: Send + Sync {
     /// A cheap authenticated call.
     fn test(&self) -> BoxFuture<'_, Result<TestReport, ConnectorError>>;
     fn source(&self, plan: &SyncPlan) -> Box<dyn Source>;
+    /// The streams this integration is configured to fetch (default: all of its kind).
+    fn streams(&self) -> Option<Vec<&'static str>> {
+        None
+    }
+    /// The vendor's scopes, for connectors whose records belong to one (default: none).
+    fn scopes(&self) -> BoxFuture<'_, Result<Option<Vec<ScopeInfo>>, ConnectorError>> {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// One record stream of a connector.
@@ -109,7 +135,7 @@ pub struct ConnectorKind {
 }
 
 /// Every connector, in one place.
-pub static CONNECTORS: &[&ConnectorKind] = &[&cortex_xdr::KIND];
+pub static CONNECTORS: &[&ConnectorKind] = &[&cortex_xdr::KIND, &semgrep::KIND];
 
 pub fn kind(name: &str) -> Option<&'static ConnectorKind> {
     CONNECTORS.iter().copied().find(|k| k.name == name)

@@ -63,7 +63,7 @@ impl Engine {
         if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(EngineError::Invalid(format!("invalid integration name '{name}': one word, no spaces")));
         }
-        let (base_url, config) = (kind.validate)(&new.base_url, &new.config)?;
+        let (base_url, mut config) = (kind.validate)(&new.base_url, &new.config)?;
         let report = if new.test {
             let settings =
                 Settings { base_url: base_url.clone(), config: config.clone(), secret: new.secret.clone(), http: client_options(&config) };
@@ -72,6 +72,10 @@ impl Engine {
         } else {
             None
         };
+        // What the test learned (e.g. the Semgrep deployment the token reaches) is kept.
+        if let (Some(learned), Some(obj)) = (report.as_ref().and_then(|r| r.learned.clone()), config.as_object_mut()) {
+            obj.extend(learned);
+        }
         let actor = actor.to_string();
         let secret = new.secret;
         let status = if report.is_some() { IntegrationStatus::Connected } else { IntegrationStatus::New };

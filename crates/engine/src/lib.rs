@@ -9,12 +9,14 @@
 //! * [`preview`]: a map applied to a few records, input beside output.
 //! * [`scheduler`]: runs due profiles (`tributary serve`).
 //! * [`integrations`]: adding and testing integrations.
+//! * [`scopes`]: vendor scopes (Semgrep projects) and their repository mapping.
 
 pub mod integrations;
 pub mod pipeline;
 pub mod preview;
 pub mod replay;
 pub mod scheduler;
+pub mod scopes;
 
 use tributary_connectors::ConnectorError;
 use tributary_store::repo::maps;

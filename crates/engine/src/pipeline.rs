@@ -81,11 +81,12 @@ pub(crate) struct RunMaps {
 
 impl RunMaps {
     /// Maps of `kind`'s streams: a profile's override, else the connector's default map.
-    pub(crate) fn load(c: &mut dyn Conn, kind: &ConnectorKind, overrides: &[(String, String)], only: Option<&str>) -> Result<RunMaps> {
+    /// `only`: the streams the run covers (default: all of the kind's).
+    pub(crate) fn load(c: &mut dyn Conn, kind: &ConnectorKind, overrides: &[(String, String)], only: Option<&[&str]>) -> Result<RunMaps> {
         let mut by_stream = HashMap::new();
         let mut completeness = HashMap::new();
         for s in kind.streams {
-            if only.is_some_and(|o| o != s.name) {
+            if only.is_some_and(|o| !o.contains(&s.name)) {
                 continue;
             }
             let name = overrides.iter().find(|(st, _)| st == s.name).map(|(_, m)| m.clone()).unwrap_or_else(|| (s.default_map)().name);
@@ -103,10 +104,15 @@ impl RunMaps {
         self.by_stream.get(stream).and_then(|m| m.spec.product.clone()).unwrap_or_else(|| kind.product.to_string())
     }
 
-    pub(crate) fn products(&self, kind: &ConnectorKind) -> Vec<String> {
-        let mut p: Vec<String> = self.by_stream.keys().map(|s| self.product(kind, s)).collect();
-        p.sort();
-        p.dedup();
+    /// The products the run's streams produce, each with how complete its records are.
+    pub(crate) fn products(&self, kind: &ConnectorKind) -> Vec<(String, Completeness)> {
+        let mut p: Vec<(String, Completeness)> = self
+            .by_stream
+            .keys()
+            .map(|s| (self.product(kind, s), self.completeness.get(s).copied().unwrap_or(Completeness::PerFinding)))
+            .collect();
+        p.sort_by(|a, b| a.0.cmp(&b.0));
+        p.dedup_by(|a, b| a.0 == b.0);
         p
     }
 }
@@ -139,9 +145,22 @@ pub(crate) struct Prepared {
     pub maps: RunMaps,
     pub run: SyncRun,
     pub resumed: bool,
+    /// For scoped connectors: mapped scope → the asset its records attach to. Records of
+    /// other scopes are skipped.
+    pub scopes: Option<HashMap<String, i64>>,
+    /// The run covers one scope only (a file import): its sweep is limited to it.
+    pub scope: Option<String>,
 }
 
-fn transform_page(f: Fetched, maps: &RunMaps, kind: &ConnectorKind) -> Staged {
+/// What the transform stage needs besides the page.
+pub(crate) struct TransformContext {
+    pub maps: Arc<RunMaps>,
+    pub kind: &'static ConnectorKind,
+    pub scopes: Option<HashMap<String, i64>>,
+}
+
+fn transform_page(f: Fetched, cx: &TransformContext) -> Staged {
+    let (maps, kind) = (&*cx.maps, cx.kind);
     let Fetched { page, raw_ids } = f;
     let mut records = Vec::with_capacity(page.records.len());
     let (mut skipped, mut findings, mut warned) = (0i64, 0usize, 0usize);
@@ -152,6 +171,17 @@ fn transform_page(f: Fetched, maps: &RunMaps, kind: &ConnectorKind) -> Staged {
         let Some(map) = maps.by_stream.get(rec.stream) else {
             skipped += 1;
             continue;
+        };
+        // Scoped records: only mapped scopes are ingested, attached to the scope's asset.
+        let context = match (&cx.scopes, &rec.scope) {
+            (Some(scopes), Some(scope)) => match scopes.get(scope) {
+                Some(&asset) => Some(asset),
+                None => {
+                    skipped += 1;
+                    continue;
+                }
+            },
+            _ => None,
         };
         completeness = maps.completeness.get(rec.stream).copied().unwrap_or(Completeness::PerFinding);
         let raw = match &raw_ids {
@@ -188,8 +218,9 @@ fn transform_page(f: Fetched, maps: &RunMaps, kind: &ConnectorKind) -> Staged {
             raw_id: raw_ids.as_ref().and_then(|ids| ids.get(i).copied()),
             asset: staged.asset,
             findings: staged.findings,
+            attach_to: context,
+            repo_asset_id: context,
             scope: rec.scope,
-            ..RecordIn::default()
         });
     }
     if warned > 3 {
@@ -233,10 +264,10 @@ impl Engine {
     /// the integration, refuses one that is still running, else starts a full or delta run.
     pub async fn sync(&self, target: &SyncTarget, opts: SyncOptions, progress: Arc<dyn Progress>) -> Result<SyncRun> {
         let target = target.to_string();
-        let prep = self
+        let (profile, integration) = self
             .blocking(move |store| {
                 store
-                    .write(|c| {
+                    .read(|c| {
                         let profile = match profiles::find(c, &target)? {
                             Some(p) => p,
                             None => {
@@ -249,19 +280,31 @@ impl Engine {
                             }
                         };
                         let integration = integrations::by_id(c, profile.integration_id)?;
-                        let kind = kind_of(&integration.kind).map_err(|e| tributary_store::StoreError::Invalid(e.to_string()))?;
-                        let maps =
-                            RunMaps::load(c, kind, &profile.maps, None).map_err(|e| tributary_store::StoreError::Invalid(e.to_string()))?;
-                        let (run, resumed) = start_or_resume(c, &integration, Some(profile.id), &opts)?;
-                        Ok(Prepared { integration, kind, maps, run, resumed })
+                        Ok((profile, integration))
                     })
                     .map_err(EngineError::from)
             })
             .await?;
-        let connector = match self.connector(&prep.integration).await {
-            Ok(c) => c,
+        let kind = kind_of(&integration.kind)?;
+        let connector = self.connector(&integration).await?;
+        let streams = connector.streams();
+        let mut prep = self
+            .blocking(move |store| {
+                store
+                    .write(|c| {
+                        let maps = RunMaps::load(c, kind, &profile.maps, streams.as_deref())
+                            .map_err(|e| tributary_store::StoreError::Invalid(e.to_string()))?;
+                        let (run, resumed) = start_or_resume(c, &integration, Some(profile.id), &opts)?;
+                        Ok(Prepared { integration, kind, maps, run, resumed, scopes: None, scope: None })
+                    })
+                    .map_err(EngineError::from)
+            })
+            .await?;
+        // Scoped connectors: refresh the scopes and their mapping before fetching.
+        match self.prepare_scopes(&mut prep, connector.as_ref()).await {
+            Ok(scopes) => prep.scopes = scopes,
             Err(e) => return self.fail(prep.run.id, prep.integration.id, e).await,
-        };
+        }
         let watermark = if prep.run.mode == SyncMode::Delta {
             let id = prep.integration.id;
             self.blocking(move |s| Ok(s.read(|c| runs::stream_state(c, id, RUN_STATE))?.watermark)).await?
@@ -283,15 +326,16 @@ impl Engine {
             full: prep.run.mode != SyncMode::Delta,
             completeness: Completeness::PerFinding,
             rules,
+            scope: prep.scope.clone(),
         };
         let (raw_tx, mut raw_rx) = tokio::sync::mpsc::channel::<Fetched>(QUEUE_PAGES);
         let (page_tx, page_rx): (SyncSender<Staged>, Receiver<Staged>) = sync_channel(QUEUE_PAGES);
         let maps = Arc::new(prep.maps);
         let kind = prep.kind;
-        let tmaps = maps.clone();
+        let cx = TransformContext { maps: maps.clone(), kind, scopes: prep.scopes };
         let transform = tokio::task::spawn_blocking(move || {
             while let Some(f) = raw_rx.blocking_recv() {
-                if page_tx.send(transform_page(f, &tmaps, kind)).is_err() {
+                if page_tx.send(transform_page(f, &cx)).is_err() {
                     break;
                 }
             }
@@ -323,7 +367,7 @@ impl Engine {
         let _ = transform.await;
         let written = write.await.map_err(|e| EngineError::Internal(e.to_string()))?;
         match (fetch_result, written) {
-            (Ok(()), Ok(_)) => self.succeed(&prep.integration, kind, &maps, prep.run.id, prep.run.mode).await,
+            (Ok(()), Ok(_)) => self.succeed(&prep.integration, kind, &maps, prep.run.id, prep.run.mode, prep.scope).await,
             (Err(e), _) | (Ok(()), Err(e)) => self.fail(prep.run.id, prep.integration.id, e).await,
         }
     }
@@ -335,6 +379,7 @@ impl Engine {
         maps: &RunMaps,
         run_id: i64,
         mode: SyncMode,
+        scope: Option<String>,
     ) -> Result<SyncRun> {
         let integration_id = integration.id;
         let products = maps.products(kind);
@@ -342,17 +387,18 @@ impl Engine {
         self.blocking(move |store| {
             Ok(store.write(|c| {
                 let rules = rules::list(c)?;
-                let ctx = RunContext { run_id, integration_id, source: kind.product.to_string(), full: mode != SyncMode::Delta, completeness: kind.streams[0].completeness, rules };
-                let mut swept = RunCounts::default();
-                if mode != SyncMode::Delta {
-                    for s in kind.streams.iter().filter(|s| streams.iter().any(|x| x == s.name)) {
-                        let c2 = RunContext { completeness: s.completeness, ..ctx.clone() };
-                        let counts = ingest::finish_full(c, &c2, &products, &[s.name.to_string()])?;
-                        swept.add(&counts);
-                    }
-                }
+                let ctx = RunContext {
+                    run_id,
+                    integration_id,
+                    source: kind.product.to_string(),
+                    full: mode != SyncMode::Delta,
+                    completeness: kind.streams[0].completeness,
+                    rules,
+                    scope,
+                };
+                let swept = if mode != SyncMode::Delta { ingest::finish_full(c, &ctx, &products, &streams)? } else { RunCounts::default() };
                 runs::finish(c, run_id, SyncStatus::Succeeded, None, &swept)?;
-                if mode != SyncMode::Replay {
+                if mode != SyncMode::Replay && ctx.scope.is_none() {
                     let w = runs::watermark(c, run_id)?;
                     runs::set_stream_state(c, integration_id, RUN_STATE, w.as_ref(), mode == SyncMode::Full)?;
                 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tributary_connectors::{Cursor, RawPage, RawRecord};
 use tributary_core::model::{SyncMode, SyncRun};
-use tributary_store::repo::{audit, integrations, maps, profiles, raw, runs};
+use tributary_store::repo::{audit, integrations, maps, profiles, raw, runs, scopes};
 
 use crate::integrations::kind_of;
 use crate::pipeline::{Fetched, Prepared, Producer, Progress, RunMaps};
@@ -33,7 +33,7 @@ impl ReplayReader {
         let last = rows.last().map(|r| r.id);
         let full = rows.len() as i64 == REPLAY_PAGE;
         let raw_ids = rows.iter().map(|r| r.id).collect();
-        let records = rows.into_iter().map(|r| RawRecord { stream, key: r.key, body: r.body, tombstone: false, scope: None }).collect();
+        let records = rows.into_iter().map(|r| RawRecord { stream, key: r.key, body: r.body, tombstone: false, scope: r.scope }).collect();
         let next = match (full, last) {
             (true, Some(l)) => Some(json!({"after": l})),
             _ => None,
@@ -77,7 +77,7 @@ impl Engine {
                             profiles::set_map(c, p.id, stream.name, map.id)?;
                         }
                         audit::record(c, &actor, "map.apply", &m, serde_json::json!({"integration": i}))?;
-                        let maps = RunMaps::load(c, kind, &[(stream.name.to_string(), m.clone())], Some(stream.name))
+                        let maps = RunMaps::load(c, kind, &[(stream.name.to_string(), m.clone())], Some(&[stream.name]))
                             .map_err(|e| tributary_store::StoreError::Invalid(e.to_string()))?;
                         if let Some((run, _, _)) = runs::unfinished(c, integration.id)? {
                             return Err(tributary_store::StoreError::Invalid(format!(
@@ -86,7 +86,10 @@ impl Engine {
                             )));
                         }
                         let run = runs::start(c, integration.id, None, SyncMode::Replay, &crate::lease_owner())?;
-                        Ok((Prepared { integration, kind, maps, run, resumed: false }, (stream.name, total as u64)))
+                        // Scoped records replay against the mapping as it is now.
+                        let mapped = scopes::list(c, integration.id)?;
+                        let scopes = (!mapped.is_empty()).then(|| scopes::asset_map(c, integration.id)).transpose()?;
+                        Ok((Prepared { integration, kind, maps, run, resumed: false, scopes, scope: None }, (stream.name, total as u64)))
                     })
                     .map_err(EngineError::from)
             })

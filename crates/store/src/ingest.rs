@@ -65,6 +65,8 @@ pub struct RunContext {
     pub full: bool,
     pub completeness: Completeness,
     pub rules: Vec<IdentificationRule>,
+    /// Limits [`finish_full`] to one scope (a file import covers one repository).
+    pub scope: Option<String>,
 }
 
 /// One staged record.
@@ -108,6 +110,30 @@ fn int_col<I: IntoIterator<Item = Option<i64>>>(it: I) -> Column {
     Column::Int(it.into_iter().collect())
 }
 
+/// Writes assets that records of a run attach to (e.g. the repository a Semgrep project
+/// maps to), outside the page flow: no raw records, no findings, no checkpoint. Seen-marks
+/// are recorded for full runs, so the run's sweep keeps these attributions.
+pub fn write_context_assets(conn: &mut dyn Conn, ctx: &RunContext, records: Vec<RecordIn>) -> Result<RunCounts> {
+    let now = now_ms();
+    let mut counts = RunCounts::default();
+    let mut seen: Vec<(i64, i64)> = Vec::new();
+    let raw_ids = vec![None; records.len()];
+    write_assets(conn, ctx, &records, &raw_ids, now, &mut counts, &mut seen)?;
+    write_seen(conn, ctx, &seen)?;
+    Ok(counts)
+}
+
+fn write_seen(conn: &mut dyn Conn, ctx: &RunContext, seen: &[(i64, i64)]) -> Result<()> {
+    if ctx.full && !seen.is_empty() {
+        let batch = Batch::new()
+            .col("run_id", Column::Int(vec![Some(ctx.run_id); seen.len()]))
+            .col("item_kind", int_col(seen.iter().map(|s| Some(s.0))))
+            .col("item_id", int_col(seen.iter().map(|s| Some(s.1))));
+        conn.insert_batch_ignore("sync_seen", &batch)?;
+    }
+    Ok(())
+}
+
 /// Writes one page (call inside a transaction). Returns what changed.
 pub fn write_page(conn: &mut dyn Conn, ctx: &RunContext, mut page: PageIn) -> Result<RunCounts> {
     let now = now_ms();
@@ -117,13 +143,7 @@ pub fn write_page(conn: &mut dyn Conn, ctx: &RunContext, mut page: PageIn) -> Re
     let assets = write_assets(conn, ctx, &page.records, &raw_ids, now, &mut counts, &mut seen)?;
     write_relations(conn, &page.records, &assets)?;
     write_findings(conn, ctx, &mut page.records, &assets, &raw_ids, now, &mut counts, &mut seen)?;
-    if ctx.full && !seen.is_empty() {
-        let batch = Batch::new()
-            .col("run_id", Column::Int(vec![Some(ctx.run_id); seen.len()]))
-            .col("item_kind", int_col(seen.iter().map(|s| Some(s.0))))
-            .col("item_id", int_col(seen.iter().map(|s| Some(s.1))));
-        conn.insert_batch_ignore("sync_seen", &batch)?;
-    }
+    write_seen(conn, ctx, &seen)?;
     runs::checkpoint(conn, ctx.run_id, &counts, page.cursor.as_ref(), page.watermark.as_ref())?;
     Ok(counts)
 }
@@ -188,6 +208,7 @@ fn write_raw(
                 .col("integration_id", Column::Int(vec![Some(ctx.integration_id); n]))
                 .col("stream", text_col(inserts.iter().map(|(i, _)| Some(records[*i].stream.clone()))))
                 .col("record_key", text_col(inserts.iter().map(|(i, _)| Some(records[*i].key.clone()))))
+                .col("scope", text_col(inserts.iter().map(|(i, _)| records[*i].scope.clone())))
                 .col("chash", int_col(inserts.iter().map(|(_, b)| Some(b.hash))))
                 .col("body", Column::Blob(inserts.into_iter().map(|(_, b)| Some(b.bytes)).collect()))
                 .col("fetched_at", Column::Int(vec![Some(now); n]));
@@ -354,7 +375,8 @@ fn write_assets(
         out[i] = Some(AssetOut { id: asset_id, retired: a.retired });
         match current.get(&key).copied() {
             None => {
-                if !is_new && !a.retired {
+                // (A key repeated in the page is one attribution, counted once.)
+                if !is_new && !a.retired && !insert_slot.contains_key(&key) {
                     counts.assets_updated += 1;
                     changed_assets.insert(asset_id, i);
                 }
@@ -675,10 +697,20 @@ fn write_findings(
     let mut seen_ids: Vec<i64> = Vec::new();
     for x in incoming {
         match existing.get(&(x.asset_id, x.fkey)) {
+            // A finding first seen already fixed is history we never saw open: nothing to
+            // record (if it comes back, it arrives open).
+            None if x.f.status == FindingStatus::Fixed => counts.skipped += 1,
             None => inserts.push(x),
             Some(e) => {
                 seen_ids.push(e.id);
                 if e.hash != x.hash {
+                    // The source itself reporting a finding fixed is a close, not an edit.
+                    let was_fixed = e.hash & STATUS_BITS == status_code(FindingStatus::Fixed);
+                    if x.f.status == FindingStatus::Fixed && !was_fixed {
+                        counts.closed += 1;
+                    } else {
+                        counts.updated += 1;
+                    }
                     updates.push(e.id, x, now, false);
                 } else {
                     counts.unchanged += 1;
@@ -698,7 +730,6 @@ fn write_findings(
         conn.insert_batch("findings", &cols.into_batch(ctx.integration_id, now, true))?;
     }
     if !updates.id.is_empty() {
-        counts.updated += updates.id.len() as i64;
         conn.update_batch("findings", &updates.into_batch(ctx.integration_id, now, false))?;
     }
     if !closes.is_empty() {
@@ -719,13 +750,17 @@ fn write_findings(
 }
 
 /// Ends a full sync: closes findings and retires asset attributions that the run did not
-/// see, deletes raw records it did not see, and drops its seen-marks. `products` and
-/// `streams` limit the sweep to what this run covered.
-pub fn finish_full(conn: &mut dyn Conn, ctx: &RunContext, products: &[String], streams: &[String]) -> Result<RunCounts> {
+/// see, deletes raw records it did not see, and drops its seen-marks. `products` (each
+/// with how complete its records are) and `streams` limit the sweep to what this run
+/// covered.
+pub fn finish_full(conn: &mut dyn Conn, ctx: &RunContext, products: &[(String, Completeness)], streams: &[String]) -> Result<RunCounts> {
     let now = now_ms();
     let mut counts = RunCounts::default();
-    for product in products {
-        counts.closed += match ctx.completeness {
+    if let Some(scope) = &ctx.scope {
+        return finish_scope(conn, ctx, products, streams, scope, now);
+    }
+    for (product, completeness) in products {
+        counts.closed += match completeness {
             Completeness::PerFinding => conn.execute(
                 "UPDATE findings SET status = 'fixed', chash = ?, closed_at = ?, updated_at = ? \
                  WHERE integration_id = ? AND product = ? AND status <> 'fixed' AND NOT EXISTS \
@@ -754,6 +789,36 @@ pub fn finish_full(conn: &mut dyn Conn, ctx: &RunContext, products: &[String], s
             "DELETE FROM raw_records WHERE integration_id = ? AND stream = ? AND NOT EXISTS \
              (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = raw_records.id)",
             params![ctx.integration_id, stream.as_str(), ctx.run_id, SEEN_RAW],
+        )?;
+    }
+    conn.execute("DELETE FROM sync_seen WHERE run_id = ?", params![ctx.run_id])?;
+    Ok(counts)
+}
+
+/// [`finish_full`] for a run that covered one scope: only that scope's findings and raw
+/// records are swept; attributions of other scopes are untouched.
+fn finish_scope(
+    conn: &mut dyn Conn,
+    ctx: &RunContext,
+    products: &[(String, Completeness)],
+    streams: &[String],
+    scope: &str,
+    now: Millis,
+) -> Result<RunCounts> {
+    let mut counts = RunCounts::default();
+    for (product, _) in products {
+        counts.closed += conn.execute(
+            "UPDATE findings SET status = 'fixed', chash = ?, closed_at = ?, updated_at = ? \
+             WHERE integration_id = ? AND product = ? AND scope = ? AND status <> 'fixed' AND NOT EXISTS \
+             (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = findings.id)",
+            params![CLOSED_HASH, now, now, ctx.integration_id, product.as_str(), scope, ctx.run_id, SEEN_FINDING],
+        )? as i64;
+    }
+    for stream in streams {
+        conn.execute(
+            "DELETE FROM raw_records WHERE integration_id = ? AND stream = ? AND scope = ? AND NOT EXISTS \
+             (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = raw_records.id)",
+            params![ctx.integration_id, stream.as_str(), scope, ctx.run_id, SEEN_RAW],
         )?;
     }
     conn.execute("DELETE FROM sync_seen WHERE run_id = ?", params![ctx.run_id])?;

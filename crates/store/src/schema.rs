@@ -318,7 +318,16 @@ pub const ASSET_RELATIONS: Table = Table {
 
 pub const RAW_RECORDS: Table = bulk_table(
     "raw_records",
-    &[id(), int_nn("integration_id"), text_nn("stream"), text_nn("record_key"), int_nn("chash"), blob("body"), int_nn("fetched_at")],
+    &[
+        id(),
+        int_nn("integration_id"),
+        text_nn("stream"),
+        text_nn("record_key"),
+        text("scope"),
+        int_nn("chash"),
+        blob("body"),
+        int_nn("fetched_at"),
+    ],
     &[uniq("raw_records_key", &["integration_id", "stream", "record_key"])],
 );
 

@@ -70,6 +70,7 @@ fn setup(store: &Store, full: bool) -> RunContext {
         full,
         completeness: Completeness::PerAsset,
         rules: identify::default_rules(),
+        scope: None,
     }
 }
 
@@ -135,7 +136,7 @@ tributary_store::backend_tests! {
             endpoint("b", MAC_B, &[("CVE-2024-0002", "HIGH"), ("CVE-2024-0003", "LOW")], "CONNECTED"),
         ];
         store.write(|c| ingest::write_page(c, &first, PageIn { records, ..PageIn::default() })).unwrap();
-        let swept = store.write(|c| ingest::finish_full(c, &first, &["Cortex XDR".into()], &["endpoint".into()])).unwrap();
+        let swept = store.write(|c| ingest::finish_full(c, &first, &[("Cortex XDR".into(), Completeness::PerAsset)], &["endpoint".into()])).unwrap();
         assert_eq!((swept.closed, swept.assets_retired), (0, 0));
 
         // Second full sync sees only "a": "b" is retired, its two findings closed, its raw record dropped.
@@ -143,7 +144,7 @@ tributary_store::backend_tests! {
         let records = vec![endpoint("a", MAC_A, &[("CVE-2024-0001", "HIGH")], "CONNECTED")];
         let c = store.write(|c| ingest::write_page(c, &second, PageIn { records, ..PageIn::default() })).unwrap();
         assert_eq!(c.unchanged, 1);
-        let swept = store.write(|c| ingest::finish_full(c, &second, &["Cortex XDR".into()], &["endpoint".into()])).unwrap();
+        let swept = store.write(|c| ingest::finish_full(c, &second, &[("Cortex XDR".into(), Completeness::PerAsset)], &["endpoint".into()])).unwrap();
         assert_eq!((swept.closed, swept.assets_retired), (2, 1));
         assert_eq!(count(&store, "SELECT COUNT(*) FROM findings WHERE status = 'open'"), 1);
         assert_eq!(count(&store, "SELECT COUNT(*) FROM raw_records"), 1);

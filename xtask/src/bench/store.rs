@@ -210,6 +210,7 @@ fn open(a: &ChildArgs, name: &str) -> Result<Db> {
         full: false,
         completeness: Completeness::PerAsset,
         rules: identify::default_rules(),
+        scope: None,
     };
     Ok(Db { store, ctx, cleanup })
 }

@@ -37,6 +37,11 @@ fn add(ctx: &Ctx, kind: IntegrationKindArgs) -> Result<()> {
             let config = json!({"key_id": a.key_id.trim(), "security": security, "types": a.types});
             ("cortex-xdr", a.common, a.base_url, config, secret)
         }
+        IntegrationKindArgs::Semgrep(a) => {
+            let secret = secret_from_stdin("API token", "--token-stdin")?;
+            let config = json!({"scan": a.scan, "auto_map_future": a.auto_map_future});
+            ("semgrep", a.common, a.base_url, config, secret)
+        }
     };
     if let Some(r) = common.rate_limit
         && !(r > 0.0 && r.is_finite())

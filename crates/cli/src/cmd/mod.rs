@@ -4,6 +4,7 @@ mod db;
 mod integration;
 mod map;
 mod profile;
+mod projects;
 mod query;
 mod rules;
 mod runs;
@@ -67,6 +68,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sync(a) => sync::run(&ctx, a),
         Command::Query(a) => query::run(&ctx, a),
         Command::Runs(c) => runs::run(&ctx, c),
+        Command::Projects(c) => projects::run(&ctx, c),
     }
 }
 

@@ -148,7 +148,10 @@ impl Connector for XdrClient {
             // Tenant info proves the key; one endpoint proves the role can view endpoints.
             let _: Value = self.call("/public_api/v1/system/get_tenant_info/", json!({})).await?;
             let page = self.endpoints(json!([]), 0, 1).await?;
-            Ok(TestReport { summary: format!("Connected to Cortex XDR at {}: {} endpoints visible", self.http.base(), page.total_count) })
+            Ok(TestReport {
+                summary: format!("Connected to Cortex XDR at {}: {} endpoints visible", self.http.base(), page.total_count),
+                learned: None,
+            })
         })
     }
 

@@ -12,6 +12,7 @@ use tributary_core::model::SyncMode;
 
 use super::STREAM;
 use super::client::{VulnRow, XdrClient};
+use crate::task::Prefetch;
 use crate::{BoxFuture, ConnectorError, Cursor, RawPage, RawRecord, Source, SyncPlan};
 
 /// The vendor's maximum for `get_endpoint`.
@@ -146,24 +147,19 @@ impl XdrSource {
         let prior_max = cursor.and_then(|c| c.get("max_seen")).and_then(Value::as_i64);
         let current = match self.ahead.take() {
             Some(ahead) if ahead.from == from && ahead.since == since => ahead.task,
-            _ => AbortOnDrop(tokio::spawn(fetch(self.client.clone(), since, from))),
+            _ => Prefetch::spawn(fetch(self.client.clone(), since, from)),
         };
         // Ask for the next page before this one is even parsed: the vendor prepares it
         // while we decode this one. Pages still come back strictly in order, so cursors
         // and resume are unchanged; a stale guess (the total shrank) is simply dropped.
         let next_from = from + ENDPOINTS_PER_PAGE;
         if self.total_hint.is_some_and(|t| next_from < t) {
-            self.ahead =
-                Some(Ahead { from: next_from, since, task: AbortOnDrop(tokio::spawn(fetch(self.client.clone(), since, next_from))) });
+            self.ahead = Some(Ahead { from: next_from, since, task: Prefetch::spawn(fetch(self.client.clone(), since, next_from)) });
         }
-        let fetched = match current.await {
-            Ok(r) => r?,
-            Err(e) => return Err(ConnectorError::Internal(format!("page fetch task failed: {e}"))),
-        };
+        let fetched = current.await?;
         self.total_hint = Some(fetched.total);
         if self.ahead.is_none() && next_from < fetched.total {
-            self.ahead =
-                Some(Ahead { from: next_from, since, task: AbortOnDrop(tokio::spawn(fetch(self.client.clone(), since, next_from))) });
+            self.ahead = Some(Ahead { from: next_from, since, task: Prefetch::spawn(fetch(self.client.clone(), since, next_from)) });
         }
         let max_seen = match (prior_max, fetched.max_seen) {
             (Some(a), Some(b)) => Some(a.max(b)),
@@ -179,24 +175,7 @@ impl XdrSource {
 struct Ahead {
     from: u64,
     since: Option<i64>,
-    task: AbortOnDrop,
-}
-
-/// A spawned fetch that is cancelled when the source is dropped (a failed or finished
-/// run must not leave requests running).
-struct AbortOnDrop(tokio::task::JoinHandle<Result<Fetched, ConnectorError>>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-impl std::future::Future for AbortOnDrop {
-    type Output = Result<Result<Fetched, ConnectorError>, tokio::task::JoinError>;
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0).poll(cx)
-    }
+    task: Prefetch<Fetched>,
 }
 
 impl Source for XdrSource {

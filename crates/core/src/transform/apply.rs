@@ -34,14 +34,16 @@ impl TransformMap {
             if leaves.is_empty() {
                 continue;
             }
+            let single = rule.slot.place == Place::Finding && self.single_finding;
             match rule.slot.place {
-                Place::Asset => {
+                Place::Asset | Place::Finding if rule.slot.place == Place::Asset || single => {
                     let combined = if rule.source.fan_outs() > 0 {
                         Value::Array(leaves.iter().map(|(_, v)| (*v).clone()).collect())
                     } else {
                         leaves[0].1.clone()
                     };
-                    write(rule, combined, &mut out.asset, &mut out.warnings);
+                    let into = if single { element(&mut findings, 0) } else { &mut out.asset };
+                    write(rule, combined, into, &mut out.warnings);
                 }
                 place => {
                     let elements = if place == Place::Nic { &mut nics } else { &mut findings };
@@ -141,6 +143,21 @@ fn convert(c: &Convert, v: Value) -> Result<Value, String> {
             Value::Array(items) => items.into_iter().next().unwrap_or(Value::Null),
             other => other,
         },
+        Convert::Regex(p) => {
+            let pick = |s: &str| -> Option<Value> {
+                let caps = p.0.captures(s)?;
+                let m = caps.get(1).or_else(|| caps.get(0))?;
+                Some(Value::String(m.as_str().to_string()))
+            };
+            match v {
+                Value::String(s) => pick(&s).unwrap_or(Value::Null),
+                Value::Array(items) => Value::Array(items.iter().filter_map(|i| i.as_str().and_then(pick)).collect()),
+                other => match scalar_text(&other) {
+                    Some(s) => pick(&s).unwrap_or(Value::Null),
+                    None => Value::Null,
+                },
+            }
+        }
     })
 }
 

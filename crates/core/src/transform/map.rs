@@ -92,7 +92,21 @@ pub enum Convert {
     Join(String),
     /// Keep the first element of a list.
     First,
+    /// Keep what a regular expression matches (its first capture group when it has one);
+    /// no match → empty. Lists: applied to each element, non-matches dropped.
+    Regex(Pattern),
 }
+
+/// A compiled regular expression that compares by its source text.
+#[derive(Debug, Clone)]
+pub struct Pattern(pub regex::Regex);
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+impl Eq for Pattern {}
 
 impl Convert {
     pub fn parse(text: &str) -> Result<Convert, String> {
@@ -110,13 +124,19 @@ impl Convert {
             "split" => Convert::Split(arg.filter(|a| !a.is_empty()).unwrap_or(",").to_string()),
             "join" => Convert::Join(arg.filter(|a| !a.is_empty()).unwrap_or(",").to_string()),
             "first" => Convert::First,
+            "regex" => {
+                let pattern =
+                    arg.filter(|a| !a.is_empty()).ok_or_else(|| "conversion 'regex' needs a pattern: regex:PATTERN".to_string())?;
+                let re = regex::Regex::new(pattern).map_err(|e| format!("conversion 'regex': invalid pattern: {e}"))?;
+                Convert::Regex(Pattern(re))
+            }
             _ => {
                 return Err(format!(
-                    "unknown conversion '{text}' (known: lower, upper, trim, date, severity, number, split[:SEP], join[:SEP], first)"
+                    "unknown conversion '{text}' (known: lower, upper, trim, date, severity, number, split[:SEP], join[:SEP], first, regex:PATTERN)"
                 ));
             }
         };
-        if arg.is_some() && !matches!(c, Convert::Split(_) | Convert::Join(_)) {
+        if arg.is_some() && !matches!(c, Convert::Split(_) | Convert::Join(_) | Convert::Regex(_)) {
             return Err(format!("conversion '{name}' takes no argument"));
         }
         Ok(c)
@@ -130,7 +150,7 @@ impl Convert {
             Convert::Severity => Some(FieldType::Severity),
             Convert::Number => Some(FieldType::Number),
             Convert::Split(_) => Some(FieldType::StringList),
-            Convert::Trim | Convert::First => None,
+            Convert::Trim | Convert::First | Convert::Regex(_) => None,
         }
     }
 }
@@ -191,6 +211,9 @@ pub struct CompiledRule {
 pub struct TransformMap {
     pub spec: TransformMapSpec,
     pub rules: Vec<CompiledRule>,
+    /// The record is one finding (its `externalFindingId` source does not fan out), so a
+    /// fanned-out source fills a list field of that finding instead of making findings.
+    pub single_finding: bool,
 }
 
 impl TransformMap {
@@ -204,8 +227,14 @@ impl TransformMap {
             errors.push(MapError::NoRules);
         }
         let mut rules = Vec::new();
+        let single_finding = spec
+            .rules
+            .iter()
+            .find(|r| r.target.replace(' ', "") == "finding[].externalFindingId")
+            .and_then(|r| Path::parse(&r.source).ok())
+            .is_some_and(|p| p.fan_outs() == 0);
         for (i, r) in spec.rules.iter().enumerate() {
-            match compile_rule(i + 1, r, spec.target_model) {
+            match compile_rule(i + 1, r, spec.target_model, single_finding) {
                 Ok(c) => rules.push(c),
                 Err(e) => errors.push(e),
             }
@@ -214,11 +243,11 @@ impl TransformMap {
         if spec.target_model.finding_kind().is_some() && !writes_id && !spec.rules.is_empty() {
             errors.push(MapError::NoFindingId { model: spec.target_model });
         }
-        if errors.is_empty() { Ok(TransformMap { spec, rules }) } else { Err(errors) }
+        if errors.is_empty() { Ok(TransformMap { spec, rules, single_finding }) } else { Err(errors) }
     }
 }
 
-fn compile_rule(number: usize, r: &RuleSpec, model: TargetModel) -> Result<CompiledRule, MapError> {
+fn compile_rule(number: usize, r: &RuleSpec, model: TargetModel, single_finding: bool) -> Result<CompiledRule, MapError> {
     let source = Path::parse(&r.source).map_err(|source| MapError::Path { rule: number, source })?;
     let target = Path::parse(&r.target).map_err(|source| MapError::Path { rule: number, source })?;
     let mismatch = |reason: String| MapError::TypeMismatch { rule: number, reason };
@@ -259,9 +288,10 @@ fn compile_rule(number: usize, r: &RuleSpec, model: TargetModel) -> Result<Compi
     {
         return Err(mismatch(format!("the conversions produce a {produced} but '{}' holds a {ty}", r.target)));
     }
-    // A fanned-out source into one scalar field on the asset would silently drop values.
+    // A fanned-out source into one scalar field on the asset (or on the record's one
+    // finding) would silently drop values.
     if source.fan_outs() == 1
-        && place == Place::Asset
+        && (place == Place::Asset || (place == Place::Finding && single_finding))
         && !matches!(ty, FieldType::StringList | FieldType::Any)
         && !converts.iter().any(|c| matches!(c, Convert::First | Convert::Join(_)))
     {

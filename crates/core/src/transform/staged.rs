@@ -231,10 +231,13 @@ fn stage_finding(mut obj: Map<String, Value>, kind: FindingKind, product: &str, 
     {
         v.insert("cvss".into(), serde_json::json!({"version": c.version, "baseScore": c.base_score, "severity": c.severity}));
     }
-    if let Some(cwes) = get(&obj, "findingType.codeWeakness.cwe").and_then(Value::as_array) {
+    for branch in ["codeWeakness", "vulnerability"] {
+        let Some(cwes) = obj.get("findingType").and_then(|t| t.get(branch)).and_then(|b| b.get("cwe")).and_then(Value::as_array) else {
+            continue;
+        };
         let ids: Vec<u32> = cwes.iter().filter_map(Value::as_str).filter_map(vuln::cwe_id).collect();
         let top25 = ids.iter().filter_map(|c| vuln::cwe_top25_rank(*c)).min();
-        if let Some(cw) = obj.get_mut("findingType").and_then(|t| t.get_mut("codeWeakness")).and_then(Value::as_object_mut) {
+        if let Some(cw) = obj.get_mut("findingType").and_then(|t| t.get_mut(branch)).and_then(Value::as_object_mut) {
             cw.insert("cweIds".into(), Value::from(ids));
             cw.insert("cweTop25Rank".into(), top25.map(Value::from).unwrap_or(Value::Null));
         }

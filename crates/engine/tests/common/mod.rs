@@ -82,3 +82,30 @@ pub fn n(v: &Value) -> i64 {
 
 pub const XDR_ASSETS: &str = "asset.inventory:(source:`Cortex XDR`)";
 pub const XDR_FINDINGS: &str = "finding.vendorProductName:`Cortex XDR`";
+
+pub fn semgrep(name: &str, sim: &SimServer, extra: Value) -> NewIntegration {
+    let mut config = json!({"scan": ["sast", "sca"]});
+    if let (Some(c), Some(e)) = (config.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            c.insert(k.clone(), v.clone());
+        }
+    }
+    NewIntegration {
+        name: name.into(),
+        kind: "semgrep".into(),
+        base_url: sim.base_url("semgrep"),
+        config,
+        secret: Secret::new(tributary_sim::config::DEFAULT_SEMGREP_TOKEN),
+        test: true,
+    }
+}
+
+pub const SAST_FINDINGS: &str = "finding.vendorProductName:`Semgrep Code`";
+pub const SCA_FINDINGS: &str = "finding.vendorProductName:`Semgrep Supply Chain`";
+pub const PACKAGES: &str = "asset.type:package";
+pub const REPOSITORIES: &str = "asset.type:repository";
+
+/// SQL scalar on the engine's store.
+pub fn scalar(e: &Engine, sql: &str, params: &[tributary_store::Param<'_>]) -> i64 {
+    sb(|| e.store.read(|c| c.scalar(sql, params))).expect("scalar")
+}

@@ -66,11 +66,14 @@ impl World {
             }
         }
 
-        // Semgrep findings: open findings of projects that have a URL.
+        // Semgrep findings of projects that have a URL (what an integration that maps future
+        // projects ingests): open ones, and every one not fixed (what a first full sync
+        // stores; findings already fixed when first seen are history, not stored).
+        // Package assets: every package version an SCA finding of such a project names.
         let mut out = serde_json::Map::new();
         let mut purls = HashSet::new();
         for t in [IssueType::Sast, IssueType::Sca] {
-            let (mut open, mut total) = (0u64, 0u64);
+            let (mut open, mut total, mut stored) = (0u64, 0u64, 0u64);
             let mut by_severity = BTreeMap::new();
             let mut by_status = BTreeMap::new();
             for f in 0..self.finding_count(t, day) {
@@ -83,17 +86,25 @@ impl World {
                         s => s.api(),
                     },
                 );
-                if !st.status.is_open() || !with_url[self.finding_project(t, f) as usize] {
+                if !with_url[self.finding_project(t, f) as usize] {
                     continue;
                 }
-                open += 1;
-                bump(&mut by_severity, self.finding_severity(t, f));
                 if t == IssueType::Sca
                     && let Some(p) = self.sca_purl(f)
                 {
                     purls.insert(p);
                 }
+                if st.status == Status::Fixed {
+                    continue;
+                }
+                stored += 1;
+                if !st.status.is_open() {
+                    continue;
+                }
+                open += 1;
+                bump(&mut by_severity, self.finding_severity(t, f));
             }
+            out.insert(format!("{}_findings_stored", t.as_str()), json!(stored));
             out.insert(format!("{}_findings", t.as_str()), json!(open));
             out.insert(format!("{}_findings_by_severity", t.as_str()), json!(by_severity));
             out.insert(format!("{}_findings_total", t.as_str()), json!(total));

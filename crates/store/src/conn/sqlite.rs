@@ -26,7 +26,7 @@ pub struct SqliteConn {
 }
 
 /// Page-cache budget per connection, in KiB (negative = KiB for `cache_size`).
-const WRITER_CACHE_KIB: i64 = 128 * 1024;
+const WRITER_CACHE_KIB: i64 = 64 * 1024;
 const READER_CACHE_KIB: i64 = 16 * 1024;
 /// Size the writer truncates the WAL back to when it restarts it. Well below the
 /// checkpointer's threshold, so the file's length keeps tracking how much it holds (the

@@ -8,6 +8,7 @@ pub mod profiles;
 pub mod raw;
 pub mod rules;
 pub mod runs;
+pub mod scopes;
 pub mod users;
 
 use crate::error::{Result, StoreError};

@@ -197,3 +197,15 @@ pub fn set_stream_state(
     )?;
     Ok(())
 }
+
+/// Changes a running run's mode (a delta run that learns it must fetch everything).
+pub fn set_mode(conn: &mut dyn Conn, run_id: i64, mode: SyncMode) -> Result<()> {
+    conn.execute("UPDATE sync_runs SET mode = ? WHERE id = ?", params![mode.as_str(), run_id])?;
+    Ok(())
+}
+
+/// Forgets a stream's delta watermark, so the next run is a full one.
+pub fn require_full(conn: &mut dyn Conn, integration_id: i64, stream: &str) -> Result<()> {
+    conn.execute("UPDATE sync_state SET watermark = NULL WHERE integration_id = ? AND stream = ?", params![integration_id, stream])?;
+    Ok(())
+}

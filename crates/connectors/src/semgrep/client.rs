@@ -1,0 +1,182 @@
+//! The Semgrep Web API client: bearer-token calls, deployments, projects and finding
+//! pages, and the API's errors turned into words. Semgrep answers a token without the
+//! Web API scope with 404 (not 401/403), so a 404 on the deployments listing — a path
+//! that always exists — is reported as a scope problem.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde::Deserialize;
+use serde_json::Value;
+use tributary_core::secret::Secret;
+
+use super::SemgrepConfig;
+use crate::http::{ClientOptions, HttpClient};
+use crate::{BoxFuture, Connector, ConnectorError, ScopeInfo, Source, SyncPlan, TestReport};
+
+pub(super) const VENDOR: &str = "Semgrep";
+/// Projects per request (undocumented maximum; the simulator clamps at 3000 like findings).
+const PROJECTS_PER_PAGE: u64 = 1_000;
+const DEPLOYMENTS: &str = "/api/v1/deployments";
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Deployment {
+    pub id: i64,
+    pub name: String,
+    pub slug: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct DeploymentsReply {
+    #[serde(default)]
+    deployments: Vec<Deployment>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ProjectsReply {
+    #[serde(default)]
+    projects: Vec<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct FindingsReply {
+    #[serde(default)]
+    pub findings: Vec<Value>,
+}
+
+/// `{"error": "…"}` (our simulator's shape; the real body is undocumented, so only the
+/// status decides) → words.
+fn classify(vendor: &'static str, status: StatusCode, body: &[u8]) -> ConnectorError {
+    let msg = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_string());
+    let msg = if msg.is_empty() { status.canonical_reason().unwrap_or("").to_string() } else { msg };
+    match status.as_u16() {
+        401 => ConnectorError::Unauthorized {
+            vendor,
+            reason: format!("{msg}; the token is wrong, expired or revoked: create a new API token under Settings → Tokens"),
+        },
+        403 => ConnectorError::Forbidden { vendor, reason: format!("{msg}; the token's user lacks access to this deployment") },
+        404 => ConnectorError::NotFound { vendor, reason: msg },
+        s => ConnectorError::Http { vendor, status: s, reason: msg },
+    }
+}
+
+pub struct SemgrepClient {
+    http: Arc<HttpClient>,
+    pub(super) cfg: SemgrepConfig,
+    token: Secret,
+}
+
+impl SemgrepClient {
+    pub fn new(base: String, cfg: SemgrepConfig, token: Secret, opts: &ClientOptions) -> Result<SemgrepClient, ConnectorError> {
+        Ok(SemgrepClient { http: Arc::new(HttpClient::new(VENDOR, base, opts, classify)?), cfg, token })
+    }
+
+    pub(super) async fn get<T: serde::de::DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, ConnectorError> {
+        let mut url = self.http.url(path);
+        if !query.is_empty() {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in query {
+                q.append_pair(k, v);
+            }
+            url = format!("{url}?{}", q.finish());
+        }
+        self.http.send_json(path, |c| c.get(&url).bearer_auth(self.token.expose())).await
+    }
+
+    async fn deployment(&self) -> Result<Deployment, ConnectorError> {
+        let reply: DeploymentsReply = self.get(DEPLOYMENTS, &[]).await.map_err(|e| match e {
+            ConnectorError::NotFound { vendor, .. } => ConnectorError::Forbidden {
+                vendor,
+                reason: "the token cannot call the Web API (Semgrep answers 404 to tokens without the Web API scope, \
+                         e.g. Agent (CI) tokens); create an API token with the Web API scope under Settings → Tokens"
+                    .into(),
+            },
+            other => other,
+        })?;
+        // One token reaches exactly one deployment.
+        reply.deployments.into_iter().next().ok_or_else(|| ConnectorError::Forbidden {
+            vendor: VENDOR,
+            reason: "the token reaches no deployment; create it from within the deployment to sync".into(),
+        })
+    }
+
+    /// The deployment slug: recorded at add time, else asked for.
+    pub(super) async fn slug(&self) -> Result<String, ConnectorError> {
+        match &self.cfg.deployment {
+            Some(s) => Ok(s.clone()),
+            None => Ok(self.deployment().await?.slug),
+        }
+    }
+
+    pub(super) async fn findings(
+        &self,
+        slug: &str,
+        issue_type: &str,
+        page: u64,
+        since: Option<f64>,
+    ) -> Result<FindingsReply, ConnectorError> {
+        let mut q =
+            vec![("issue_type", issue_type.to_string()), ("page", page.to_string()), ("page_size", self.cfg.page_size().to_string())];
+        if let Some(s) = since {
+            q.push(("since", format!("{s:.3}")));
+        }
+        self.get(&format!("/api/v1/deployments/{slug}/findings"), &q).await
+    }
+}
+
+impl Connector for SemgrepClient {
+    fn test(&self) -> BoxFuture<'_, Result<TestReport, ConnectorError>> {
+        Box::pin(async move {
+            let d = self.deployment().await?;
+            let mut learned = serde_json::Map::new();
+            learned.insert("deployment".into(), Value::String(d.slug.clone()));
+            learned.insert("deployment_name".into(), Value::String(d.name.clone()));
+            Ok(TestReport {
+                summary: format!("Connected to Semgrep at {}: deployment '{}' ({}, id {})", self.http.base(), d.name, d.slug, d.id),
+                learned: Some(learned),
+            })
+        })
+    }
+
+    fn source(&self, plan: &SyncPlan) -> Box<dyn Source> {
+        Box::new(super::source::SemgrepSource::new(self.clone_handle(), plan))
+    }
+
+    fn streams(&self) -> Option<Vec<&'static str>> {
+        Some(self.cfg.streams())
+    }
+
+    fn scopes(&self) -> BoxFuture<'_, Result<Option<Vec<ScopeInfo>>, ConnectorError>> {
+        Box::pin(async move {
+            let slug = self.slug().await?;
+            let path = format!("/api/v1/deployments/{slug}/projects");
+            let mut out = Vec::new();
+            let mut page = 0u64;
+            loop {
+                let reply: ProjectsReply =
+                    self.get(&path, &[("page", page.to_string()), ("page_size", PROJECTS_PER_PAGE.to_string())]).await?;
+                let n = reply.projects.len() as u64;
+                for p in reply.projects {
+                    let Some(name) = p.get("name").and_then(Value::as_str).map(str::to_string) else { continue };
+                    let url = p.get("url").and_then(Value::as_str).filter(|u| !u.trim().is_empty()).map(str::to_string);
+                    out.push(ScopeInfo { key: name.clone(), name, url, attributes: p });
+                }
+                // No total and no cursor: a short page is the last one.
+                if n < PROJECTS_PER_PAGE {
+                    break;
+                }
+                page += 1;
+            }
+            Ok(Some(out))
+        })
+    }
+}
+
+impl SemgrepClient {
+    fn clone_handle(&self) -> SemgrepClient {
+        SemgrepClient { http: self.http.clone(), cfg: self.cfg.clone(), token: self.token.clone() }
+    }
+}
