@@ -77,6 +77,32 @@ pub enum Command {
     /// Projects of an integration (Semgrep) and the repositories they map to.
     #[command(subcommand)]
     Projects(ProjectsCommand),
+    /// Import a scan report into one repository's findings. Importing the same file again
+    /// changes nothing; a later scan of the same repository and tool closes findings that
+    /// are gone and reopens those that came back. A bad file changes nothing.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// `semgrep --json` output.
+    SemgrepJson {
+        /// The report file.
+        file: std::path::PathBuf,
+        /// The repository that was scanned (any URL spelling).
+        #[arg(long, value_name = "URL")]
+        repo: String,
+    },
+    /// SARIF 2.1.0 from any tool (semgrep --sarif, CodeQL, …).
+    Sarif {
+        file: std::path::PathBuf,
+        #[arg(long, value_name = "URL")]
+        repo: String,
+        /// File findings under this tool name (default: the tool named in the file).
+        #[arg(long, value_name = "NAME")]
+        tool: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

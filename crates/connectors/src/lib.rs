@@ -10,10 +10,12 @@
 //!   honour `Retry-After`, rate limit, worded errors).
 //! * [`cortex_xdr`]: Cortex XDR endpoints and their CVEs.
 //! * [`semgrep`]: Semgrep Code (SAST) and Supply Chain (SCA) findings per project.
+//! * [`import`]: `semgrep --json` and SARIF 2.1.0 files, streamed.
 
 pub mod cortex_xdr;
 pub mod error;
 pub mod http;
+pub mod import;
 pub mod semgrep;
 pub mod task;
 
@@ -137,8 +139,12 @@ pub struct ConnectorKind {
 /// Every connector, in one place.
 pub static CONNECTORS: &[&ConnectorKind] = &[&cortex_xdr::KIND, &semgrep::KIND];
 
+/// File formats `tributary import` reads; integrations of these kinds hold imports.
+pub static IMPORTERS: &[&ConnectorKind] = &[&import::SEMGREP_JSON, &import::SARIF];
+
+/// A connector or importer kind by name.
 pub fn kind(name: &str) -> Option<&'static ConnectorKind> {
-    CONNECTORS.iter().copied().find(|k| k.name == name)
+    CONNECTORS.iter().chain(IMPORTERS).copied().find(|k| k.name == name)
 }
 
 impl ConnectorKind {

@@ -9,8 +9,10 @@
 //! * [`preview`]: a map applied to a few records, input beside output.
 //! * [`scheduler`]: runs due profiles (`tributary serve`).
 //! * [`integrations`]: adding and testing integrations.
+//! * [`import`]: Semgrep JSON and SARIF files, one repository at a time.
 //! * [`scopes`]: vendor scopes (Semgrep projects) and their repository mapping.
 
+pub mod import;
 pub mod integrations;
 pub mod pipeline;
 pub mod preview;
@@ -54,7 +56,7 @@ impl Engine {
     /// Installs or refreshes every connector's built-in maps. Idempotent and cheap.
     pub fn bootstrap(&self) -> Result<()> {
         self.store.write(|c| {
-            for kind in tributary_connectors::CONNECTORS {
+            for kind in tributary_connectors::CONNECTORS.iter().chain(tributary_connectors::IMPORTERS) {
                 for stream in kind.streams {
                     maps::upsert_builtin(c, &(stream.default_map)())?;
                 }

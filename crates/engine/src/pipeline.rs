@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 
 use serde_json::Value;
@@ -77,6 +78,8 @@ struct Staged {
 pub(crate) struct RunMaps {
     pub by_stream: HashMap<String, Arc<TransformMap>>,
     pub completeness: HashMap<String, Completeness>,
+    /// `vendorProductName` for maps that name none (a SARIF import: the tool).
+    pub product_override: Option<String>,
 }
 
 impl RunMaps {
@@ -96,12 +99,16 @@ impl RunMaps {
             by_stream.insert(s.name.to_string(), Arc::new(map));
             completeness.insert(s.name.to_string(), s.completeness);
         }
-        Ok(RunMaps { by_stream, completeness })
+        Ok(RunMaps { by_stream, completeness, product_override: None })
     }
 
     /// `vendorProductName` of a map's findings.
     fn product(&self, kind: &ConnectorKind, stream: &str) -> String {
-        self.by_stream.get(stream).and_then(|m| m.spec.product.clone()).unwrap_or_else(|| kind.product.to_string())
+        self.by_stream
+            .get(stream)
+            .and_then(|m| m.spec.product.clone())
+            .or_else(|| self.product_override.clone())
+            .unwrap_or_else(|| kind.product.to_string())
     }
 
     /// The products the run's streams produce, each with how complete its records are.
@@ -127,6 +134,7 @@ pub(crate) struct Fetched {
 pub(crate) enum Producer {
     Vendor(Box<dyn Source>),
     Replay(crate::replay::ReplayReader),
+    File(crate::import::FileReader),
 }
 
 impl Producer {
@@ -134,6 +142,7 @@ impl Producer {
         match self {
             Producer::Vendor(s) => Ok(Fetched { page: s.next_page(cursor).await?, raw_ids: None }),
             Producer::Replay(r) => r.next(engine, cursor).await,
+            Producer::File(f) => Ok(Fetched { page: f.next().await?, raw_ids: None }),
         }
     }
 }
@@ -150,6 +159,8 @@ pub(crate) struct Prepared {
     pub scopes: Option<HashMap<String, i64>>,
     /// The run covers one scope only (a file import): its sweep is limited to it.
     pub scope: Option<String>,
+    /// All pages and the sweep in one transaction: the run lands whole or not at all.
+    pub single_tx: bool,
 }
 
 /// What the transform stage needs besides the page.
@@ -229,7 +240,37 @@ fn transform_page(f: Fetched, cx: &TransformContext) -> Staged {
     Staged { page: PageIn { records, cursor: page.next, watermark: page.watermark, fetched, skipped }, completeness, findings }
 }
 
-fn writer(store: Store, base: RunContext, rx: Receiver<Staged>, progress: Arc<dyn Progress>) -> Result<RunCounts> {
+/// Writes every page and the end-of-run sweep in one transaction (file imports). A run
+/// whose producer failed (`aborted`) rolls back whole. Returns (written, swept).
+fn writer_single_tx(
+    store: Store,
+    base: RunContext,
+    rx: Receiver<Staged>,
+    progress: Arc<dyn Progress>,
+    aborted: Arc<AtomicBool>,
+    sweep: (Vec<(String, Completeness)>, Vec<String>),
+) -> Result<(RunCounts, Option<RunCounts>)> {
+    let out = store.with_writer(|c| {
+        c.transaction(|tx| {
+            let mut total = RunCounts::default();
+            while let Ok(p) = rx.recv() {
+                let ctx = RunContext { completeness: p.completeness, ..base.clone() };
+                total.add(&ingest::write_page(tx, &ctx, p.page)?);
+                progress.committed(&total);
+            }
+            if aborted.load(Ordering::SeqCst) {
+                return Err(tributary_store::StoreError::Invalid(
+                    "the import stopped before the end of the file; nothing was written".into(),
+                ));
+            }
+            let swept = ingest::finish_full(tx, &base, &sweep.0, &sweep.1)?;
+            Ok((total, Some(swept)))
+        })
+    })?;
+    Ok(out)
+}
+
+fn writer(store: Store, base: RunContext, rx: Receiver<Staged>, progress: Arc<dyn Progress>) -> Result<(RunCounts, Option<RunCounts>)> {
     let mut total = RunCounts::default();
     while let Ok(first) = rx.recv() {
         let mut rows = first.findings;
@@ -256,7 +297,7 @@ fn writer(store: Store, base: RunContext, rx: Receiver<Staged>, progress: Arc<dy
         total.add(&counts);
         progress.committed(&total);
     }
-    Ok(total)
+    Ok((total, None))
 }
 
 impl Engine {
@@ -295,7 +336,7 @@ impl Engine {
                         let maps = RunMaps::load(c, kind, &profile.maps, streams.as_deref())
                             .map_err(|e| tributary_store::StoreError::Invalid(e.to_string()))?;
                         let (run, resumed) = start_or_resume(c, &integration, Some(profile.id), &opts)?;
-                        Ok(Prepared { integration, kind, maps, run, resumed, scopes: None, scope: None })
+                        Ok(Prepared { integration, kind, maps, run, resumed, scopes: None, scope: None, single_tx: false })
                     })
                     .map_err(EngineError::from)
             })
@@ -342,7 +383,14 @@ impl Engine {
         });
         let store = self.store.clone();
         let wprogress = progress.clone();
-        let write = tokio::task::spawn_blocking(move || writer(store, base, page_rx, wprogress));
+        let aborted = Arc::new(AtomicBool::new(false));
+        let write = if prep.single_tx {
+            let sweep = (maps.products(kind), maps.by_stream.keys().cloned().collect());
+            let flag = aborted.clone();
+            tokio::task::spawn_blocking(move || writer_single_tx(store, base, page_rx, wprogress, flag, sweep))
+        } else {
+            tokio::task::spawn_blocking(move || writer(store, base, page_rx, wprogress))
+        };
 
         let mut cursor = prep.run.cursor.clone();
         let mut fetched = 0u64;
@@ -363,11 +411,14 @@ impl Engine {
                 Err(e) => break Err(e),
             }
         };
+        if fetch_result.is_err() {
+            aborted.store(true, Ordering::SeqCst);
+        }
         drop(raw_tx);
         let _ = transform.await;
         let written = write.await.map_err(|e| EngineError::Internal(e.to_string()))?;
         match (fetch_result, written) {
-            (Ok(()), Ok(_)) => self.succeed(&prep.integration, kind, &maps, prep.run.id, prep.run.mode, prep.scope).await,
+            (Ok(()), Ok((_, swept))) => self.succeed(&prep.integration, kind, &maps, prep.run.id, prep.run.mode, prep.scope, swept).await,
             (Err(e), _) | (Ok(()), Err(e)) => self.fail(prep.run.id, prep.integration.id, e).await,
         }
     }
@@ -380,6 +431,7 @@ impl Engine {
         run_id: i64,
         mode: SyncMode,
         scope: Option<String>,
+        swept: Option<RunCounts>,
     ) -> Result<SyncRun> {
         let integration_id = integration.id;
         let products = maps.products(kind);
@@ -396,7 +448,11 @@ impl Engine {
                     rules,
                     scope,
                 };
-                let swept = if mode != SyncMode::Delta { ingest::finish_full(c, &ctx, &products, &streams)? } else { RunCounts::default() };
+                let swept = match swept {
+                    Some(done) => done,
+                    None if mode != SyncMode::Delta => ingest::finish_full(c, &ctx, &products, &streams)?,
+                    None => RunCounts::default(),
+                };
                 runs::finish(c, run_id, SyncStatus::Succeeded, None, &swept)?;
                 if mode != SyncMode::Replay && ctx.scope.is_none() {
                     let w = runs::watermark(c, run_id)?;

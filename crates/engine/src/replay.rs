@@ -89,7 +89,10 @@ impl Engine {
                         // Scoped records replay against the mapping as it is now.
                         let mapped = scopes::list(c, integration.id)?;
                         let scopes = (!mapped.is_empty()).then(|| scopes::asset_map(c, integration.id)).transpose()?;
-                        Ok((Prepared { integration, kind, maps, run, resumed: false, scopes, scope: None }, (stream.name, total as u64)))
+                        Ok((
+                            Prepared { integration, kind, maps, run, resumed: false, scopes, scope: None, single_tx: false },
+                            (stream.name, total as u64),
+                        ))
                     })
                     .map_err(EngineError::from)
             })

@@ -1,6 +1,7 @@
 //! Command dispatch: one module per noun.
 
 mod db;
+mod import;
 mod integration;
 mod map;
 mod profile;
@@ -69,6 +70,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Query(a) => query::run(&ctx, a),
         Command::Runs(c) => runs::run(&ctx, c),
         Command::Projects(c) => projects::run(&ctx, c),
+        Command::Import(c) => import::run(&ctx, c),
     }
 }
 

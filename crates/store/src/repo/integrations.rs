@@ -71,10 +71,11 @@ pub fn open_secret(conn: &mut dyn Conn, key: &MasterKey, id: i64) -> Result<Secr
 }
 
 pub fn get(conn: &mut dyn Conn, name: &str) -> Result<Integration> {
-    conn.query_opt(&format!("SELECT {COLUMNS} FROM integrations WHERE name = ?"), params![name])?
-        .map(integration)
-        .transpose()?
-        .ok_or_else(|| StoreError::NotFound { what: "integration", name: name.to_string() })
+    find(conn, name)?.ok_or_else(|| StoreError::NotFound { what: "integration", name: name.to_string() })
+}
+
+pub fn find(conn: &mut dyn Conn, name: &str) -> Result<Option<Integration>> {
+    conn.query_opt(&format!("SELECT {COLUMNS} FROM integrations WHERE name = ?"), params![name])?.map(integration).transpose()
 }
 
 pub fn by_id(conn: &mut dyn Conn, id: i64) -> Result<Integration> {

@@ -1,0 +1,36 @@
+//! `tributary import semgrep-json|sarif FILE --repo URL`.
+
+use anyhow::Result;
+use tributary_connectors::import::FileFormat;
+use tributary_engine::import::ImportRequest;
+
+use super::sync::ProgressView;
+use super::{Ctx, runtime};
+use crate::args::ImportCommand;
+
+pub fn run(ctx: &Ctx, cmd: ImportCommand) -> Result<()> {
+    let req = match cmd {
+        ImportCommand::SemgrepJson { file, repo } => {
+            ImportRequest { format: FileFormat::SemgrepJson, path: file, repo_url: repo, tool: None }
+        }
+        ImportCommand::Sarif { file, repo, tool } => ImportRequest { format: FileFormat::Sarif, path: file, repo_url: repo, tool },
+    };
+    let engine = ctx.engine()?;
+    let file = req.path.display().to_string();
+    let view = ProgressView::new(&format!("import {file}"));
+    match runtime()?.block_on(engine.import_file(req, &ctx.actor(), view.clone())) {
+        Ok(out) => {
+            view.finish(&out.run);
+            let v = out.inspected.tool_version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
+            println!(
+                "Imported {file}: {} results from {}{v}, filed as {} under integration {}.",
+                out.inspected.results, out.inspected.tool, out.product, out.integration
+            );
+            Ok(())
+        }
+        Err(e) => {
+            view.abandon();
+            Err(anyhow::anyhow!("import failed, nothing was written: {e}"))
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! `tributary import`: a Semgrep JSON or SARIF file into the findings of one repository.
+//!
+//! Each format (and, for SARIF, each tool) has its own integration (`import-semgrep`,
+//! `import-sarif-<tool>`), created on first use with a default profile, so imports have
+//! runs, raw records and editable maps like any sync. An import is a full run scoped to
+//! its repository: a later scan of the same repository and tool closes what is gone and
+//! reopens what came back; other repositories' findings are untouched. The file is
+//! checked whole first, then streamed through the pipeline, and every page plus the sweep
+//! commit in one transaction: a bad file changes nothing.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio::sync::mpsc;
+use tributary_connectors::import::{self, FileFormat, Inspected};
+use tributary_connectors::{RawPage, RawRecord};
+use tributary_core::ident::repo::RepoKey;
+use tributary_core::model::{Completeness, IntegrationStatus, Schedule, SyncMode, SyncRun};
+use tributary_core::secret::Secret;
+use tributary_store::StoreError;
+use tributary_store::ingest::{self, RecordIn, RunContext};
+use tributary_store::repo::{audit, integrations, maps, profiles, rules, runs};
+
+use crate::pipeline::{Prepared, Producer, Progress, RunMaps};
+use crate::{Engine, EngineError, Result};
+
+/// Records per page handed to the pipeline.
+const PAGE: usize = 1_000;
+
+pub struct ImportRequest {
+    pub format: FileFormat,
+    pub path: PathBuf,
+    /// The repository the scan covers (any URL spelling).
+    pub repo_url: String,
+    /// SARIF: the tool name to file findings under (default: the file's `tool.driver.name`).
+    pub tool: Option<String>,
+}
+
+pub struct ImportOutcome {
+    pub run: SyncRun,
+    pub integration: String,
+    pub product: String,
+    pub inspected: Inspected,
+}
+
+/// Pages of a file being read on a blocking thread, one page ahead (so the pipeline
+/// knows which page is the last).
+pub struct FileReader {
+    rx: mpsc::Receiver<std::result::Result<Vec<RawRecord>, String>>,
+    pending: Option<Vec<RawRecord>>,
+    total: u64,
+    pages: u64,
+}
+
+impl FileReader {
+    fn start(path: PathBuf, format: FileFormat, inspected: Inspected, scope: String) -> FileReader {
+        let (tx, rx) = mpsc::channel(2);
+        let total = inspected.results;
+        tokio::task::spawn_blocking(move || {
+            let mut page = Vec::with_capacity(PAGE);
+            let r = import::read(&path, format, &inspected, &scope, &mut |rec| {
+                page.push(rec);
+                if page.len() == PAGE {
+                    tx.blocking_send(Ok(std::mem::replace(&mut page, Vec::with_capacity(PAGE))))
+                        .map_err(|_| "the import was stopped".to_string())?;
+                }
+                Ok(())
+            });
+            let last = match r {
+                Ok(()) => Ok(page),
+                Err(e) => Err(e.to_string()),
+            };
+            let _ = tx.blocking_send(last);
+        });
+        FileReader { rx, pending: None, total, pages: 0 }
+    }
+
+    pub(crate) async fn next(&mut self) -> Result<RawPage> {
+        let current = match self.pending.take() {
+            Some(p) => p,
+            None => self.recv().await?.unwrap_or_default(),
+        };
+        let following = self.recv().await?;
+        self.pages += 1;
+        let next = following.as_ref().map(|_| json!({"page": self.pages}));
+        self.pending = following;
+        Ok(RawPage { records: current, next, watermark: None, total: Some(self.total) })
+    }
+
+    async fn recv(&mut self) -> Result<Option<Vec<RawRecord>>> {
+        match self.rx.recv().await {
+            Some(Ok(p)) => Ok(Some(p)),
+            Some(Err(e)) => Err(EngineError::Invalid(e)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// `Semgrep OSS` → `semgrep-oss`.
+fn slug(tool: &str) -> String {
+    let s: String = tool.trim().to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    let s = s.split('-').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("-");
+    if s.is_empty() { "tool".into() } else { s }
+}
+
+impl Engine {
+    pub async fn import_file(&self, req: ImportRequest, actor: &str, progress: Arc<dyn Progress>) -> Result<ImportOutcome> {
+        let key = RepoKey::parse(&req.repo_url).map_err(|e| EngineError::Invalid(format!("--repo: {e}")))?;
+        let (path, format) = (req.path.clone(), req.format);
+        let inspected = tokio::task::spawn_blocking(move || import::inspect(&path, format))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))?
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let kind = format.kind();
+        let product = match format {
+            FileFormat::SemgrepJson => kind.product.to_string(),
+            FileFormat::Sarif => req.tool.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| inspected.tool.clone()),
+        };
+        let name = match format {
+            FileFormat::SemgrepJson => "import-semgrep".to_string(),
+            FileFormat::Sarif => format!("import-sarif-{}", slug(&product)),
+        };
+        let (actor, scope, url, file) = (actor.to_string(), key.as_str().to_string(), req.repo_url.clone(), req.path.display().to_string());
+        let (n, p, results) = (name.clone(), product.clone(), inspected.results);
+        let prep = self
+            .blocking(move |store| {
+                store
+                    .write(|c| {
+                        let integration = match integrations::find(c, &n)? {
+                            Some(i) if i.kind == kind.name => i,
+                            Some(i) => {
+                                return Err(StoreError::Invalid(format!(
+                                    "an integration named '{n}' exists and is a {} integration; imports need that name",
+                                    i.kind
+                                )));
+                            }
+                            None => {
+                                let i = integrations::create(
+                                    c,
+                                    store.key(),
+                                    integrations::NewIntegration {
+                                        name: &n,
+                                        kind: kind.name,
+                                        base_url: "",
+                                        config: json!({"tool": p}),
+                                        secret: &Secret::new(""),
+                                    },
+                                )?;
+                                let stream_maps = kind
+                                    .streams
+                                    .iter()
+                                    .map(|s| Ok((s.name.to_string(), maps::get(c, &(s.default_map)().name)?.id)))
+                                    .collect::<tributary_store::Result<Vec<_>>>()?;
+                                profiles::create(
+                                    c,
+                                    profiles::NewProfile {
+                                        name: &format!("{n}-default"),
+                                        description: Some("File imports (run by `tributary import`)."),
+                                        integration_id: i.id,
+                                        maps: stream_maps,
+                                        active: false,
+                                        is_default: true,
+                                        schedule: Schedule::Manual,
+                                    },
+                                )?;
+                                i
+                            }
+                        };
+                        if let Some((run, _, _)) = runs::unfinished(c, integration.id)? {
+                            // An import never resumes: an abandoned one is closed as failed.
+                            runs::finish(
+                                c,
+                                run.id,
+                                tributary_core::model::SyncStatus::Failed,
+                                Some("abandoned import"),
+                                &Default::default(),
+                            )?;
+                        }
+                        let profile = profiles::default_for(c, integration.id)?;
+                        let overrides = profile.map(|p| p.maps).unwrap_or_default();
+                        let mut run_maps = RunMaps::load(c, kind, &overrides, None).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                        run_maps.product_override = Some(p.clone());
+                        let run = runs::start(c, integration.id, None, SyncMode::Full, &crate::lease_owner())?;
+                        integrations::set_status(c, integration.id, IntegrationStatus::Running, Some(&format!("importing {file}")))?;
+                        // The repository the findings attach to.
+                        let ctx = RunContext {
+                            run_id: run.id,
+                            integration_id: integration.id,
+                            source: p.clone(),
+                            full: true,
+                            completeness: Completeness::PerFinding,
+                            rules: rules::list(c)?,
+                            scope: Some(scope.clone()),
+                        };
+                        let mut applied = tributary_core::transform::Applied::default();
+                        applied.asset.insert("repository".into(), json!({"url": url, "name": key.path()}));
+                        let staged =
+                            tributary_core::transform::stage(applied, tributary_core::transform::TargetModel::Repository, kind.name, &p);
+                        ingest::write_context_assets(
+                            c,
+                            &ctx,
+                            vec![RecordIn { stream: "scope".into(), key: scope.clone(), asset: staged.asset, ..RecordIn::default() }],
+                        )?;
+                        let repo = tributary_store::repo::scopes::repository_asset(c, &scope)?
+                            .ok_or_else(|| StoreError::Invalid(format!("no repository asset for {scope}")))?;
+                        audit::record(c, &actor, "import", &file, json!({"integration": n, "repository": scope, "results": results}))?;
+                        let scopes: HashMap<String, i64> = HashMap::from([(scope.clone(), repo)]);
+                        Ok(Prepared {
+                            integration,
+                            kind,
+                            maps: run_maps,
+                            run,
+                            resumed: false,
+                            scopes: Some(scopes),
+                            scope: Some(scope),
+                            single_tx: true,
+                        })
+                    })
+                    .map_err(EngineError::from)
+            })
+            .await?;
+        let reader = FileReader::start(req.path.clone(), format, inspected.clone(), prep.scope.clone().unwrap_or_default());
+        let run = self.run_pipeline(prep, Producer::File(reader), progress).await?;
+        Ok(ImportOutcome { run, integration: name, product, inspected })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tool_slugs() {
+        assert_eq!(super::slug("Semgrep OSS"), "semgrep-oss");
+        assert_eq!(super::slug("  CodeQL  "), "codeql");
+        assert_eq!(super::slug("!!"), "tool");
+    }
+}
