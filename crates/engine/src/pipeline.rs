@@ -163,6 +163,15 @@ pub(crate) struct Prepared {
     pub single_tx: bool,
 }
 
+/// What finishing a run needs to know about it.
+struct RunEnd {
+    integration_id: i64,
+    kind: &'static ConnectorKind,
+    run_id: i64,
+    mode: SyncMode,
+    scope: Option<String>,
+}
+
 /// What the transform stage needs besides the page.
 pub(crate) struct TransformContext {
     pub maps: Arc<RunMaps>,
@@ -418,22 +427,18 @@ impl Engine {
         let _ = transform.await;
         let written = write.await.map_err(|e| EngineError::Internal(e.to_string()))?;
         match (fetch_result, written) {
-            (Ok(()), Ok((_, swept))) => self.succeed(&prep.integration, kind, &maps, prep.run.id, prep.run.mode, prep.scope, swept).await,
+            (Ok(()), Ok((_, swept))) => {
+                let end = RunEnd { integration_id: prep.integration.id, kind, run_id: prep.run.id, mode: prep.run.mode, scope: prep.scope };
+                self.succeed(end, &maps, swept).await
+            }
             (Err(e), _) | (Ok(()), Err(e)) => self.fail(prep.run.id, prep.integration.id, e).await,
         }
     }
 
-    async fn succeed(
-        &self,
-        integration: &Integration,
-        kind: &'static ConnectorKind,
-        maps: &RunMaps,
-        run_id: i64,
-        mode: SyncMode,
-        scope: Option<String>,
-        swept: Option<RunCounts>,
-    ) -> Result<SyncRun> {
-        let integration_id = integration.id;
+    /// Sweeps (unless the writer already did, in `swept`), records the run and the
+    /// integration's status, and commits the delta watermark.
+    async fn succeed(&self, end: RunEnd, maps: &RunMaps, swept: Option<RunCounts>) -> Result<SyncRun> {
+        let RunEnd { integration_id, kind, run_id, mode, scope } = end;
         let products = maps.products(kind);
         let streams: Vec<String> = maps.by_stream.keys().cloned().collect();
         self.blocking(move |store| {
