@@ -44,6 +44,9 @@ pub struct RawRecord {
     pub tombstone: bool,
     /// Vendor container the record belongs to (e.g. a Semgrep project id).
     pub scope: Option<String>,
+    /// The record's JSON text when the source has it verbatim (stored as the raw record
+    /// instead of serializing `body` again).
+    pub raw_json: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]

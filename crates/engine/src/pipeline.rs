@@ -36,7 +36,7 @@ pub const LEASE_MS: i64 = 120_000;
 /// The writer commits once a transaction holds this many findings (or the queue is empty).
 const COMMIT_ROWS: usize = 150_000;
 /// Pages buffered between stages.
-const QUEUE_PAGES: usize = 4;
+const QUEUE_PAGES: usize = 2;
 
 /// What to sync: a profile name, or an integration name (its own profile).
 pub type SyncTarget = str;
@@ -206,12 +206,15 @@ fn transform_page(f: Fetched, cx: &TransformContext) -> Staged {
         completeness = maps.completeness.get(rec.stream).copied().unwrap_or(Completeness::PerFinding);
         let raw = match &raw_ids {
             Some(_) => None,
-            None => {
-                // One reused buffer: records are kilobytes, and growing a fresh Vec for each
-                // showed up as memmove in profiles.
-                json_buf.clear();
-                serde_json::to_writer(&mut json_buf, &rec.body).ok().map(|()| RawBody::from_json(&json_buf))
-            }
+            None => match &rec.raw_json {
+                Some(text) => Some(RawBody::from_json(text.as_bytes())),
+                None => {
+                    // One reused buffer: records are kilobytes, and growing a fresh Vec for
+                    // each showed up as memmove in profiles.
+                    json_buf.clear();
+                    serde_json::to_writer(&mut json_buf, &rec.body).ok().map(|()| RawBody::from_json(&json_buf))
+                }
+            },
         };
         let product = maps.product(kind, rec.stream);
         let mut staged = stage(map.apply(&rec.body), map.spec.target_model, kind.name, &product);

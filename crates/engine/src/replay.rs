@@ -33,7 +33,10 @@ impl ReplayReader {
         let last = rows.last().map(|r| r.id);
         let full = rows.len() as i64 == REPLAY_PAGE;
         let raw_ids = rows.iter().map(|r| r.id).collect();
-        let records = rows.into_iter().map(|r| RawRecord { stream, key: r.key, body: r.body, tombstone: false, scope: r.scope }).collect();
+        let records = rows
+            .into_iter()
+            .map(|r| RawRecord { stream, key: r.key, body: r.body, tombstone: false, scope: r.scope, raw_json: None })
+            .collect();
         let next = match (full, last) {
             (true, Some(l)) => Some(json!({"after": l})),
             _ => None,

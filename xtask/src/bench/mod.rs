@@ -1,6 +1,8 @@
 //! Benchmarks. Each prints a table of phases with rows/s, the ratio to the floor measured
 //! in the same run, and peak RSS; record the output in bench/RESULTS.md.
 
+mod phases;
+mod semgrep;
 mod sim;
 mod store;
 mod xdr;
@@ -25,6 +27,11 @@ pub enum Bench {
     /// (internal) one measured phase of `bench xdr` in its own process.
     #[command(hide = true)]
     XdrChild(xdr::ChildArgs),
+    /// Semgrep full sync (500k SAST + 200k SCA) vs a fetch+parse+insert floor, a delta, and a 100 MB SARIF import.
+    Semgrep(semgrep::Args),
+    /// (internal) one measured phase of `bench semgrep` in its own process.
+    #[command(hide = true)]
+    SemgrepChild(semgrep::ChildArgs),
 }
 
 pub fn run(b: Bench) -> Result<()> {
@@ -35,6 +42,8 @@ pub fn run(b: Bench) -> Result<()> {
         Bench::SimServer(a) => sim::server(a),
         Bench::Xdr(a) => xdr::run(a),
         Bench::XdrChild(a) => xdr::child(a),
+        Bench::Semgrep(a) => semgrep::run(a),
+        Bench::SemgrepChild(a) => semgrep::child(a),
     }
 }
 

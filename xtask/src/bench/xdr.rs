@@ -9,23 +9,22 @@
 //! records or checkpoints. Each phase runs in its own process (peak RSS is its own) on a
 //! fresh SQLite database.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde_json::{Value, json};
 use tributary_connectors::http::ClientOptions;
-use tributary_connectors::{RawPage, Settings, SyncPlan};
+use tributary_connectors::{RawPage, Settings};
 use tributary_core::model::SyncMode;
 use tributary_core::secret::Secret;
 use tributary_engine::integrations::NewIntegration;
 use tributary_engine::pipeline::NoProgress;
 use tributary_engine::{Engine, SyncOptions};
 use tributary_sim::config::{DEFAULT_XDR_KEY, DEFAULT_XDR_KEY_ID};
-use tributary_store::{Store, StoreOptions, params};
+use tributary_store::params;
 
-use super::fmt_rate;
+use super::phases;
 use crate::rss;
 
 #[derive(clap::Args)]
@@ -46,70 +45,30 @@ pub struct ChildArgs {
     dir: std::path::PathBuf,
 }
 
-fn child_run(phase: &str, url: &str, dir: &std::path::Path) -> Result<Value> {
-    let out =
-        Command::new(std::env::current_exe()?).args(["bench", "xdr-child", "--phase", phase, "--url", url, "--dir"]).arg(dir).output()?;
-    if !out.status.success() {
-        bail!("{phase} failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.lines().last().unwrap_or("")).with_context(|| format!("{phase} printed: {text}"))
-}
-
 pub fn run(a: Args) -> Result<()> {
     let (mut sim, base) = super::sim::spawn_server("reference", Some(a.endpoints))?;
-    let sim_pid = sim.id();
-    let root = std::env::temp_dir().join(format!("tributary-bench-xdr-{}", std::process::id()));
-    let result = (|| -> Result<Vec<(&'static str, Value)>> {
-        let mut out = Vec::new();
-        for (phase, label) in
-            [("fetch", "fetch + parse only (no store)"), ("floor", "floor (fetch + parse + INSERT)"), ("sync", "full sync (tributary)")]
-        {
-            let before = super::sim::cpu_seconds(sim_pid);
-            let mut v = child_run(phase, &base, &root.join(phase))?;
-            v["sim_cpu"] = json!(super::sim::cpu_seconds(sim_pid) - before);
-            // Each phase starts on a quiet disk: drop this phase's files (and their dirty
-            // pages) and flush the rest before the next one.
-            let _ = std::fs::remove_dir_all(root.join(phase));
-            let _ = Command::new("sync").status();
-            out.push((label, v));
-        }
-        Ok(out)
-    })();
+    let phases = phases::run_phases(
+        "xdr-child",
+        &base,
+        sim.id(),
+        &[("fetch", "fetch + parse only (no store)"), ("floor", "floor (fetch + parse + INSERT)"), ("sync", "full sync (tributary)")],
+    );
     let _ = sim.kill();
     let _ = sim.wait();
-    let _ = std::fs::remove_dir_all(&root);
-    let phases = result?;
-    let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(0.0);
+    let phases = phases?;
     println!("cargo xtask bench xdr --endpoints {}\n", a.endpoints);
+    phases::print_table(&phases, "findings");
+    let sync = phases.last().map(|(_, v)| v.clone()).unwrap_or_default();
+    let f = |k: &str| phases::num(&sync, k);
     println!(
-        "{:<32} {:>9} {:>10} {:>7} {:>11} {:>8} {:>9} {:>8}",
-        "phase", "endpoints", "findings", "secs", "findings/s", "vs floor", "peak RSS", "sim CPU"
-    );
-    let floor_secs = phases.iter().find(|(l, _)| l.starts_with("floor")).map_or(1.0, |(_, v)| f(v, "secs"));
-    for (name, v) in &phases {
-        println!(
-            "{:<32} {:>9} {:>10} {:>7.2} {:>11} {:>7.2}x {:>5.0} MiB {:>7.1}s",
-            name,
-            f(v, "endpoints"),
-            f(v, "findings"),
-            f(v, "secs"),
-            fmt_rate(f(v, "findings") / f(v, "secs").max(1e-9)),
-            f(v, "secs") / floor_secs.max(1e-9),
-            f(v, "rss_mib"),
-            f(v, "sim_cpu")
-        );
-    }
-    let sync = &phases.last().map(|(_, v)| v.clone()).unwrap_or_default();
-    println!(
-        "{:<32} {:>9} {:>10} {:>7.2}   (findings new/closed: {}/{}; WAL checkpoint before it, untimed: {:.2}s)",
+        "{:<32} {:>10} {:>7.2}   (endpoints changed: {}; findings new/closed: {}/{}; WAL checkpoint before it, untimed: {:.2}s)",
         "delta sync after one day",
-        f(sync, "delta_fetched"),
         "",
-        f(sync, "delta_secs"),
-        f(sync, "delta_created"),
-        f(sync, "delta_closed"),
-        f(sync, "checkpoint_secs")
+        f("delta_secs"),
+        f("delta_fetched"),
+        f("delta_created"),
+        f("delta_closed"),
+        f("checkpoint_secs")
     );
     println!(
         "\n(vs floor: phase secs / floor secs; 1.00 = as fast as the floor. sim CPU: the simulator's own CPU time in that phase, on the same 2 cores)"
@@ -117,8 +76,8 @@ pub fn run(a: Args) -> Result<()> {
     Ok(())
 }
 
-fn open(dir: &std::path::Path) -> Result<Store> {
-    Ok(Store::open(&StoreOptions::new(dir).master_key(tributary_core::secret::MasterKey::generate().to_hex()))?)
+fn open(dir: &std::path::Path) -> Result<tributary_store::Store> {
+    phases::open_store(dir)
 }
 
 pub fn child(a: ChildArgs) -> Result<()> {
@@ -194,46 +153,17 @@ fn floor(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
             Ok((endpoints, findings))
         })
     };
-    rt.block_on(async {
-        let mut source = connector.source(&SyncPlan { mode: SyncMode::Full, watermark: None });
-        let mut cursor = None;
-        loop {
-            let page = source.next_page(cursor.as_ref()).await?;
-            let next = page.next.clone();
-            if tx.send(page).is_err() {
-                break;
-            }
-            match next {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
-        anyhow::Ok(())
-    })?;
-    drop(tx);
+    phases::pump(rt, connector.as_ref(), tx)?;
     let (endpoints, findings) = writer.join().map_err(|_| anyhow::anyhow!("floor writer panicked"))??;
-    Ok(json!({"endpoints": endpoints, "findings": findings, "secs": t.elapsed().as_secs_f64(), "rss_mib": rss::peak_mib()}))
+    Ok(json!({"endpoints": endpoints, "records": findings, "secs": t.elapsed().as_secs_f64(), "rss_mib": rss::peak_mib()}))
 }
 
 /// Only the source: pages fetched and parsed, then dropped (where the time goes).
 fn fetch(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
     let connector = (tributary_connectors::cortex_xdr::KIND.build)(xdr_settings(&a.url))?;
     let t = Instant::now();
-    let (endpoints, findings) = rt.block_on(async {
-        let mut source = connector.source(&SyncPlan { mode: SyncMode::Full, watermark: None });
-        let (mut cursor, mut endpoints, mut findings) = (None, 0u64, 0u64);
-        loop {
-            let page = source.next_page(cursor.as_ref()).await?;
-            endpoints += page.records.len() as u64;
-            findings += page.records.iter().map(|r| r.body["cves"].as_array().map_or(0, Vec::len) as u64).sum::<u64>();
-            match page.next {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
-        anyhow::Ok((endpoints, findings))
-    })?;
-    Ok(json!({"endpoints": endpoints, "findings": findings, "secs": t.elapsed().as_secs_f64(), "rss_mib": rss::peak_mib()}))
+    let (endpoints, findings) = phases::fetch_only(rt, connector.as_ref(), |r| r.body["cves"].as_array().map_or(0, Vec::len) as u64)?;
+    Ok(json!({"endpoints": endpoints, "records": findings, "secs": t.elapsed().as_secs_f64(), "rss_mib": rss::peak_mib()}))
 }
 
 fn sync(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
@@ -270,7 +200,7 @@ fn sync(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
     }
     let findings: i64 = engine.store.read(|c| c.scalar("SELECT COUNT(*) FROM findings", &[]))?;
     Ok(json!({
-        "endpoints": full.counts.fetched, "findings": findings - delta.counts.created, "secs": secs, "rss_mib": rss_full,
+        "endpoints": full.counts.fetched, "records": findings - delta.counts.created, "secs": secs, "rss_mib": rss_full,
         "delta_secs": delta_secs, "checkpoint_secs": checkpoint_secs, "delta_fetched": delta.counts.fetched, "delta_created": delta.counts.created, "delta_closed": delta.counts.closed,
     }))
 }

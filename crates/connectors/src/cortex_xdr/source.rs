@@ -135,7 +135,7 @@ async fn fetch(client: Arc<XdrClient>, since: Option<i64>, from: u64) -> Result<
         }
         let tombstone = str_field(&e, "endpoint_status").eq_ignore_ascii_case("UNINSTALLED");
         let body = composite(e, cves.remove(&id).unwrap_or_default());
-        records.push(RawRecord { stream: STREAM, key: id, body, tombstone, scope: None });
+        records.push(RawRecord { stream: STREAM, key: id, body, tombstone, scope: None, raw_json: None });
     }
     Ok(Fetched { from, total: page.total_count, records, max_seen })
 }

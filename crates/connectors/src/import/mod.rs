@@ -133,7 +133,7 @@ pub fn inspect(path: &Path, format: FileFormat) -> Result<Inspected, ImportError
         FileFormat::Sarif => SARIF_SHAPE,
     };
     let mut de = serde_json::Deserializer::from_reader(reader);
-    stream::read(&mut de, shape, &mut |e| {
+    stream::read(&mut de, shape, true, &mut |e| {
         match e {
             Event::Value { path, value, .. } if path == ["version"] => version = Some(value),
             Event::Value { path, index, value } if path == ["runs", "tool"] => {
@@ -229,6 +229,37 @@ fn num(v: &Value, path: &[&str]) -> String {
     cur.to_string()
 }
 
+/// The record a map reads: `{key, result, rule?, tool?}` (built by moving, not copying:
+/// `json!` would serialize the result again).
+fn composite(key: String, result: Value, sarif: Option<(Value, Value)>) -> Value {
+    let mut m = serde_json::Map::new();
+    m.insert("key".into(), Value::String(key));
+    m.insert("result".into(), result);
+    if let Some((rule, tool)) = sarif {
+        m.insert("rule".into(), rule);
+        m.insert("tool".into(), tool);
+    }
+    Value::Object(m)
+}
+
+/// [`composite`] as JSON text, assembled from the result's own text (no serializer).
+fn raw_text(key: &str, result: &str, sarif: Option<(&str, &str)>) -> String {
+    let key = Value::String(key.to_string()).to_string();
+    let mut out = String::with_capacity(result.len() + 64 + sarif.map_or(0, |(r, t)| r.len() + t.len()));
+    out.push_str("{\"key\":");
+    out.push_str(&key);
+    out.push_str(",\"result\":");
+    out.push_str(result);
+    if let Some((rule, tool)) = sarif {
+        out.push_str(",\"rule\":");
+        out.push_str(rule);
+        out.push_str(",\"tool\":");
+        out.push_str(tool);
+    }
+    out.push('}');
+    out
+}
+
 /// Second pass: streams results as raw records (scope: the repository they belong to).
 /// `emit` returning an error stops the read.
 pub fn read(
@@ -250,15 +281,24 @@ pub fn read(
             (by_id, list)
         })
         .collect();
+    // Per run: the tool as records carry it.
+    let tools: Vec<Value> = inspected
+        .runs
+        .iter()
+        .map(|t| json!({"name": text(t, &["driver", "name"]), "version": text(t, &["driver", "semanticVersion"])}))
+        .collect();
     let mut de = serde_json::Deserializer::from_reader(reader);
     let shape = match format {
         FileFormat::SemgrepJson => SEMGREP_SHAPE,
         FileFormat::Sarif => SARIF_SHAPE,
     };
     let mut stopped: Option<String> = None;
-    let outcome = stream::read(&mut de, shape, &mut |e| {
-        let Event::Element { index, value: result, .. } = e else { return Ok(()) };
-        let (key, body) = match format {
+    // Rules as JSON text, made once per rule.
+    let mut rule_texts: HashMap<String, String> = HashMap::new();
+    let outcome = stream::read(&mut de, shape, false, &mut |e| {
+        let Event::Element { index, raw: Some(raw), .. } = e else { return Ok(()) };
+        let result: Value = serde_json::from_str(raw.get()).map_err(|e| format!("a result: {e}"))?;
+        let (key, body, text) = match format {
             FileFormat::SemgrepJson => {
                 let key = match real_fingerprint(result.get("extra").and_then(|x| x.get("fingerprint"))) {
                     Some(fp) => format!("fp:{fp}"),
@@ -271,7 +311,8 @@ pub fn read(
                         &num(&result, &["end", "col"]),
                     ]),
                 };
-                (key.clone(), json!({"key": key, "result": result}))
+                let text = raw_text(&key, raw.get(), None);
+                (key.clone(), composite(key, result, None), text)
             }
             FileFormat::Sarif => {
                 let run = index.first().copied().unwrap_or(0);
@@ -314,12 +355,13 @@ pub fn read(
                         occurrences.key(&[&rule_id, text(&loc, &["artifactLocation", "uri"]), &position])
                     }
                 };
-                let tool = &inspected.runs.get(run).cloned().unwrap_or(Value::Null);
-                let tool = json!({"name": text(tool, &["driver", "name"]), "version": text(tool, &["driver", "semanticVersion"])});
-                (key.clone(), json!({"key": key, "result": result, "rule": rule, "tool": tool}))
+                let tool = tools.get(run).cloned().unwrap_or(Value::Null);
+                let rule_text = rule_texts.entry(rule_id.clone()).or_insert_with(|| rule.to_string());
+                let text = raw_text(&key, raw.get(), Some((rule_text, &tool.to_string())));
+                (key.clone(), composite(key, result, Some((rule, tool))), text)
             }
         };
-        emit(RawRecord { stream: STREAM, key, body, tombstone: false, scope: Some(scope.to_string()) })
+        emit(RawRecord { stream: STREAM, key, body, tombstone: false, scope: Some(scope.to_string()), raw_json: Some(text) })
             .inspect_err(|reason| stopped = Some(reason.clone()))
     });
     match (outcome, stopped) {

@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// What the reader meets, in document order.
 pub enum Event<'a> {
@@ -16,8 +17,8 @@ pub enum Event<'a> {
     Value { path: &'a [&'static str], index: &'a [usize], value: Value },
     /// A streamed array begins (it may turn out empty).
     Start { path: &'a [&'static str], index: &'a [usize] },
-    /// One element of a streamed array.
-    Element { path: &'a [&'static str], index: &'a [usize], value: Value },
+    /// One element of a streamed array, as its JSON text (`None` when skimming).
+    Element { path: &'a [&'static str], index: &'a [usize], raw: Option<Box<RawValue>> },
 }
 
 /// The shape of the part of a document we read.
@@ -34,15 +35,22 @@ pub enum Shape {
 }
 
 /// Reads `de` according to `shape`, calling `f` for each event; `f` returning an error
-/// stops the read. The first error (syntax or callback) is returned.
-pub fn read<'de, D: Deserializer<'de>>(de: D, shape: Shape, f: &mut dyn FnMut(Event<'_>) -> Result<(), String>) -> Result<(), D::Error> {
+/// stops the read. The first error (syntax or callback) is returned. With `skim`,
+/// streamed elements are checked but not kept (their events carry no text).
+pub fn read<'de, D: Deserializer<'de>>(
+    de: D,
+    shape: Shape,
+    skim: bool,
+    f: &mut dyn FnMut(Event<'_>) -> Result<(), String>,
+) -> Result<(), D::Error> {
     let mut path = Vec::new();
     let mut index = Vec::new();
-    Node { shape, path: &mut path, index: &mut index, f }.deserialize(de)
+    Node { shape, skim, path: &mut path, index: &mut index, f }.deserialize(de)
 }
 
 struct Node<'p, 'f> {
     shape: Shape,
+    skim: bool,
     path: &'p mut Vec<&'static str>,
     index: &'p mut Vec<usize>,
     f: &'f mut dyn FnMut(Event<'_>) -> Result<(), String>,
@@ -80,7 +88,7 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
             match fields.iter().find(|(k, _)| *k == key.as_ref()) {
                 Some((k, shape)) => {
                     self.path.push(k);
-                    let r = map.next_value_seed(Node { shape: *shape, path: self.path, index: self.index, f: self.f });
+                    let r = map.next_value_seed(Node { shape: *shape, skim: self.skim, path: self.path, index: self.index, f: self.f });
                     self.path.pop();
                     r?;
                 }
@@ -97,7 +105,7 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
         match self.shape {
             Shape::ArrayOf(inner) => loop {
                 self.index.push(i);
-                let r = seq.next_element_seed(Node { shape: *inner, path: self.path, index: self.index, f: self.f });
+                let r = seq.next_element_seed(Node { shape: *inner, skim: self.skim, path: self.path, index: self.index, f: self.f });
                 self.index.pop();
                 if r?.is_none() {
                     return Ok(());
@@ -106,9 +114,20 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
             },
             Shape::Stream => {
                 (self.f)(Event::Start { path: self.path, index: self.index }).map_err(A::Error::custom)?;
-                while let Some(value) = seq.next_element::<Value>()? {
+                loop {
+                    let raw = if self.skim {
+                        match seq.next_element::<IgnoredAny>()? {
+                            Some(_) => None,
+                            None => break,
+                        }
+                    } else {
+                        match seq.next_element::<Box<RawValue>>()? {
+                            Some(v) => Some(v),
+                            None => break,
+                        }
+                    };
                     self.index.push(i);
-                    let r = (self.f)(Event::Element { path: self.path, index: self.index, value });
+                    let r = (self.f)(Event::Element { path: self.path, index: self.index, raw });
                     self.index.pop();
                     r.map_err(A::Error::custom)?;
                     i += 1;
@@ -133,10 +152,12 @@ mod tests {
     fn streams_nested_arrays_in_order() {
         let doc = r#"{"$schema": "x", "runs": [{"results": [{"a": 1}, {"a": 2}], "tool": {"n": "t1"}}, {"tool": {"n": "t2"}, "results": [{"a": 3}]}], "version": "2.1.0"}"#;
         let mut seen = Vec::new();
-        read(&mut serde_json::Deserializer::from_str(doc), SARIF, &mut |e| {
+        read(&mut serde_json::Deserializer::from_str(doc), SARIF, false, &mut |e| {
             seen.push(match e {
                 Event::Value { path, index, value } => format!("{}{index:?}={value}", path.join(".")),
-                Event::Element { path, index, value } => format!("{}{index:?}<{value}", path.join(".")),
+                Event::Element { path, index, raw } => {
+                    format!("{}{index:?}<{}", path.join("."), raw.map(|r| r.get().to_string()).unwrap_or_default())
+                }
                 Event::Start { path, index } => format!("{}{index:?}[", path.join(".")),
             });
             Ok(())
@@ -146,12 +167,12 @@ mod tests {
             seen,
             [
                 r#"runs.results[0]["#,
-                r#"runs.results[0, 0]<{"a":1}"#,
-                r#"runs.results[0, 1]<{"a":2}"#,
+                r#"runs.results[0, 0]<{"a": 1}"#,
+                r#"runs.results[0, 1]<{"a": 2}"#,
                 r#"runs.tool[0]={"n":"t1"}"#,
                 r#"runs.tool[1]={"n":"t2"}"#,
                 r#"runs.results[1]["#,
-                r#"runs.results[1, 0]<{"a":3}"#,
+                r#"runs.results[1, 0]<{"a": 3}"#,
                 r#"version[]="2.1.0""#
             ]
         );
@@ -160,17 +181,17 @@ mod tests {
     #[test]
     fn syntax_errors_carry_a_position_and_callbacks_can_stop() {
         let doc = "{\"runs\": [{\"results\": [{\"a\": 1}, {\"a\": ";
-        let err = read(&mut serde_json::Deserializer::from_str(doc), SARIF, &mut |_| Ok(())).unwrap_err();
+        let err = read(&mut serde_json::Deserializer::from_str(doc), SARIF, false, &mut |_| Ok(())).unwrap_err();
         assert_eq!((err.line(), err.is_eof()), (1, true));
         let doc = r#"{"runs": [{"results": [1, 2, 3]}]}"#;
         let mut n = 0;
-        let err = read(&mut serde_json::Deserializer::from_str(doc), SARIF, &mut |_| {
+        let err = read(&mut serde_json::Deserializer::from_str(doc), SARIF, false, &mut |_| {
             n += 1;
             if n == 2 { Err("stop".into()) } else { Ok(()) }
         })
         .unwrap_err();
         assert!(err.to_string().starts_with("stop"), "{err}");
-        let err = read(&mut serde_json::Deserializer::from_str(r#"{"runs": {"a": 1}}"#), SARIF, &mut |_| Ok(())).unwrap_err();
+        let err = read(&mut serde_json::Deserializer::from_str(r#"{"runs": {"a": 1}}"#), SARIF, false, &mut |_| Ok(())).unwrap_err();
         assert!(err.to_string().contains("expected an array"), "{err}");
     }
 }

@@ -38,10 +38,12 @@ struct ProjectsReply {
     projects: Vec<Value>,
 }
 
+/// Findings kept as their JSON text: each is parsed once into a value for the map, and
+/// its text is stored as the raw record as is (no second serialization).
 #[derive(Debug, Deserialize)]
 pub(super) struct FindingsReply {
     #[serde(default)]
-    pub findings: Vec<Value>,
+    pub findings: Vec<Box<serde_json::value::RawValue>>,
 }
 
 /// `{"error": "…"}` (our simulator's shape; the real body is undocumented, so only the

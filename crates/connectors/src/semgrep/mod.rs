@@ -29,6 +29,7 @@ pub const SCA_PRODUCT: &str = "Semgrep Supply Chain";
 pub const SAST: &str = "sast";
 pub const SCA: &str = "sca";
 pub const DEFAULT_BASE_URL: &str = "https://semgrep.dev";
+pub const DEFAULT_PAGE_SIZE: u64 = 1_000;
 
 pub static KIND: ConnectorKind = ConnectorKind {
     name: "semgrep",
@@ -56,7 +57,9 @@ pub struct SemgrepConfig {
     pub deployment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_name: Option<String>,
-    /// Findings per request, 100–3000 (default 3000: fewest round trips).
+    /// Findings per request, 100–3000 (default 1000: a page of Semgrep findings is ~1.5 KB
+    /// of JSON each and several pages are in flight, so 1000 keeps memory near 100 MB
+    /// while still needing only one request per thousand findings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,8 +78,8 @@ impl SemgrepConfig {
     pub fn streams(&self) -> Vec<&'static str> {
         [SAST, SCA].into_iter().filter(|s| self.scan.iter().any(|x| x == s)).collect()
     }
-    fn page_size(&self) -> u64 {
-        self.page_size.unwrap_or(3_000)
+    pub(crate) fn page_size(&self) -> u64 {
+        self.page_size.unwrap_or(DEFAULT_PAGE_SIZE)
     }
 }
 

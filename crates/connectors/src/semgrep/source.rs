@@ -84,7 +84,12 @@ impl SemgrepSource {
         let n = reply.findings.len() as u64;
         let mut newest: Option<f64> = max.get(stream).and_then(Value::as_f64);
         let mut records = Vec::with_capacity(reply.findings.len());
-        for f in reply.findings {
+        for raw in reply.findings {
+            let f: Value = serde_json::from_str(raw.get()).map_err(|e| ConnectorError::Decode {
+                vendor: super::client::VENDOR,
+                context: "a finding".into(),
+                reason: e.to_string(),
+            })?;
             let key = match f.get("id") {
                 Some(Value::Number(n)) => n.to_string(),
                 Some(Value::String(s)) if !s.is_empty() => s.clone(),
@@ -94,12 +99,12 @@ impl SemgrepSource {
                 newest = Some(newest.map_or(t, |m: f64| m.max(t)));
             }
             let scope = f.get("repository").and_then(|r| r.get("name")).and_then(Value::as_str).map(str::to_string);
-            records.push(RawRecord { stream, key, body: f, tombstone: false, scope });
+            records.push(RawRecord { stream, key, body: f, tombstone: false, scope, raw_json: Some(String::from(raw.get())) });
         }
         if let Some(t) = newest {
             max.insert(stream.to_string(), json!(t));
         }
-        let page_size = self.client.cfg.page_size.unwrap_or(3_000);
+        let page_size = self.client.cfg.page_size();
         let next = if n >= page_size {
             Some(json!({"stream": stream, "page": page + 1, "since": since_all, "max": max}))
         } else {

@@ -1,0 +1,125 @@
+//! Shared plumbing of the sync benchmarks (`bench xdr`, `bench semgrep`): each measured
+//! phase runs in its own child process (so peak RSS is its own) on a fresh SQLite
+//! database, against one simulator process; the table prints each phase's time, rate,
+//! ratio to the floor and the simulator's CPU in that phase.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+use tributary_connectors::{RawPage, RawRecord, SyncPlan};
+use tributary_core::model::SyncMode;
+use tributary_store::{Store, StoreOptions};
+
+use super::fmt_rate;
+
+/// Runs `xtask bench <child> --phase P --url U --dir D`; its last stdout line is JSON.
+pub fn child_run(child: &str, phase: &str, url: &str, dir: &Path) -> Result<Value> {
+    let out = Command::new(std::env::current_exe()?).args(["bench", child, "--phase", phase, "--url", url, "--dir"]).arg(dir).output()?;
+    if !out.status.success() {
+        bail!("{phase} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().unwrap_or("")).with_context(|| format!("{phase} printed: {text}"))
+}
+
+/// Runs each `(phase, label)` with no simulator involved (e.g. file imports).
+pub fn run_phases_with(child: &str, arg: &str, phases: &[(&str, &'static str)]) -> Result<Vec<(&'static str, Value)>> {
+    run_phases(child, arg, 0, phases)
+}
+
+/// Runs each `(phase, label)` against the simulator `sim_pid` serves at `url`, in order
+/// (`sim_pid` 0: no simulator).
+pub fn run_phases(child: &str, url: &str, sim_pid: u32, phases: &[(&str, &'static str)]) -> Result<Vec<(&'static str, Value)>> {
+    let root = std::env::temp_dir().join(format!("tributary-bench-{child}-{}", std::process::id()));
+    let result = (|| {
+        let mut out = Vec::new();
+        for (phase, label) in phases {
+            let cpu = || if sim_pid == 0 { 0.0 } else { super::sim::cpu_seconds(sim_pid) };
+            let before = cpu();
+            let mut v = child_run(child, phase, url, &root.join(phase))?;
+            v["sim_cpu"] = json!(cpu() - before);
+            // Each phase starts on a quiet disk: drop this phase's files (and their dirty
+            // pages) and flush the rest before the next one.
+            let _ = std::fs::remove_dir_all(root.join(phase));
+            let _ = Command::new("sync").status();
+            out.push((*label, v));
+        }
+        Ok(out)
+    })();
+    let _ = std::fs::remove_dir_all(&root);
+    result
+}
+
+pub fn num(v: &Value, k: &str) -> f64 {
+    v[k].as_f64().unwrap_or(0.0)
+}
+
+/// Prints the phase table; `unit` names what `records` counts.
+pub fn print_table(phases: &[(&str, Value)], unit: &str) {
+    println!("{:<32} {:>10} {:>7} {:>11} {:>8} {:>9} {:>8}", "phase", unit, "secs", format!("{unit}/s"), "vs floor", "peak RSS", "sim CPU");
+    let floor_secs = phases.iter().find(|(l, _)| l.starts_with("floor")).map_or(1.0, |(_, v)| num(v, "secs"));
+    for (name, v) in phases {
+        println!(
+            "{:<32} {:>10} {:>7.2} {:>11} {:>7.2}x {:>5.0} MiB {:>7.1}s",
+            name,
+            num(v, "records"),
+            num(v, "secs"),
+            fmt_rate(num(v, "records") / num(v, "secs").max(1e-9)),
+            num(v, "secs") / floor_secs.max(1e-9),
+            num(v, "rss_mib"),
+            num(v, "sim_cpu")
+        );
+    }
+}
+
+/// A store in `dir` with a throwaway master key.
+pub fn open_store(dir: &Path) -> Result<Store> {
+    Ok(Store::open(&StoreOptions::new(dir).master_key(tributary_core::secret::MasterKey::generate().to_hex()))?)
+}
+
+/// Fetches every page of a full sync from `connector` and hands each to `tx` (the
+/// floors' writer threads); stops early if the receiver is gone.
+pub fn pump(
+    rt: &tokio::runtime::Runtime,
+    connector: &dyn tributary_connectors::Connector,
+    tx: std::sync::mpsc::SyncSender<RawPage>,
+) -> Result<()> {
+    rt.block_on(async {
+        let mut source = connector.source(&SyncPlan { mode: SyncMode::Full, watermark: None });
+        let mut cursor = None;
+        loop {
+            let page = source.next_page(cursor.as_ref()).await?;
+            let next = page.next.clone();
+            if tx.send(page).is_err() {
+                break;
+            }
+            match next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        anyhow::Ok(())
+    })
+}
+
+/// Fetches and parses every page, keeping nothing; returns (records, items) where
+/// `items` counts what `count` finds in each record.
+pub fn fetch_only(
+    rt: &tokio::runtime::Runtime,
+    connector: &dyn tributary_connectors::Connector,
+    count: fn(&RawRecord) -> u64,
+) -> Result<(u64, u64)> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<RawPage>(4);
+    let counter = std::thread::spawn(move || {
+        let (mut records, mut items) = (0u64, 0u64);
+        while let Ok(p) = rx.recv() {
+            records += p.records.len() as u64;
+            items += p.records.iter().map(count).sum::<u64>();
+        }
+        (records, items)
+    });
+    pump(rt, connector, tx)?;
+    counter.join().map_err(|_| anyhow::anyhow!("counter panicked"))
+}

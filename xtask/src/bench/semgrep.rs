@@ -1,0 +1,298 @@
+//! `cargo xtask bench semgrep`: a Semgrep full sync (reference tenant: 500,000 SAST +
+//! 200,000 SCA findings over 2,000 projects) through the whole pipeline against a floor
+//! measured in the same run, a delta after one simulated day, and the import of a
+//! generated ~100 MB SARIF file.
+//!
+//! The floor fetches the same pages with the same client, parses them, and inserts one
+//! findings row per record with a plain prepared INSERT in 10,000-row transactions — no
+//! transform map, projects, identification, diff, raw records or checkpoints.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use serde_json::{Value, json};
+use tributary_connectors::import::FileFormat;
+use tributary_connectors::{RawPage, Settings};
+use tributary_core::model::SyncMode;
+use tributary_core::secret::Secret;
+use tributary_engine::import::ImportRequest;
+use tributary_engine::integrations::NewIntegration;
+use tributary_engine::pipeline::NoProgress;
+use tributary_engine::{Engine, SyncOptions};
+use tributary_sim::config::DEFAULT_SEMGREP_TOKEN;
+use tributary_store::params;
+
+use super::phases;
+use crate::rss;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Simulated tenant: small, medium or reference (500k SAST + 200k SCA).
+    #[arg(long, default_value = "reference")]
+    scale: String,
+    /// Size of the generated SARIF file to import, in MB.
+    #[arg(long, default_value_t = 100)]
+    sarif_mb: u64,
+}
+
+#[derive(clap::Args)]
+pub struct ChildArgs {
+    /// fetch | floor | sync | parse | import | generate
+    #[arg(long)]
+    phase: String,
+    /// Simulator URL (sync phases) or SARIF file (import phases).
+    #[arg(long)]
+    url: String,
+    #[arg(long)]
+    dir: std::path::PathBuf,
+    /// `generate`: size of the SARIF file written to --url, in MB.
+    #[arg(long, default_value_t = 100)]
+    mb: u64,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let (mut sim, base) = super::sim::spawn_server(&a.scale, None)?;
+    let result = phases::run_phases(
+        "semgrep-child",
+        &base,
+        sim.id(),
+        &[("fetch", "fetch + parse only (no store)"), ("floor", "floor (fetch + parse + INSERT)"), ("sync", "full sync (tributary)")],
+    );
+    let _ = sim.kill();
+    let _ = sim.wait();
+    let phases = result?;
+
+    // The import: a generated SARIF file, parsed alone, then imported.
+    let dir = std::env::temp_dir().join(format!("tributary-bench-sarif-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("bench.sarif");
+    let results = write_sarif(&file, a.sarif_mb * 1_000_000)?;
+    let mb = std::fs::metadata(&file)?.len() as f64 / 1e6;
+    let imports = phases::run_phases_with(
+        "semgrep-child",
+        &file.display().to_string(),
+        &[("parse", "SARIF parse only (streamed)"), ("import", "tributary import sarif")],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let imports = imports?;
+
+    println!("cargo xtask bench semgrep --scale {} --sarif-mb {}\n", a.scale, a.sarif_mb);
+    phases::print_table(&phases, "findings");
+    let sync = phases.last().map(|(_, v)| v.clone()).unwrap_or_default();
+    let f = |k: &str| phases::num(&sync, k);
+    println!(
+        "{:<32} {:>10} {:>7.2}   (findings fetched: {}; new/closed: {}/{}; WAL checkpoint before it, untimed: {:.2}s)",
+        "delta sync after one day",
+        "",
+        f("delta_secs"),
+        f("delta_fetched"),
+        f("delta_created"),
+        f("delta_closed"),
+        f("checkpoint_secs")
+    );
+    println!("\nSARIF import: {mb:.1} MB, {results} results");
+    for (label, v) in &imports {
+        println!(
+            "{:<32} {:>10} {:>7.2} {:>11} {:>9} {:>5.0} MiB",
+            label,
+            phases::num(v, "records"),
+            phases::num(v, "secs"),
+            "",
+            "",
+            phases::num(v, "rss_mib")
+        );
+    }
+    println!(
+        "\n(vs floor: phase secs / floor secs; 1.00 = as fast as the floor. sim CPU: the simulator's own CPU time in that phase, on the same 2 cores)"
+    );
+    Ok(())
+}
+
+pub fn child(a: ChildArgs) -> Result<()> {
+    std::fs::create_dir_all(&a.dir)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let out = match a.phase.as_str() {
+        "fetch" => fetch(&rt, &a)?,
+        "floor" => floor(&rt, &a)?,
+        "sync" => sync(&rt, &a)?,
+        "parse" => parse(&a)?,
+        "import" => import(&rt, &a)?,
+        // Not a measured phase: writes the SARIF file the import phases read.
+        "generate" => json!({"records": write_sarif(Path::new(&a.url), a.mb * 1_000_000)?}),
+        other => bail!("unknown phase {other}"),
+    };
+    println!("{out}");
+    Ok(())
+}
+
+fn settings(url: &str) -> Settings {
+    Settings {
+        base_url: format!("{url}/semgrep"),
+        config: json!({"scan": ["sast", "sca"], "auto_map_future": true}),
+        secret: Secret::new(DEFAULT_SEMGREP_TOKEN),
+        http: Default::default(),
+    }
+}
+
+fn fetch(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
+    let connector = (tributary_connectors::semgrep::KIND.build)(settings(&a.url))?;
+    let t = Instant::now();
+    let (records, _) = phases::fetch_only(rt, connector.as_ref(), |_| 1)?;
+    Ok(json!({"records": records, "secs": t.elapsed().as_secs_f64(), "rss_mib": rss::peak_mib()}))
+}
+
+fn floor(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
+    let store = phases::open_store(&a.dir)?;
+    let connector = (tributary_connectors::semgrep::KIND.build)(settings(&a.url))?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<RawPage>(4);
+    let t = Instant::now();
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || -> Result<u64> {
+            let (mut n, mut in_tx) = (0u64, 0u64);
+            let mut pending: Vec<RawPage> = Vec::new();
+            let mut flush = |pages: &mut Vec<RawPage>| -> Result<()> {
+                store.with_writer(|c| {
+                    c.transaction(|tx| {
+                        for p in pages.drain(..) {
+                            for r in &p.records {
+                                n += 1;
+                                let kind = if r.stream == "sast" { "code_weakness" } else { "vulnerability" };
+                                let title = r.body["rule_name"].as_str().unwrap_or("");
+                                let fkey = tributary_store::ingest::finding_key(1, tributary_core::model::FindingKind::CodeWeakness, &r.key);
+                                tx.execute(
+                                    "INSERT INTO findings (asset_id, fkey, integration_id, kind, product, external_id, title, severity, source_severity, status, \
+                                     first_seen, last_seen, chash, attributes, created_at, updated_at) \
+                                     VALUES (?, ?, 1, ?, 'Semgrep', ?, ?, 3, ?, 'open', 1, 1, 0, ?, 1, 1)",
+                                    params![(n % 2000) as i64, fkey, kind, r.key.as_str(), title, r.body["severity"].as_str(), r.body.to_string().as_str()],
+                                )?;
+                            }
+                        }
+                        Ok(())
+                    })
+                })?;
+                Ok(())
+            };
+            while let Ok(p) = rx.recv() {
+                in_tx += p.records.len() as u64;
+                pending.push(p);
+                if in_tx >= 10_000 {
+                    flush(&mut pending)?;
+                    in_tx = 0;
+                }
+            }
+            flush(&mut pending)?;
+            Ok(n)
+        })
+    };
+    phases::pump(rt, connector.as_ref(), tx)?;
+    let n = writer.join().map_err(|_| anyhow::anyhow!("floor writer panicked"))??;
+    Ok(json!({"records": n, "secs": t.elapsed().as_secs_f64(), "rss_mib": rss::peak_mib()}))
+}
+
+fn sync(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
+    let engine = Engine::new(phases::open_store(&a.dir)?);
+    engine.bootstrap()?;
+    let s = settings(&a.url);
+    rt.block_on(engine.add_integration(
+        NewIntegration {
+            name: "semgrep".into(),
+            kind: "semgrep".into(),
+            base_url: s.base_url,
+            config: s.config,
+            secret: s.secret,
+            test: true,
+        },
+        "bench",
+    ))?;
+    let t = Instant::now();
+    let full = rt.block_on(engine.sync("semgrep", SyncOptions::default(), Arc::new(NoProgress)))?;
+    let secs = t.elapsed().as_secs_f64();
+    let rss_full = rss::peak_mib();
+    // A day passes; the background checkpointer would have folded the WAL in by then.
+    let t = Instant::now();
+    engine.store.checkpoint()?;
+    let checkpoint_secs = t.elapsed().as_secs_f64();
+    rt.block_on(async { reqwest::Client::new().post(format!("{}/_sim/advance?days=1", a.url)).send().await?.error_for_status() })?;
+    let t = Instant::now();
+    let delta = rt.block_on(engine.sync("semgrep", SyncOptions::default(), Arc::new(NoProgress)))?;
+    let delta_secs = t.elapsed().as_secs_f64();
+    if delta.mode != SyncMode::Delta {
+        bail!("expected a delta sync, got {}", delta.mode);
+    }
+    Ok(json!({
+        "records": full.counts.fetched, "secs": secs, "rss_mib": rss_full, "checkpoint_secs": checkpoint_secs,
+        "delta_secs": delta_secs, "delta_fetched": delta.counts.fetched, "delta_created": delta.counts.created, "delta_closed": delta.counts.closed,
+    }))
+}
+
+/// Parse alone: the SARIF streamed and each result built as a value, nothing kept.
+fn parse(a: &ChildArgs) -> Result<Value> {
+    let path = Path::new(&a.url);
+    let t = Instant::now();
+    let inspected = tributary_connectors::import::inspect(path, FileFormat::Sarif)?;
+    let mut n = 0u64;
+    tributary_connectors::import::read(path, FileFormat::Sarif, &inspected, "github.com/acme/bench", &mut |_| {
+        n += 1;
+        Ok(())
+    })?;
+    Ok(json!({"records": n, "secs": t.elapsed().as_secs_f64(), "rss_mib": rss::peak_mib()}))
+}
+
+fn import(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
+    let engine = Engine::new(phases::open_store(&a.dir)?);
+    engine.bootstrap()?;
+    let t = Instant::now();
+    let req = ImportRequest {
+        format: FileFormat::Sarif,
+        path: a.url.clone().into(),
+        repo_url: "https://github.com/acme/bench".into(),
+        tool: None,
+    };
+    let out = rt.block_on(engine.import_file(req, "bench", Arc::new(NoProgress)))?;
+    Ok(json!({"records": out.run.counts.created, "secs": t.elapsed().as_secs_f64(), "rss_mib": rss::peak_mib()}))
+}
+
+/// Writes a SARIF 2.1.0 log of about `bytes` bytes (deterministic), returns its results.
+fn write_sarif(path: &Path, bytes: u64) -> Result<u64> {
+    const CWES: [u32; 8] = [89, 78, 79, 502, 22, 798, 327, 94];
+    const LEVELS: [&str; 3] = ["error", "warning", "note"];
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let rules: Vec<Value> = (0..50)
+        .map(|i| {
+            json!({"id": format!("bench.rule-{i}"), "name": format!("bench.rule-{i}"),
+                   "shortDescription": {"text": format!("Rule {i}")}, "defaultConfiguration": {"level": LEVELS[i % 3]},
+                   "properties": {"precision": "high", "tags": [format!("CWE-{}: something", CWES[i % 8]), "security"]}})
+        })
+        .collect();
+    write!(w, "{{\"version\":\"2.1.0\",\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\",\"runs\":[{{\"tool\":")?;
+    serde_json::to_writer(&mut w, &json!({"driver": {"name": "BenchScanner", "semanticVersion": "1.0.0", "rules": rules}}))?;
+    write!(w, ",\"results\":[")?;
+    let (mut written, mut n) = (0u64, 0u64);
+    while written < bytes {
+        let line = 1 + (n * 7919) % 5000;
+        let r = json!({
+            "ruleId": format!("bench.rule-{}", n % 50),
+            "level": LEVELS[(n % 3) as usize],
+            "message": {"text": format!("Finding {n}: user input reaches a sensitive sink without validation in handler {}.", n % 997)},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": format!("src/module{}/file{}.py", n % 131, n % 1009), "uriBaseId": "%SRCROOT%"},
+                "region": {"startLine": line, "startColumn": 5, "endLine": line + 1, "endColumn": 40,
+                           "snippet": {"text": format!("    result = handler_{n}(request.args.get('q'))")}}}}],
+            "fingerprints": {"matchBasedId/v1": format!("{:064x}", (n as u128).wrapping_mul(0x9E3779B97F4A7C15))},
+            "properties": {}
+        });
+        if n > 0 {
+            w.write_all(b",")?;
+        }
+        let text = serde_json::to_vec(&r)?;
+        written += text.len() as u64 + 1;
+        w.write_all(&text)?;
+        n += 1;
+    }
+    write!(w, "]}}]}}")?;
+    w.flush()?;
+    Ok(n)
+}
