@@ -27,7 +27,7 @@ use crate::pipeline::{Prepared, Producer, Progress, RunMaps};
 use crate::{Engine, EngineError, Result};
 
 /// Records per page handed to the pipeline.
-const PAGE: usize = 1_000;
+const PAGE: usize = 250;
 
 pub struct ImportRequest {
     pub format: FileFormat,
@@ -193,6 +193,7 @@ impl Engine {
                             completeness: Completeness::PerFinding,
                             rules: rules::list(c)?,
                             scope: Some(scope.clone()),
+                            seen_in_memory: None,
                         };
                         let mut applied = tributary_core::transform::Applied::default();
                         applied.asset.insert("repository".into(), json!({"url": url, "name": key.path()}));

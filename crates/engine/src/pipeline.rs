@@ -380,6 +380,7 @@ impl Engine {
             completeness: Completeness::PerFinding,
             rules,
             scope: prep.scope.clone(),
+            seen_in_memory: prep.single_tx.then(Default::default),
         };
         let (raw_tx, mut raw_rx) = tokio::sync::mpsc::channel::<Fetched>(QUEUE_PAGES);
         let (page_tx, page_rx): (SyncSender<Staged>, Receiver<Staged>) = sync_channel(QUEUE_PAGES);
@@ -455,6 +456,7 @@ impl Engine {
                     completeness: kind.streams[0].completeness,
                     rules,
                     scope,
+                    seen_in_memory: None,
                 };
                 let swept = match swept {
                     Some(done) => done,

@@ -95,6 +95,7 @@ impl Engine {
                         completeness: Completeness::PerFinding,
                         rules: rules::list(c)?,
                         scope: None,
+                        seen_in_memory: None,
                     };
                     Ok((write_scope_assets(c, &ctx, kind.name)?, mode))
                 })?)
@@ -164,6 +165,7 @@ impl Engine {
                     completeness: Completeness::PerFinding,
                     rules: rules::list(c)?,
                     scope: None,
+                    seen_in_memory: None,
                 };
                 if let Some(r) = repository_record(&before.key, &url, kind.name, kind.product) {
                     ingest::write_context_assets(c, &ctx, vec![r])?;

@@ -67,7 +67,14 @@ pub struct RunContext {
     pub rules: Vec<IdentificationRule>,
     /// Limits [`finish_full`] to one scope (a file import covers one repository).
     pub scope: Option<String>,
+    /// Seen-marks kept in memory instead of `sync_seen`: for a run written in one
+    /// transaction (a file import), which cannot resume, so the marks need not be durable
+    /// and writing them would cost two rows per record.
+    pub seen_in_memory: Option<SeenSet>,
 }
+
+/// In-memory seen-marks: `(item_kind, item_id)`.
+pub type SeenSet = std::sync::Arc<std::sync::Mutex<HashSet<(i64, i64)>>>;
 
 /// One staged record.
 #[derive(Debug, Clone, Default)]
@@ -124,6 +131,10 @@ pub fn write_context_assets(conn: &mut dyn Conn, ctx: &RunContext, records: Vec<
 }
 
 fn write_seen(conn: &mut dyn Conn, ctx: &RunContext, seen: &[(i64, i64)]) -> Result<()> {
+    if let (true, Some(set)) = (ctx.full, &ctx.seen_in_memory) {
+        set.lock().map_err(|_| StoreError::Invalid("seen-marks lock poisoned".into()))?.extend(seen.iter().copied());
+        return Ok(());
+    }
     if ctx.full && !seen.is_empty() {
         let batch = Batch::new()
             .col("run_id", Column::Int(vec![Some(ctx.run_id); seen.len()]))
@@ -759,6 +770,14 @@ pub fn finish_full(conn: &mut dyn Conn, ctx: &RunContext, products: &[(String, C
     if let Some(scope) = &ctx.scope {
         return finish_scope(conn, ctx, products, streams, scope, now);
     }
+    if let Some(set) = &ctx.seen_in_memory {
+        // The whole-integration sweep anti-joins `sync_seen`: put the marks there first.
+        let marks: Vec<(i64, i64)> = set.lock().map_err(|_| StoreError::Invalid("seen-marks lock poisoned".into()))?.drain().collect();
+        let durable = RunContext { seen_in_memory: None, ..ctx.clone() };
+        for chunk in marks.chunks(10_000) {
+            write_seen(conn, &durable, chunk)?;
+        }
+    }
     for (product, completeness) in products {
         counts.closed += match completeness {
             Completeness::PerFinding => conn.execute(
@@ -795,6 +814,64 @@ pub fn finish_full(conn: &mut dyn Conn, ctx: &RunContext, products: &[(String, C
     Ok(counts)
 }
 
+/// [`finish_scope`] with the marks in memory: reads the scope's ids and closes or deletes
+/// those the run did not see (usually none or few).
+fn finish_scope_in_memory(
+    conn: &mut dyn Conn,
+    ctx: &RunContext,
+    products: &[(String, Completeness)],
+    streams: &[String],
+    scope: &str,
+    now: Millis,
+    seen: &HashSet<(i64, i64)>,
+) -> Result<RunCounts> {
+    let mut counts = RunCounts::default();
+    let mut unseen = |sql: &str, params: &[crate::value::Param<'_>], kind: i64| -> Result<Vec<i64>> {
+        let mut ids = Vec::new();
+        conn.query_each(sql, params, &mut |r| {
+            let id: i64 = r.get(0)?;
+            if !seen.contains(&(kind, id)) {
+                ids.push(id);
+            }
+            Ok(())
+        })?;
+        Ok(ids)
+    };
+    let mut close = Vec::new();
+    for (product, _) in products {
+        close.extend(unseen(
+            "SELECT id FROM findings WHERE integration_id = ? AND product = ? AND scope = ? AND status <> 'fixed'",
+            params![ctx.integration_id, product.as_str(), scope],
+            SEEN_FINDING,
+        )?);
+    }
+    let mut delete = Vec::new();
+    for stream in streams {
+        delete.extend(unseen(
+            "SELECT id FROM raw_records WHERE integration_id = ? AND stream = ? AND scope = ?",
+            params![ctx.integration_id, stream.as_str(), scope],
+            SEEN_RAW,
+        )?);
+    }
+    if !close.is_empty() {
+        let n = close.len();
+        let batch = Batch::new()
+            .col("id", int_col(close.iter().map(|i| Some(*i))))
+            .col("status", Column::Str(vec![FindingStatus::Fixed.as_str(); n]))
+            .col("chash", Column::Int(vec![Some(CLOSED_HASH); n]))
+            .col("closed_at", Column::Int(vec![Some(now); n]))
+            .col("updated_at", Column::Int(vec![Some(now); n]));
+        conn.update_batch("findings", &batch)?;
+        counts.closed += n as i64;
+    }
+    for id in delete {
+        conn.execute("DELETE FROM raw_records WHERE id = ?", params![id])?;
+    }
+    // Context assets (the repository) may have left durable marks.
+    conn.execute("DELETE FROM sync_seen WHERE run_id = ?", params![ctx.run_id])?;
+    Ok(counts)
+}
+
 /// [`finish_full`] for a run that covered one scope: only that scope's findings and raw
 /// records are swept; attributions of other scopes are untouched.
 fn finish_scope(
@@ -805,6 +882,10 @@ fn finish_scope(
     scope: &str,
     now: Millis,
 ) -> Result<RunCounts> {
+    if let Some(set) = &ctx.seen_in_memory {
+        let set = set.lock().map_err(|_| StoreError::Invalid("seen-marks lock poisoned".into()))?;
+        return finish_scope_in_memory(conn, ctx, products, streams, scope, now, &set);
+    }
     let mut counts = RunCounts::default();
     for (product, _) in products {
         counts.closed += conn.execute(

@@ -71,6 +71,7 @@ fn setup(store: &Store, full: bool) -> RunContext {
         completeness: Completeness::PerAsset,
         rules: identify::default_rules(),
         scope: None,
+        seen_in_memory: None,
     }
 }
 

@@ -211,6 +211,7 @@ fn open(a: &ChildArgs, name: &str) -> Result<Db> {
         completeness: Completeness::PerAsset,
         rules: identify::default_rules(),
         scope: None,
+        seen_in_memory: None,
     };
     Ok(Db { store, ctx, cleanup })
 }
