@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 )]
 pub struct Cli {
     /// Directory for the SQLite database and the master key file.
-    #[arg(long, global = true, env = "TRIBUTARY_DATA_DIR", default_value = "tributary-data", value_name = "DIR")]
+    #[arg(long, global = true, env = "TRIBUTARY_DATA_DIR", default_value = "tributary-data", value_name = "DIR", hide_env_values = true)]
     pub data_dir: PathBuf,
 
     /// Database URL: sqlite:///path/file.db or postgres://user@host:port/db [default: SQLite in the data directory].
@@ -96,7 +96,9 @@ pub enum ImportCommand {
     },
     /// SARIF 2.1.0 from any tool (semgrep --sarif, CodeQL, …).
     Sarif {
+        /// The SARIF log (version 2.1.0).
         file: std::path::PathBuf,
+        /// The repository that was scanned (any URL spelling).
         #[arg(long, value_name = "URL")]
         repo: String,
         /// File findings under this tool name (default: the tool named in the file).

@@ -247,6 +247,9 @@ fn write_raw(
 struct AssetOut {
     id: i64,
     retired: bool,
+    /// Created by this page: it has no findings yet, so nothing needs looking up (asset
+    /// ids are never reused; assets are never deleted while findings point at them).
+    fresh: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -283,7 +286,7 @@ fn write_assets(
     for (i, a, key) in staged {
         match current.get(&key) {
             Some(&(row, asset_id, hash, active)) if hash == a.content_hash && active != a.retired => {
-                out[i] = Some(AssetOut { id: asset_id, retired: a.retired });
+                out[i] = Some(AssetOut { id: asset_id, retired: a.retired, fresh: false });
                 source_ids.push(row);
             }
             _ => work.push((i, a, key)),
@@ -383,7 +386,7 @@ fn write_assets(
     for (i, a, key) in work {
         let Some((tmp_id, _rule, is_new)) = resolved[i] else { continue };
         let asset_id = real(tmp_id);
-        out[i] = Some(AssetOut { id: asset_id, retired: a.retired });
+        out[i] = Some(AssetOut { id: asset_id, retired: a.retired, fresh: is_new });
         match current.get(&key).copied() {
             None => {
                 // (A key repeated in the page is one attribution, counted once.)
@@ -638,6 +641,7 @@ fn write_findings(
     let mut incoming: Vec<Option<Incoming>> = Vec::new();
     let mut slot: HashMap<(i64, i64), usize> = HashMap::default();
     let mut complete_assets: HashMap<i64, bool> = HashMap::default();
+    let mut fresh_assets: HashSet<i64> = HashSet::default();
     for (i, r) in records.iter_mut().enumerate() {
         let target = assets[i].map(|a| a.id).or(r.attach_to);
         let Some(asset_id) = target else {
@@ -646,6 +650,9 @@ fn write_findings(
             }
             continue;
         };
+        if let Some(a) = assets[i].filter(|a| a.fresh) {
+            fresh_assets.insert(a.id);
+        }
         if ctx.completeness == Completeness::PerAsset
             && let Some(a) = assets[i]
         {
@@ -673,11 +680,13 @@ fn write_findings(
     // exactly the incoming keys for the rest.
     const COLS: &[&str] = &["id", "asset_id", "fkey", "chash", "integration_id"];
     let mut rows = Vec::new();
-    if !complete_assets.is_empty() {
-        let keys = Batch::new().col("asset_id", int_col(complete_assets.keys().map(|a| Some(*a))));
+    let lookup: Vec<i64> = complete_assets.keys().copied().filter(|a| !fresh_assets.contains(a)).collect();
+    if !lookup.is_empty() {
+        let keys = Batch::new().col("asset_id", int_col(lookup.iter().map(|a| Some(*a))));
         rows.extend(conn.select_by_keys("findings", COLS, &keys)?);
     }
-    let others: Vec<&Incoming> = incoming.iter().filter(|x| !complete_assets.contains_key(&x.asset_id)).collect();
+    let others: Vec<&Incoming> =
+        incoming.iter().filter(|x| !complete_assets.contains_key(&x.asset_id) && !fresh_assets.contains(&x.asset_id)).collect();
     if !others.is_empty() {
         let keys = Batch::new()
             .col("asset_id", int_col(others.iter().map(|x| Some(x.asset_id))))

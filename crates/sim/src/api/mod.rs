@@ -42,10 +42,20 @@ impl Sim {
     }
 }
 
+/// Size of the largest recent body: the next buffer starts this large, so serializing a
+/// multi-megabyte page does not grow (and copy) its buffer a dozen times.
+static BODY_HINT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(4096);
+
 /// A JSON response from any serializable value.
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(bytes) => (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response(),
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut bytes = Vec::with_capacity(BODY_HINT.load(Relaxed));
+    match serde_json::to_writer(&mut bytes, value).map(|_| bytes) {
+        Ok(bytes) => {
+            // Follow the page size down as well as up (capped at 64 MiB).
+            BODY_HINT.store((bytes.len() + bytes.len() / 8).clamp(4096, 64 << 20), Relaxed);
+            (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response()
+        }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
