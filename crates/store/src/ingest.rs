@@ -752,21 +752,27 @@ fn write_findings(
     if !updates.id.is_empty() {
         conn.update_batch("findings", &updates.into_batch(ctx.integration_id, now, false))?;
     }
-    if !closes.is_empty() {
-        let n = closes.len();
-        let batch = Batch::new()
-            .col("id", int_col(closes.iter().map(|i| Some(*i))))
-            .col("status", Column::Str(vec![FindingStatus::Fixed.as_str(); n]))
-            .col("chash", Column::Int(vec![Some(CLOSED_HASH); n]))
-            .col("closed_at", Column::Int(vec![Some(now); n]))
-            .col("updated_at", Column::Int(vec![Some(now); n]));
-        conn.update_batch("findings", &batch)?;
-        counts.closed += n as i64;
-    }
+    counts.closed += close_findings(conn, &closes, now)?;
     if ctx.full && ctx.completeness == Completeness::PerFinding {
         seen.extend(seen_ids.into_iter().map(|id| (SEEN_FINDING, id)));
     }
     Ok(())
+}
+
+/// Marks findings fixed by id; returns how many.
+fn close_findings(conn: &mut dyn Conn, ids: &[i64], now: Millis) -> Result<i64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let n = ids.len();
+    let batch = Batch::new()
+        .col("id", int_col(ids.iter().map(|i| Some(*i))))
+        .col("status", Column::Str(vec![FindingStatus::Fixed.as_str(); n]))
+        .col("chash", Column::Int(vec![Some(CLOSED_HASH); n]))
+        .col("closed_at", Column::Int(vec![Some(now); n]))
+        .col("updated_at", Column::Int(vec![Some(now); n]));
+    conn.update_batch("findings", &batch)?;
+    Ok(n as i64)
 }
 
 /// Ends a full sync: closes findings and retires asset attributions that the run did not
@@ -862,17 +868,7 @@ fn finish_scope_in_memory(
             SEEN_RAW,
         )?);
     }
-    if !close.is_empty() {
-        let n = close.len();
-        let batch = Batch::new()
-            .col("id", int_col(close.iter().map(|i| Some(*i))))
-            .col("status", Column::Str(vec![FindingStatus::Fixed.as_str(); n]))
-            .col("chash", Column::Int(vec![Some(CLOSED_HASH); n]))
-            .col("closed_at", Column::Int(vec![Some(now); n]))
-            .col("updated_at", Column::Int(vec![Some(now); n]));
-        conn.update_batch("findings", &batch)?;
-        counts.closed += n as i64;
-    }
+    counts.closed += close_findings(conn, &close, now)?;
     for id in delete {
         conn.execute("DELETE FROM raw_records WHERE id = ?", params![id])?;
     }

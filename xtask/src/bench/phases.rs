@@ -123,3 +123,50 @@ pub fn fetch_only(
     pump(rt, connector, tx)?;
     counter.join().map_err(|_| anyhow::anyhow!("counter panicked"))
 }
+
+/// What [`full_then_delta`] measured.
+pub struct FullAndDelta {
+    pub engine: tributary_engine::Engine,
+    pub full: tributary_core::model::SyncRun,
+    pub secs: f64,
+    pub rss_mib: f64,
+    /// The WAL checkpoint between the two, untimed in the sync figures.
+    pub checkpoint_secs: f64,
+    pub delta: tributary_core::model::SyncRun,
+    pub delta_secs: f64,
+}
+
+/// Adds the integration, runs a full sync, lets the simulator at `url` advance one day,
+/// and runs the delta sync (which must be a delta).
+pub fn full_then_delta(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    url: &str,
+    integration: tributary_engine::integrations::NewIntegration,
+) -> Result<FullAndDelta> {
+    use std::sync::Arc;
+    use std::time::Instant;
+    use tributary_engine::SyncOptions;
+    use tributary_engine::pipeline::NoProgress;
+    let engine = tributary_engine::Engine::new(open_store(dir)?);
+    engine.bootstrap()?;
+    let name = integration.name.clone();
+    rt.block_on(engine.add_integration(integration, "bench"))?;
+    let t = Instant::now();
+    let full = rt.block_on(engine.sync(&name, SyncOptions::default(), Arc::new(NoProgress)))?;
+    let secs = t.elapsed().as_secs_f64();
+    let rss_mib = crate::rss::peak_mib();
+    // A day passes between the two syncs; the background checkpointer would have folded
+    // the full sync's WAL into the database by then. Do it now, outside the timing.
+    let t = Instant::now();
+    engine.store.checkpoint()?;
+    let checkpoint_secs = t.elapsed().as_secs_f64();
+    rt.block_on(async { reqwest::Client::new().post(format!("{url}/_sim/advance?days=1")).send().await?.error_for_status() })?;
+    let t = Instant::now();
+    let delta = rt.block_on(engine.sync(&name, SyncOptions::default(), Arc::new(NoProgress)))?;
+    let delta_secs = t.elapsed().as_secs_f64();
+    if delta.mode != SyncMode::Delta {
+        bail!("expected a delta sync, got {}", delta.mode);
+    }
+    Ok(FullAndDelta { engine, full, secs, rss_mib, checkpoint_secs, delta, delta_secs })
+}

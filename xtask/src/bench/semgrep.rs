@@ -16,12 +16,11 @@ use anyhow::{Result, bail};
 use serde_json::{Value, json};
 use tributary_connectors::import::FileFormat;
 use tributary_connectors::{RawPage, Settings};
-use tributary_core::model::SyncMode;
 use tributary_core::secret::Secret;
+use tributary_engine::Engine;
 use tributary_engine::import::ImportRequest;
 use tributary_engine::integrations::NewIntegration;
 use tributary_engine::pipeline::NoProgress;
-use tributary_engine::{Engine, SyncOptions};
 use tributary_sim::config::DEFAULT_SEMGREP_TOKEN;
 use tributary_store::params;
 
@@ -194,38 +193,19 @@ fn floor(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
 }
 
 fn sync(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
-    let engine = Engine::new(phases::open_store(&a.dir)?);
-    engine.bootstrap()?;
     let s = settings(&a.url);
-    rt.block_on(engine.add_integration(
-        NewIntegration {
-            name: "semgrep".into(),
-            kind: "semgrep".into(),
-            base_url: s.base_url,
-            config: s.config,
-            secret: s.secret,
-            test: true,
-        },
-        "bench",
-    ))?;
-    let t = Instant::now();
-    let full = rt.block_on(engine.sync("semgrep", SyncOptions::default(), Arc::new(NoProgress)))?;
-    let secs = t.elapsed().as_secs_f64();
-    let rss_full = rss::peak_mib();
-    // A day passes; the background checkpointer would have folded the WAL in by then.
-    let t = Instant::now();
-    engine.store.checkpoint()?;
-    let checkpoint_secs = t.elapsed().as_secs_f64();
-    rt.block_on(async { reqwest::Client::new().post(format!("{}/_sim/advance?days=1", a.url)).send().await?.error_for_status() })?;
-    let t = Instant::now();
-    let delta = rt.block_on(engine.sync("semgrep", SyncOptions::default(), Arc::new(NoProgress)))?;
-    let delta_secs = t.elapsed().as_secs_f64();
-    if delta.mode != SyncMode::Delta {
-        bail!("expected a delta sync, got {}", delta.mode);
-    }
+    let integration = NewIntegration {
+        name: "semgrep".into(),
+        kind: "semgrep".into(),
+        base_url: s.base_url,
+        config: s.config,
+        secret: s.secret,
+        test: true,
+    };
+    let r = phases::full_then_delta(rt, &a.dir, &a.url, integration)?;
     Ok(json!({
-        "records": full.counts.fetched, "secs": secs, "rss_mib": rss_full, "checkpoint_secs": checkpoint_secs,
-        "delta_secs": delta_secs, "delta_fetched": delta.counts.fetched, "delta_created": delta.counts.created, "delta_closed": delta.counts.closed,
+        "records": r.full.counts.fetched, "secs": r.secs, "rss_mib": r.rss_mib, "checkpoint_secs": r.checkpoint_secs,
+        "delta_secs": r.delta_secs, "delta_fetched": r.delta.counts.fetched, "delta_created": r.delta.counts.created, "delta_closed": r.delta.counts.closed,
     }))
 }
 

@@ -9,18 +9,14 @@
 //! records or checkpoints. Each phase runs in its own process (peak RSS is its own) on a
 //! fresh SQLite database.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 use tributary_connectors::http::ClientOptions;
 use tributary_connectors::{RawPage, Settings};
-use tributary_core::model::SyncMode;
 use tributary_core::secret::Secret;
 use tributary_engine::integrations::NewIntegration;
-use tributary_engine::pipeline::NoProgress;
-use tributary_engine::{Engine, SyncOptions};
 use tributary_sim::config::{DEFAULT_XDR_KEY, DEFAULT_XDR_KEY_ID};
 use tributary_store::params;
 
@@ -167,40 +163,19 @@ fn fetch(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
 }
 
 fn sync(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
-    let engine = Engine::new(open(&a.dir)?);
-    engine.bootstrap()?;
     let s = xdr_settings(&a.url);
-    rt.block_on(engine.add_integration(
-        NewIntegration {
-            name: "xdr".into(),
-            kind: "cortex-xdr".into(),
-            base_url: s.base_url,
-            config: s.config,
-            secret: s.secret,
-            test: true,
-        },
-        "bench",
-    ))?;
-    let t = Instant::now();
-    let full = rt.block_on(engine.sync("xdr", SyncOptions::default(), Arc::new(NoProgress)))?;
-    let secs = t.elapsed().as_secs_f64();
-    let rss_full = rss::peak_mib();
-    // A day passes between the two syncs; the background checkpointer would have folded
-    // the full sync's WAL into the database by then. Do it now, outside the timing.
-    let t = Instant::now();
-    engine.store.checkpoint()?;
-    let checkpoint_secs = t.elapsed().as_secs_f64();
-    // One simulated day later.
-    rt.block_on(async { reqwest::Client::new().post(format!("{}/_sim/advance?days=1", a.url)).send().await?.error_for_status() })?;
-    let t = Instant::now();
-    let delta = rt.block_on(engine.sync("xdr", SyncOptions::default(), Arc::new(NoProgress)))?;
-    let delta_secs = t.elapsed().as_secs_f64();
-    if delta.mode != SyncMode::Delta {
-        bail!("expected a delta sync, got {}", delta.mode);
-    }
-    let findings: i64 = engine.store.read(|c| c.scalar("SELECT COUNT(*) FROM findings", &[]))?;
+    let integration = NewIntegration {
+        name: "xdr".into(),
+        kind: "cortex-xdr".into(),
+        base_url: s.base_url,
+        config: s.config,
+        secret: s.secret,
+        test: true,
+    };
+    let r = phases::full_then_delta(rt, &a.dir, &a.url, integration)?;
+    let findings: i64 = r.engine.store.read(|c| c.scalar("SELECT COUNT(*) FROM findings", &[]))?;
     Ok(json!({
-        "endpoints": full.counts.fetched, "records": findings - delta.counts.created, "secs": secs, "rss_mib": rss_full,
-        "delta_secs": delta_secs, "checkpoint_secs": checkpoint_secs, "delta_fetched": delta.counts.fetched, "delta_created": delta.counts.created, "delta_closed": delta.counts.closed,
+        "endpoints": r.full.counts.fetched, "records": findings - r.delta.counts.created, "secs": r.secs, "rss_mib": r.rss_mib,
+        "delta_secs": r.delta_secs, "checkpoint_secs": r.checkpoint_secs, "delta_fetched": r.delta.counts.fetched, "delta_created": r.delta.counts.created, "delta_closed": r.delta.counts.closed,
     }))
 }
