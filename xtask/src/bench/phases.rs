@@ -170,3 +170,31 @@ pub fn full_then_delta(
     }
     Ok(FullAndDelta { engine, full, secs, rss_mib, checkpoint_secs, delta, delta_secs })
 }
+
+/// The three sync phases (fetch only, floor, full + delta sync) of `child` against the
+/// simulator `sim` serving at `base`; the simulator is stopped afterwards.
+pub fn sync_phases(child: &str, mut sim: std::process::Child, base: &str) -> Result<Vec<(&'static str, Value)>> {
+    let phases = run_phases(
+        child,
+        base,
+        sim.id(),
+        &[("fetch", "fetch + parse only (no store)"), ("floor", "floor (fetch + parse + INSERT)"), ("sync", "full sync (tributary)")],
+    );
+    let _ = sim.kill();
+    let _ = sim.wait();
+    phases
+}
+
+/// The delta row under the table: its time and `detail` (what changed) from the sync phase.
+pub fn print_delta(phases: &[(&str, Value)], detail: impl Fn(&dyn Fn(&str) -> f64) -> String) {
+    let sync = phases.last().map(|(_, v)| v.clone()).unwrap_or_default();
+    let f = |k: &str| num(&sync, k);
+    println!(
+        "{:<32} {:>10} {:>7.2}   ({}; WAL checkpoint before it, untimed: {:.2}s)",
+        "delta sync after one day",
+        "",
+        f("delta_secs"),
+        detail(&f),
+        f("checkpoint_secs")
+    );
+}

@@ -53,16 +53,8 @@ pub struct ChildArgs {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let (mut sim, base) = super::sim::spawn_server(&a.scale, None)?;
-    let result = phases::run_phases(
-        "semgrep-child",
-        &base,
-        sim.id(),
-        &[("fetch", "fetch + parse only (no store)"), ("floor", "floor (fetch + parse + INSERT)"), ("sync", "full sync (tributary)")],
-    );
-    let _ = sim.kill();
-    let _ = sim.wait();
-    let phases = result?;
+    let (sim, base) = super::sim::spawn_server(&a.scale, None)?;
+    let phases = phases::sync_phases("semgrep-child", sim, &base)?;
 
     // The import: a generated SARIF file, parsed alone, then imported.
     let dir = std::env::temp_dir().join(format!("tributary-bench-sarif-{}", std::process::id()));
@@ -80,18 +72,9 @@ pub fn run(a: Args) -> Result<()> {
 
     println!("cargo xtask bench semgrep --scale {} --sarif-mb {}\n", a.scale, a.sarif_mb);
     phases::print_table(&phases, "findings");
-    let sync = phases.last().map(|(_, v)| v.clone()).unwrap_or_default();
-    let f = |k: &str| phases::num(&sync, k);
-    println!(
-        "{:<32} {:>10} {:>7.2}   (findings fetched: {}; new/closed: {}/{}; WAL checkpoint before it, untimed: {:.2}s)",
-        "delta sync after one day",
-        "",
-        f("delta_secs"),
-        f("delta_fetched"),
-        f("delta_created"),
-        f("delta_closed"),
-        f("checkpoint_secs")
-    );
+    phases::print_delta(&phases, |f| {
+        format!("findings fetched: {}; new/closed: {}/{}", f("delta_fetched"), f("delta_created"), f("delta_closed"))
+    });
     println!("\nSARIF import: {mb:.1} MB, {results} results");
     for (label, v) in &imports {
         println!(

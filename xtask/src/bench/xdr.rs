@@ -42,30 +42,13 @@ pub struct ChildArgs {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let (mut sim, base) = super::sim::spawn_server("reference", Some(a.endpoints))?;
-    let phases = phases::run_phases(
-        "xdr-child",
-        &base,
-        sim.id(),
-        &[("fetch", "fetch + parse only (no store)"), ("floor", "floor (fetch + parse + INSERT)"), ("sync", "full sync (tributary)")],
-    );
-    let _ = sim.kill();
-    let _ = sim.wait();
-    let phases = phases?;
+    let (sim, base) = super::sim::spawn_server("reference", Some(a.endpoints))?;
+    let phases = phases::sync_phases("xdr-child", sim, &base)?;
     println!("cargo xtask bench xdr --endpoints {}\n", a.endpoints);
     phases::print_table(&phases, "findings");
-    let sync = phases.last().map(|(_, v)| v.clone()).unwrap_or_default();
-    let f = |k: &str| phases::num(&sync, k);
-    println!(
-        "{:<32} {:>10} {:>7.2}   (endpoints changed: {}; findings new/closed: {}/{}; WAL checkpoint before it, untimed: {:.2}s)",
-        "delta sync after one day",
-        "",
-        f("delta_secs"),
-        f("delta_fetched"),
-        f("delta_created"),
-        f("delta_closed"),
-        f("checkpoint_secs")
-    );
+    phases::print_delta(&phases, |f| {
+        format!("endpoints changed: {}; findings new/closed: {}/{}", f("delta_fetched"), f("delta_created"), f("delta_closed"))
+    });
     println!(
         "\n(vs floor: phase secs / floor secs; 1.00 = as fast as the floor. sim CPU: the simulator's own CPU time in that phase, on the same 2 cores)"
     );
