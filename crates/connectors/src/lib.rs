@@ -128,6 +128,28 @@ pub struct Settings {
 /// Settings after validation: the normalized base URL and config.
 pub type ValidSettings = (String, serde_json::Value);
 
+/// A connector's config object as its typed struct.
+pub(crate) fn parse_config<T: serde::de::DeserializeOwned>(config: &serde_json::Value) -> Result<T, ConnectorError> {
+    T::deserialize(config).map_err(|e| ConnectorError::Config(e.to_string()))
+}
+
+/// A typed config back to the JSON stored with the integration.
+pub(crate) fn config_value<T: serde::Serialize>(config: &T) -> Result<serde_json::Value, ConnectorError> {
+    serde_json::to_value(config).map_err(|e| ConnectorError::Config(e.to_string()))
+}
+
+/// A non-empty selection (`what`: e.g. "scan type") from `allowed`.
+pub(crate) fn check_choice(chosen: &[String], allowed: &[&str], what: &str) -> Result<(), ConnectorError> {
+    let list = allowed.join(", ");
+    if chosen.is_empty() {
+        return Err(ConnectorError::Config(format!("choose at least one {what}: {list}")));
+    }
+    if let Some(t) = chosen.iter().find(|t| !allowed.contains(&t.as_str())) {
+        return Err(ConnectorError::Config(format!("unknown {what} '{t}' ({list})")));
+    }
+    Ok(())
+}
+
 pub struct ConnectorKind {
     /// `cortex-xdr`, `semgrep`, …
     pub name: &'static str,

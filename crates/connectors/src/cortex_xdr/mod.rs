@@ -73,26 +73,26 @@ impl XdrConfig {
 }
 
 fn validate(base_url: &str, config: &Value) -> Result<(String, Value), ConnectorError> {
+    let (base, cfg) = checked(base_url, config)?;
+    Ok((base, crate::config_value(&cfg)?))
+}
+
+/// The normalized base URL and the checked config.
+fn checked(base_url: &str, config: &Value) -> Result<(String, XdrConfig), ConnectorError> {
     let base = normalize_base_url(base_url, &["/public_api"])?;
-    let cfg: XdrConfig = serde_json::from_value(config.clone()).map_err(|e| ConnectorError::Config(e.to_string()))?;
+    let cfg: XdrConfig = crate::parse_config(config)?;
     if cfg.key_id.trim().is_empty() || !cfg.key_id.trim().chars().all(|c| c.is_ascii_digit()) {
         return Err(ConnectorError::Config(format!(
             "the API key id must be a number (Settings → API Keys, column ID), got '{}'",
             cfg.key_id
         )));
     }
-    if cfg.types.is_empty() {
-        return Err(ConnectorError::Config("choose at least one type: vulnerability, host-asset".into()));
-    }
-    if let Some(t) = cfg.types.iter().find(|t| !matches!(t.as_str(), "vulnerability" | "host-asset")) {
-        return Err(ConnectorError::Config(format!("unknown type '{t}' (vulnerability, host-asset)")));
-    }
-    Ok((base, serde_json::to_value(&cfg).map_err(|e| ConnectorError::Config(e.to_string()))?))
+    crate::check_choice(&cfg.types, &["vulnerability", "host-asset"], "type")?;
+    Ok((base, cfg))
 }
 
 fn build(s: Settings) -> Result<Box<dyn Connector>, ConnectorError> {
-    let (base, config) = validate(&s.base_url, &s.config)?;
-    let cfg: XdrConfig = serde_json::from_value(config).map_err(|e| ConnectorError::Config(e.to_string()))?;
+    let (base, cfg) = checked(&s.base_url, &s.config)?;
     if s.secret.is_empty() {
         return Err(ConnectorError::Config("the API key is empty".into()));
     }

@@ -84,30 +84,30 @@ impl SemgrepConfig {
 }
 
 fn validate(base_url: &str, config: &Value) -> Result<ValidSettings, ConnectorError> {
+    let (base, cfg) = checked(base_url, config)?;
+    Ok((base, crate::config_value(&cfg)?))
+}
+
+/// The normalized base URL and the checked config.
+fn checked(base_url: &str, config: &Value) -> Result<(String, SemgrepConfig), ConnectorError> {
     let base_url = if base_url.trim().is_empty() { DEFAULT_BASE_URL } else { base_url };
     let base = normalize_base_url(base_url, &["/api/v1", "/api/"])?;
-    let mut cfg: SemgrepConfig = serde_json::from_value(config.clone()).map_err(|e| ConnectorError::Config(e.to_string()))?;
+    let mut cfg: SemgrepConfig = crate::parse_config(config)?;
     for s in cfg.scan.iter_mut() {
         *s = s.trim().to_ascii_lowercase();
     }
     cfg.scan.dedup();
-    if cfg.scan.is_empty() {
-        return Err(ConnectorError::Config("choose at least one scan type: sast, sca".into()));
-    }
-    if let Some(t) = cfg.scan.iter().find(|t| !matches!(t.as_str(), SAST | SCA)) {
-        return Err(ConnectorError::Config(format!("unknown scan type '{t}' (sast, sca)")));
-    }
+    crate::check_choice(&cfg.scan, &[SAST, SCA], "scan type")?;
     if let Some(p) = cfg.page_size
         && !(100..=3_000).contains(&p)
     {
         return Err(ConnectorError::Config(format!("page_size must be between 100 and 3000, got {p}")));
     }
-    Ok((base, serde_json::to_value(&cfg).map_err(|e| ConnectorError::Config(e.to_string()))?))
+    Ok((base, cfg))
 }
 
 fn build(s: Settings) -> Result<Box<dyn Connector>, ConnectorError> {
-    let (base, config) = validate(&s.base_url, &s.config)?;
-    let cfg: SemgrepConfig = serde_json::from_value(config).map_err(|e| ConnectorError::Config(e.to_string()))?;
+    let (base, cfg) = checked(&s.base_url, &s.config)?;
     if s.secret.is_empty() {
         return Err(ConnectorError::Config("the API token is empty".into()));
     }

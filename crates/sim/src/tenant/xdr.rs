@@ -88,6 +88,13 @@ impl World {
 
     /// The endpoint's state on `day` without its CVE slots (what `get_endpoint` needs).
     pub fn endpoint_timeline(&self, i: u64, day: u32) -> EndpointState {
+        let (created_day, retired_day, last_seen) = self.replay_endpoint(i, day, |_, _| {});
+        EndpointState { index: i, created_day, retired_day, last_seen, slots: Vec::new() }
+    }
+
+    /// Replays the endpoint's events up to `day`: calls `on_change(day, time)` for each
+    /// change event and returns `(created day, retired day, last seen)`.
+    fn replay_endpoint(&self, i: u64, day: u32, mut on_change: impl FnMut(u32, i64)) -> (u32, Option<u32>, i64) {
         let seed = self.seed();
         let churn = self.cfg.churn;
         let created = self.created_day(i);
@@ -105,16 +112,15 @@ impl World {
             }
             if has_event(seed, Tag::EndpointChange, i, d, churn.endpoint_change) {
                 last_seen = event_time(seed, Tag::EndpointChange, i, d);
+                on_change(d, last_seen);
             }
         }
-        EndpointState { index: i, created_day: created, retired_day, last_seen, slots: Vec::new() }
+        (created, retired_day, last_seen)
     }
 
     /// The endpoint's state on `day` (replays its events; a handful per endpoint).
     pub fn endpoint_state(&self, i: u64, day: u32) -> EndpointState {
         let seed = self.seed();
-        let churn = self.cfg.churn;
-        let created = self.created_day(i);
         let mut r = Rng::new(seed, &[Tag::Endpoint as u64, i, 0]);
         let avg = self.cfg.scale.cves_per_endpoint.max(1);
         let count = r.range(avg / 2, avg + avg / 2);
@@ -125,38 +131,24 @@ impl World {
             let s = self.new_slot(i, j, &slots, detected.min(BASE_MS - DAY_MS));
             slots.push(s);
         }
-        let mut last_seen = if created == 0 {
-            BASE_MS - 3_600_000 - (h(seed, &[Tag::Endpoint as u64, i, 3]) % (48 * 3_600_000)) as i64
-        } else {
-            event_time(seed, Tag::Endpoint, i, created)
-        };
-        let mut retired_day = None;
-        for d in created + 1..=day {
-            if has_event(seed, Tag::EndpointRetire, i, d, churn.endpoint_retire) {
-                retired_day = Some(d);
-                last_seen = event_time(seed, Tag::EndpointRetire, i, d);
-                break;
+        let (created_day, retired_day, last_seen) = self.replay_endpoint(i, day, |d, t| {
+            // A change fixes one open CVE, finds a new one, and sometimes reopens a fixed one.
+            let mut e = Rng::new(seed, &[Tag::SlotEdit as u64, i, d as u64]);
+            let open: Vec<usize> = (0..slots.len()).filter(|k| slots[*k].open).collect();
+            if !open.is_empty() {
+                slots[open[e.below(open.len() as u64) as usize]].open = false;
             }
-            if has_event(seed, Tag::EndpointChange, i, d, churn.endpoint_change) {
-                let t = event_time(seed, Tag::EndpointChange, i, d);
-                let mut e = Rng::new(seed, &[Tag::SlotEdit as u64, i, d as u64]);
-                let open: Vec<usize> = (0..slots.len()).filter(|k| slots[*k].open).collect();
-                if !open.is_empty() {
-                    slots[open[e.below(open.len() as u64) as usize]].open = false;
-                }
-                let j = slots.len() as u64;
-                let s = self.new_slot(i, j, &slots, t);
-                slots.push(s);
-                let fixed: Vec<usize> = (0..slots.len()).filter(|k| !slots[*k].open).collect();
-                if !fixed.is_empty() && e.chance(0.3) {
-                    let k = fixed[e.below(fixed.len() as u64) as usize];
-                    slots[k].open = true;
-                    slots[k].detected = t;
-                }
-                last_seen = t;
+            let j = slots.len() as u64;
+            let s = self.new_slot(i, j, &slots, t);
+            slots.push(s);
+            let fixed: Vec<usize> = (0..slots.len()).filter(|k| !slots[*k].open).collect();
+            if !fixed.is_empty() && e.chance(0.3) {
+                let k = fixed[e.below(fixed.len() as u64) as usize];
+                slots[k].open = true;
+                slots[k].detected = t;
             }
-        }
-        EndpointState { index: i, created_day: created, retired_day, last_seen, slots }
+        });
+        EndpointState { index: i, created_day, retired_day, last_seen, slots }
     }
 
     fn first_seen(&self, i: u64) -> i64 {
