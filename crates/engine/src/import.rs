@@ -50,14 +50,15 @@ pub struct ImportOutcome {
 pub struct FileReader {
     rx: mpsc::Receiver<std::result::Result<Vec<RawRecord>, String>>,
     pending: Option<Vec<RawRecord>>,
-    total: u64,
+    total: Option<u64>,
     pages: u64,
 }
 
 impl FileReader {
     fn start(path: PathBuf, format: FileFormat, inspected: Inspected, scope: String) -> FileReader {
         let (tx, rx) = mpsc::channel(2);
-        let total = inspected.results;
+        // The number of results is known only when the peek read the whole file.
+        let total = inspected.complete.then_some(inspected.results);
         tokio::task::spawn_blocking(move || {
             let mut page = Vec::with_capacity(PAGE);
             let r = import::read(&path, format, &inspected, &scope, &mut |rec| {
@@ -86,7 +87,7 @@ impl FileReader {
         self.pages += 1;
         let next = following.as_ref().map(|_| json!({"page": self.pages}));
         self.pending = following;
-        Ok(RawPage { records: current, next, watermark: None, total: Some(self.total) })
+        Ok(RawPage { records: current, next, watermark: None, total: self.total })
     }
 
     async fn recv(&mut self) -> Result<Option<Vec<RawRecord>>> {
@@ -109,7 +110,7 @@ impl Engine {
     pub async fn import_file(&self, req: ImportRequest, actor: &str, progress: Arc<dyn Progress>) -> Result<ImportOutcome> {
         let key = RepoKey::parse(&req.repo_url).map_err(|e| EngineError::Invalid(format!("--repo: {e}")))?;
         let (path, format) = (req.path.clone(), req.format);
-        let inspected = tokio::task::spawn_blocking(move || import::inspect(&path, format))
+        let inspected = tokio::task::spawn_blocking(move || import::peek(&path, format))
             .await
             .map_err(|e| EngineError::Internal(e.to_string()))?
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
@@ -123,7 +124,7 @@ impl Engine {
             FileFormat::Sarif => format!("import-sarif-{}", slug(&product)),
         };
         let (actor, scope, url, file) = (actor.to_string(), key.as_str().to_string(), req.repo_url.clone(), req.path.display().to_string());
-        let (n, p, results) = (name.clone(), product.clone(), inspected.results);
+        let (n, p, bytes) = (name.clone(), product.clone(), inspected.bytes);
         let prep = self
             .blocking(move |store| {
                 store
@@ -206,7 +207,7 @@ impl Engine {
                         )?;
                         let repo = tributary_store::repo::scopes::repository_asset(c, &scope)?
                             .ok_or_else(|| StoreError::Invalid(format!("no repository asset for {scope}")))?;
-                        audit::record(c, &actor, "import", &file, json!({"integration": n, "repository": scope, "results": results}))?;
+                        audit::record(c, &actor, "import", &file, json!({"integration": n, "repository": scope, "bytes": bytes}))?;
                         let scopes: HashMap<String, i64> = HashMap::from([(scope.clone(), repo)]);
                         Ok(Prepared {
                             integration,

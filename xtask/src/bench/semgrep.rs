@@ -65,7 +65,7 @@ pub fn run(a: Args) -> Result<()> {
     let imports = phases::run_phases_with(
         "semgrep-child",
         &file.display().to_string(),
-        &[("parse", "SARIF parse only (streamed)"), ("import", "tributary import sarif")],
+        &[("parse", "SARIF parse only (peek + stream)"), ("import", "tributary import sarif")],
     );
     let _ = std::fs::remove_dir_all(&dir);
     let imports = imports?;
@@ -192,11 +192,12 @@ fn sync(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
     }))
 }
 
-/// Parse alone: the SARIF streamed and each result built as a value, nothing kept.
+/// Parse alone: the SARIF peeked and streamed, each result built as a value, nothing kept
+/// (the reading `tributary import` does).
 fn parse(a: &ChildArgs) -> Result<Value> {
     let path = Path::new(&a.url);
     let t = Instant::now();
-    let inspected = tributary_connectors::import::inspect(path, FileFormat::Sarif)?;
+    let inspected = tributary_connectors::import::peek(path, FileFormat::Sarif)?;
     let mut n = 0u64;
     tributary_connectors::import::read(path, FileFormat::Sarif, &inspected, "github.com/acme/bench", &mut |_| {
         n += 1;

@@ -24,7 +24,7 @@ pub fn run(ctx: &Ctx, cmd: ImportCommand) -> Result<()> {
             let v = out.inspected.tool_version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
             println!(
                 "Imported {file}: {} results from {}{v}, filed as {} under integration {}.",
-                out.inspected.results, out.inspected.tool, out.product, out.integration
+                out.run.counts.fetched, out.inspected.tool, out.product, out.integration
             );
             Ok(())
         }

@@ -1,10 +1,13 @@
 //! File imports: `semgrep --json` output and SARIF 2.1.0 from any tool, read as streams
 //! of raw records that go through the same transform maps and write path as a sync.
 //!
-//! A file is read twice. The first pass checks the whole document (syntax, SARIF
-//! version, shape) and collects the small parts (tool, rules) without keeping results;
-//! the second streams results one at a time. A broken file is refused before anything
-//! is written, with its line and column.
+//! A file is read once where its layout allows. [`peek`] reads only as far as the format,
+//! SARIF version and tool (a few kilobytes in most files); [`read`] then streams results
+//! one at a time and picks up each run's rules as it meets them. A SARIF run whose
+//! results come before its `tool` (Semgrep writes them so) needs its rules first: the
+//! reader then makes one skimming pass over the file ([`inspect`]) when it meets such a
+//! run. A file that turns out broken past the peek fails the import, which is one
+//! transaction, so nothing is written; the error carries the line and column.
 //!
 //! Identity: a finding keeps its id across scans of the same repository. Semgrep and
 //! SARIF fingerprints are used when real (logged-out Semgrep writes "requires login");
@@ -85,16 +88,30 @@ pub enum ImportError {
     Unsupported { file: String, reason: String },
 }
 
-/// What the first pass learned.
+/// What a look at the file learned before the import starts.
 #[derive(Debug, Clone, Default)]
 pub struct Inspected {
     /// The tool that wrote the file (SARIF `tool.driver.name` of the first run).
     pub tool: String,
     pub tool_version: Option<String>,
+    /// Results counted; all of the file's only when `complete`.
     pub results: u64,
     pub bytes: u64,
-    /// SARIF: per run, the tool object (driver and rules).
+    /// The whole file was read: it is valid JSON of the format, `results` counts them
+    /// all and every run's tool is known. A [`peek`] stops before the end.
+    pub complete: bool,
+    /// SARIF: per run, the tool object (driver and rules); `Null` where not yet seen.
     runs: Vec<Value>,
+}
+
+/// How far [`scan`] reads.
+#[derive(Clone, Copy, PartialEq)]
+enum Until {
+    /// The whole file.
+    End,
+    /// Until the tool and format are known (SARIF: the version and the first run's tool;
+    /// Semgrep JSON: the start of `results`).
+    Enough,
 }
 
 const SEMGREP_SHAPE: Shape = Shape::Object(&[("version", Shape::Keep), ("results", Shape::Stream)]);
@@ -121,19 +138,31 @@ fn syntax(path: &Path, format: FileFormat, e: serde_json::Error) -> ImportError 
     ImportError::Syntax { file, format: format.label(), line: e.line(), column: e.column(), reason }
 }
 
-/// First pass: checks the whole file and collects tool and rules.
+/// A first look: the format, version and tool, read only as far as they go (in most
+/// files, a few kilobytes), so a large report is read once, by [`read`]. Problems past that
+/// point surface from `read`.
+pub fn peek(path: &Path, format: FileFormat) -> Result<Inspected, ImportError> {
+    scan(path, format, Until::Enough)
+}
+
+/// A full pass: checks the whole file, counts its results and collects every run's tool.
 pub fn inspect(path: &Path, format: FileFormat) -> Result<Inspected, ImportError> {
+    scan(path, format, Until::End)
+}
+
+fn scan(path: &Path, format: FileFormat, until: Until) -> Result<Inspected, ImportError> {
     let file = path.display().to_string();
     let (reader, bytes) = open(path)?;
     let mut out = Inspected { bytes, ..Inspected::default() };
     let mut version: Option<Value> = None;
     let mut saw_results = false;
+    let mut enough = false;
     let shape = match format {
         FileFormat::SemgrepJson => SEMGREP_SHAPE,
         FileFormat::Sarif => SARIF_SHAPE,
     };
     let mut de = serde_json::Deserializer::from_reader(reader);
-    stream::read(&mut de, shape, true, &mut |e| {
+    let read = stream::read(&mut de, shape, true, &mut |e| {
         match e {
             Event::Value { path, value, .. } if path == ["version"] => version = Some(value),
             Event::Value { path, index, value } if path == ["runs", "tool"] => {
@@ -147,10 +176,19 @@ pub fn inspect(path: &Path, format: FileFormat) -> Result<Inspected, ImportError
             Event::Element { .. } => out.results += 1,
             _ => {}
         }
-        Ok(())
-    })
-    .map_err(|e| syntax(path, format, e))?;
-    de.end().map_err(|e| syntax(path, format, e))?;
+        enough = until == Until::Enough
+            && match format {
+                FileFormat::SemgrepJson => saw_results,
+                FileFormat::Sarif => version.is_some() && out.runs.first().is_some_and(|t| !t.is_null()),
+            };
+        // Stops the read; told apart from a real error by `enough`.
+        if enough { Err("enough".into()) } else { Ok(()) }
+    });
+    if !enough {
+        read.map_err(|e| syntax(path, format, e))?;
+        de.end().map_err(|e| syntax(path, format, e))?;
+        out.complete = true;
+    }
     match format {
         FileFormat::SemgrepJson => {
             if !saw_results {
@@ -199,6 +237,39 @@ impl Occurrences {
         let n = self.0.entry(base).or_insert(0);
         *n += 1;
         format!("{:016x}-{}", base as u64, n)
+    }
+}
+
+/// A SARIF run's rules (by id, and in order: results may point by index) and its tool as
+/// records carry it.
+struct RunTool {
+    by_id: HashMap<String, Value>,
+    list: Vec<Value>,
+    tool: Value,
+    tool_text: String,
+}
+
+/// Per run, once its `tool` has been read.
+#[derive(Default)]
+struct RunTools(Vec<Option<RunTool>>);
+
+impl RunTools {
+    fn learn(&mut self, run: usize, tool: &Value) {
+        if tool.is_null() || self.get(run).is_some() {
+            return;
+        }
+        if self.0.len() <= run {
+            self.0.resize_with(run + 1, || None);
+        }
+        let list: Vec<Value> = tool.get("driver").and_then(|d| d.get("rules")).and_then(Value::as_array).cloned().unwrap_or_default();
+        let by_id = list.iter().filter_map(|r| Some((r.get("id")?.as_str()?.to_string(), r.clone()))).collect();
+        let tool = json!({"name": text(tool, &["driver", "name"]), "version": text(tool, &["driver", "semanticVersion"])});
+        let tool_text = tool.to_string();
+        self.0[run] = Some(RunTool { by_id, list, tool, tool_text });
+    }
+
+    fn get(&self, run: usize) -> Option<&RunTool> {
+        self.0.get(run).and_then(Option::as_ref)
     }
 }
 
@@ -271,22 +342,11 @@ pub fn read(
 ) -> Result<(), ImportError> {
     let (reader, _) = open(path)?;
     let mut occurrences = Occurrences::default();
-    // SARIF rules per run: by id, and in order (results may point by index).
-    let rules: Vec<(HashMap<String, Value>, Vec<Value>)> = inspected
-        .runs
-        .iter()
-        .map(|tool| {
-            let list: Vec<Value> = tool.get("driver").and_then(|d| d.get("rules")).and_then(Value::as_array).cloned().unwrap_or_default();
-            let by_id = list.iter().filter_map(|r| Some((r.get("id")?.as_str()?.to_string(), r.clone()))).collect();
-            (by_id, list)
-        })
-        .collect();
-    // Per run: the tool as records carry it.
-    let tools: Vec<Value> = inspected
-        .runs
-        .iter()
-        .map(|t| json!({"name": text(t, &["driver", "name"]), "version": text(t, &["driver", "semanticVersion"])}))
-        .collect();
+    let mut runs = RunTools::default();
+    for (i, tool) in inspected.runs.iter().enumerate() {
+        runs.learn(i, tool);
+    }
+    let mut inspected_all = inspected.complete;
     let mut de = serde_json::Deserializer::from_reader(reader);
     let shape = match format {
         FileFormat::SemgrepJson => SEMGREP_SHAPE,
@@ -296,7 +356,14 @@ pub fn read(
     // Rules as JSON text, made once per rule.
     let mut rule_texts: HashMap<String, String> = HashMap::new();
     let outcome = stream::read(&mut de, shape, false, &mut |e| {
-        let Event::Element { index, raw: Some(raw), .. } = e else { return Ok(()) };
+        let (index, raw) = match e {
+            Event::Value { path, index, value } if path == ["runs", "tool"] => {
+                runs.learn(index.first().copied().unwrap_or(0), &value);
+                return Ok(());
+            }
+            Event::Element { index, raw: Some(raw), .. } => (index, raw),
+            _ => return Ok(()),
+        };
         let result: Value = serde_json::from_str(raw.get()).map_err(|e| format!("a result: {e}"))?;
         let (key, body, text) = match format {
             FileFormat::SemgrepJson => {
@@ -316,7 +383,17 @@ pub fn read(
             }
             FileFormat::Sarif => {
                 let run = index.first().copied().unwrap_or(0);
-                let (by_id, list) = rules.get(run).map(|(a, b)| (Some(a), Some(b))).unwrap_or((None, None));
+                if runs.get(run).is_none() && !inspected_all {
+                    // This run's results come before its tool (Semgrep writes them so):
+                    // one full pass for every run's rules, then on.
+                    let all = inspect(path, format).map_err(|e| e.to_string())?;
+                    for (i, tool) in all.runs.iter().enumerate() {
+                        runs.learn(i, tool);
+                    }
+                    inspected_all = true;
+                }
+                let run_tool = runs.get(run);
+                let (by_id, list) = run_tool.map(|t| (Some(&t.by_id), Some(&t.list))).unwrap_or((None, None));
                 let rule_id = result
                     .get("ruleId")
                     .and_then(Value::as_str)
@@ -335,29 +412,28 @@ pub fn read(
                     names.sort();
                     names.into_iter().find_map(|n| real_fingerprint(obj.get(n)).map(|v| format!("{n}:{v}")))
                 });
-                let loc =
-                    result.get("locations").and_then(|l| l.get(0)).and_then(|l| l.get("physicalLocation")).cloned().unwrap_or(Value::Null);
+                let loc = result.get("locations").and_then(|l| l.get(0)).and_then(|l| l.get("physicalLocation")).unwrap_or(&Value::Null);
                 let key = match fingerprint {
                     Some(fp) => format!("fp:{fp}"),
                     None => {
-                        let snippet = text(&loc, &["region", "snippet", "text"]);
+                        let snippet = text(loc, &["region", "snippet", "text"]);
                         let position = if snippet.trim().is_empty() {
                             format!(
                                 "{}:{}-{}:{}",
-                                num(&loc, &["region", "startLine"]),
-                                num(&loc, &["region", "startColumn"]),
-                                num(&loc, &["region", "endLine"]),
-                                num(&loc, &["region", "endColumn"])
+                                num(loc, &["region", "startLine"]),
+                                num(loc, &["region", "startColumn"]),
+                                num(loc, &["region", "endLine"]),
+                                num(loc, &["region", "endColumn"])
                             )
                         } else {
                             snippet.trim().to_string()
                         };
-                        occurrences.key(&[&rule_id, text(&loc, &["artifactLocation", "uri"]), &position])
+                        occurrences.key(&[&rule_id, text(loc, &["artifactLocation", "uri"]), &position])
                     }
                 };
-                let tool = tools.get(run).cloned().unwrap_or(Value::Null);
+                let (tool, tool_text) = run_tool.map(|t| (t.tool.clone(), t.tool_text.as_str())).unwrap_or((Value::Null, "null"));
                 let rule_text = rule_texts.entry(rule_id.clone()).or_insert_with(|| rule.to_string());
-                let text = raw_text(&key, raw.get(), Some((rule_text, &tool.to_string())));
+                let text = raw_text(&key, raw.get(), Some((rule_text, tool_text)));
                 (key.clone(), composite(key, result, Some((rule, tool))), text)
             }
         };
@@ -369,5 +445,83 @@ pub fn read(
         // The consumer stopped the read: its reason, not a syntax error.
         (Err(_), Some(reason)) => Err(ImportError::Io { file: path.display().to_string(), reason }),
         (Err(e), None) => Err(syntax(path, format, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(id: &str, level: &str) -> String {
+        json!({"id": id, "name": id, "defaultConfiguration": {"level": level}}).to_string()
+    }
+
+    fn result(rule: &str, n: u32) -> String {
+        json!({"ruleId": rule, "message": {"text": format!("m{n}")},
+               "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a.py"}, "region": {"startLine": n}}}]})
+        .to_string()
+    }
+
+    /// A run as text, its keys in the given order (`json!` would sort them).
+    fn run(tool_first: bool, name: &str, rules: &[String], results: &[String]) -> String {
+        let tool = format!(r#""tool": {{"driver": {{"name": "{name}", "semanticVersion": "1.0", "rules": [{}]}}}}"#, rules.join(","));
+        let results = format!(r#""results": [{}]"#, results.join(","));
+        if tool_first { format!("{{{tool}, {results}}}") } else { format!("{{{results}, {tool}}}") }
+    }
+
+    fn sarif(runs: &[String]) -> String {
+        format!(r#"{{"version": "2.1.0", "runs": [{}]}}"#, runs.join(","))
+    }
+
+    /// Reads `doc` as SARIF the way an import does: peek, then stream.
+    fn records(doc: &str) -> (Inspected, Vec<Value>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sarif");
+        std::fs::write(&path, doc).unwrap();
+        let peeked = peek(&path, FileFormat::Sarif).unwrap();
+        let mut out = Vec::new();
+        read(&path, FileFormat::Sarif, &peeked, "github.com/acme/x", &mut |r| {
+            out.push(r.body);
+            Ok(())
+        })
+        .unwrap();
+        (peeked, out)
+    }
+
+    #[test]
+    fn tool_first_runs_are_read_once_and_results_first_runs_still_get_their_rules() {
+        // Run 0 names its tool first (the peek stops there); run 1 puts results first.
+        let doc = sarif(&[
+            run(true, "First", &[rule("r.a", "error")], &[result("r.a", 1), result("r.a", 2)]),
+            run(false, "Second", &[rule("r.b", "note")], &[result("r.b", 3)]),
+        ]);
+        let (peeked, recs) = records(&doc);
+        assert!(!peeked.complete, "the peek stopped at the first run's tool");
+        assert_eq!((peeked.tool.as_str(), peeked.tool_version.as_deref(), peeked.results), ("First", Some("1.0"), 0));
+        assert_eq!(recs.len(), 3);
+        assert_eq!(recs[0]["rule"]["defaultConfiguration"]["level"], "error");
+        assert_eq!(recs[0]["tool"]["name"], "First");
+        assert_eq!(recs[2]["rule"]["defaultConfiguration"]["level"], "note", "found by the extra pass");
+        assert_eq!(recs[2]["tool"]["name"], "Second");
+    }
+
+    #[test]
+    fn a_results_first_file_is_peeked_through_its_first_run() {
+        let doc = sarif(&[run(false, "Semgrep OSS", &[rule("r.a", "warning")], &[result("r.a", 1)])]);
+        let (peeked, recs) = records(&doc);
+        assert_eq!((peeked.tool.as_str(), peeked.results), ("Semgrep OSS", 1));
+        assert_eq!(recs[0]["rule"]["defaultConfiguration"]["level"], "warning");
+    }
+
+    #[test]
+    fn broken_files_past_the_peek_fail_the_read_with_a_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cut.sarif");
+        let full = sarif(&[run(true, "T", &[], &[result("x", 1), result("x", 2)])]);
+        std::fs::write(&path, &full[..full.len() - 20]).unwrap();
+        let peeked = peek(&path, FileFormat::Sarif).expect("the head is fine");
+        let err = read(&path, FileFormat::Sarif, &peeked, "s", &mut |_| Ok(())).unwrap_err().to_string();
+        assert!(err.contains("cut.sarif: not valid SARIF at line 1"), "{err}");
+        assert!(inspect(&path, FileFormat::Sarif).is_err(), "a full pass refuses it up front");
     }
 }
