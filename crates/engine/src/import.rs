@@ -195,6 +195,7 @@ impl Engine {
                             rules: rules::list(c)?,
                             scope: Some(scope.clone()),
                             seen_in_memory: None,
+                            scope_is_new: false,
                         };
                         let mut applied = tributary_core::transform::Applied::default();
                         applied.asset.insert("repository".into(), json!({"url": url, "name": key.path()}));
@@ -209,6 +210,8 @@ impl Engine {
                             .ok_or_else(|| StoreError::Invalid(format!("no repository asset for {scope}")))?;
                         audit::record(c, &actor, "import", &file, json!({"integration": n, "repository": scope, "bytes": bytes}))?;
                         let scopes: HashMap<String, i64> = HashMap::from([(scope.clone(), repo)]);
+                        let products: Vec<String> = run_maps.products(kind).into_iter().map(|(p, _)| p).collect();
+                        let scope_is_new = ingest::scope_is_empty(c, integration.id, &scope, &products)?;
                         Ok(Prepared {
                             integration,
                             kind,
@@ -218,6 +221,7 @@ impl Engine {
                             scopes: Some(scopes),
                             scope: Some(scope),
                             single_tx: true,
+                            scope_is_new,
                         })
                     })
                     .map_err(EngineError::from)

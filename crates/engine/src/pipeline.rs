@@ -161,6 +161,8 @@ pub(crate) struct Prepared {
     pub scope: Option<String>,
     /// All pages and the sweep in one transaction: the run lands whole or not at all.
     pub single_tx: bool,
+    /// See [`RunContext::scope_is_new`].
+    pub scope_is_new: bool,
 }
 
 /// What finishing a run needs to know about it.
@@ -348,7 +350,17 @@ impl Engine {
                         let maps = RunMaps::load(c, kind, &profile.maps, streams.as_deref())
                             .map_err(|e| tributary_store::StoreError::Invalid(e.to_string()))?;
                         let (run, resumed) = start_or_resume(c, &integration, Some(profile.id), &opts)?;
-                        Ok(Prepared { integration, kind, maps, run, resumed, scopes: None, scope: None, single_tx: false })
+                        Ok(Prepared {
+                            integration,
+                            kind,
+                            maps,
+                            run,
+                            resumed,
+                            scopes: None,
+                            scope: None,
+                            single_tx: false,
+                            scope_is_new: false,
+                        })
                     })
                     .map_err(EngineError::from)
             })
@@ -381,6 +393,7 @@ impl Engine {
             rules,
             scope: prep.scope.clone(),
             seen_in_memory: prep.single_tx.then(Default::default),
+            scope_is_new: prep.scope_is_new,
         };
         let (raw_tx, mut raw_rx) = tokio::sync::mpsc::channel::<Fetched>(QUEUE_PAGES);
         let (page_tx, page_rx): (SyncSender<Staged>, Receiver<Staged>) = sync_channel(QUEUE_PAGES);
@@ -457,6 +470,7 @@ impl Engine {
                     rules,
                     scope,
                     seen_in_memory: None,
+                    scope_is_new: false,
                 };
                 let swept = match swept {
                     Some(done) => done,

@@ -93,7 +93,17 @@ impl Engine {
                         let mapped = scopes::list(c, integration.id)?;
                         let scopes = (!mapped.is_empty()).then(|| scopes::asset_map(c, integration.id)).transpose()?;
                         Ok((
-                            Prepared { integration, kind, maps, run, resumed: false, scopes, scope: None, single_tx: false },
+                            Prepared {
+                                integration,
+                                kind,
+                                maps,
+                                run,
+                                resumed: false,
+                                scopes,
+                                scope: None,
+                                single_tx: false,
+                                scope_is_new: false,
+                            },
                             (stream.name, total as u64),
                         ))
                     })

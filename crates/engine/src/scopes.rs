@@ -96,6 +96,7 @@ impl Engine {
                         rules: rules::list(c)?,
                         scope: None,
                         seen_in_memory: None,
+                        scope_is_new: false,
                     };
                     Ok((write_scope_assets(c, &ctx, kind.name)?, mode))
                 })?)
@@ -166,6 +167,7 @@ impl Engine {
                     rules: rules::list(c)?,
                     scope: None,
                     seen_in_memory: None,
+                    scope_is_new: false,
                 };
                 if let Some(r) = repository_record(&before.key, &url, kind.name, kind.product) {
                     ingest::write_context_assets(c, &ctx, vec![r])?;

@@ -71,6 +71,10 @@ pub struct RunContext {
     /// transaction (a file import), which cannot resume, so the marks need not be durable
     /// and writing them would cost two rows per record.
     pub seen_in_memory: Option<SeenSet>,
+    /// The run's scope held nothing of this integration when the run started (the first
+    /// import of a repository): everything in it at the end was written, so seen, by this
+    /// run, and the sweep skips looking for what was not.
+    pub scope_is_new: bool,
 }
 
 /// In-memory seen-marks: `(item_kind, item_id)`.
@@ -841,6 +845,10 @@ fn finish_scope_in_memory(
     seen: &HashSet<(i64, i64)>,
 ) -> Result<RunCounts> {
     let mut counts = RunCounts::default();
+    if ctx.scope_is_new {
+        conn.execute("DELETE FROM sync_seen WHERE run_id = ?", params![ctx.run_id])?;
+        return Ok(counts);
+    }
     let mut unseen = |sql: &str, params: &[crate::value::Param<'_>], kind: i64| -> Result<Vec<i64>> {
         let mut ids = Vec::new();
         conn.query_each(sql, params, &mut |r| {
@@ -875,6 +883,35 @@ fn finish_scope_in_memory(
     // Context assets (the repository) may have left durable marks.
     conn.execute("DELETE FROM sync_seen WHERE run_id = ?", params![ctx.run_id])?;
     Ok(counts)
+}
+
+/// Whether `scope` holds nothing of the integration: no raw records and no open findings
+/// of `products` (what a scoped sweep would look at). Uses the raw-record key and the
+/// findings' product index, so it reads at most this integration's rows.
+pub fn scope_is_empty(conn: &mut dyn Conn, integration_id: i64, scope: &str, products: &[String]) -> Result<bool> {
+    let mut any = false;
+    conn.query_each(
+        "SELECT 1 FROM raw_records WHERE integration_id = ? AND scope = ? LIMIT 1",
+        params![integration_id, scope],
+        &mut |_| {
+            any = true;
+            Ok(())
+        },
+    )?;
+    for product in products {
+        if any {
+            break;
+        }
+        conn.query_each(
+            "SELECT 1 FROM findings WHERE product = ? AND status <> 'fixed' AND integration_id = ? AND scope = ? LIMIT 1",
+            params![product.as_str(), integration_id, scope],
+            &mut |_| {
+                any = true;
+                Ok(())
+            },
+        )?;
+    }
+    Ok(!any)
 }
 
 /// [`finish_full`] for a run that covered one scope: only that scope's findings and raw

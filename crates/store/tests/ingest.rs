@@ -72,6 +72,7 @@ fn setup(store: &Store, full: bool) -> RunContext {
         rules: identify::default_rules(),
         scope: None,
         seen_in_memory: None,
+        scope_is_new: false,
     }
 }
 

@@ -212,6 +212,7 @@ fn open(a: &ChildArgs, name: &str) -> Result<Db> {
         rules: identify::default_rules(),
         scope: None,
         seen_in_memory: None,
+        scope_is_new: false,
     };
     Ok(Db { store, ctx, cleanup })
 }
