@@ -353,6 +353,8 @@ pub fn read(
         FileFormat::Sarif => SARIF_SHAPE,
     };
     let mut stopped: Option<String> = None;
+    // The extra pass for a results-first run failed (the file is broken further on).
+    let mut pass_failed: Option<ImportError> = None;
     // Rules as JSON text, made once per rule.
     let mut rule_texts: HashMap<String, String> = HashMap::new();
     let outcome = stream::read(&mut de, shape, false, &mut |e| {
@@ -386,7 +388,14 @@ pub fn read(
                 if runs.get(run).is_none() && !inspected_all {
                     // This run's results come before its tool (Semgrep writes them so):
                     // one full pass for every run's rules, then on.
-                    let all = inspect(path, format).map_err(|e| e.to_string())?;
+                    let all = match inspect(path, format) {
+                        Ok(all) => all,
+                        Err(e) => {
+                            let reason = e.to_string();
+                            pass_failed = Some(e);
+                            return Err(reason);
+                        }
+                    };
                     for (i, tool) in all.runs.iter().enumerate() {
                         runs.learn(i, tool);
                     }
@@ -440,6 +449,9 @@ pub fn read(
         emit(RawRecord { stream: STREAM, key, body, tombstone: false, scope: Some(scope.to_string()), raw_json: Some(text) })
             .inspect_err(|reason| stopped = Some(reason.clone()))
     });
+    if let Some(e) = pass_failed {
+        return Err(e);
+    }
     match (outcome, stopped) {
         (Ok(()), _) => Ok(()),
         // The consumer stopped the read: its reason, not a syntax error.
@@ -523,5 +535,19 @@ mod tests {
         let err = read(&path, FileFormat::Sarif, &peeked, "s", &mut |_| Ok(())).unwrap_err().to_string();
         assert!(err.contains("cut.sarif: not valid SARIF at line 1"), "{err}");
         assert!(inspect(&path, FileFormat::Sarif).is_err(), "a full pass refuses it up front");
+        // A results-first run makes the reader look ahead; the cut is reported as such.
+        let full = sarif(&[run(true, "T", &[], &[result("x", 1)]), run(false, "U", &[], &[result("y", 2), result("y", 3)])]);
+        std::fs::write(&path, &full[..full.len() - 20]).unwrap();
+        let peeked = peek(&path, FileFormat::Sarif).expect("the head is fine");
+        let mut n = 0;
+        let err = read(&path, FileFormat::Sarif, &peeked, "s", &mut |_| {
+            n += 1;
+            Ok(())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("cut.sarif: not valid SARIF at line 1"), "{err}");
+        assert_eq!(err.matches("cut.sarif").count(), 1, "said once: {err}");
+        assert_eq!(n, 1, "the first run's result was read before the look-ahead");
     }
 }
