@@ -99,7 +99,9 @@ impl SemgrepSource {
                 newest = Some(newest.map_or(t, |m: f64| m.max(t)));
             }
             let scope = f.get("repository").and_then(|r| r.get("name")).and_then(Value::as_str).map(str::to_string);
-            records.push(RawRecord { stream, key, body: f, tombstone: false, scope, raw_json: Some(String::from(raw.get())) });
+            // The text moves into the record (no copy): `Box<RawValue>` is a `Box<str>`.
+            let raw_json = Some(Box::<str>::from(raw).into_string());
+            records.push(RawRecord { stream, key, body: f, tombstone: false, scope, raw_json });
         }
         if let Some(t) = newest {
             max.insert(stream.to_string(), json!(t));
