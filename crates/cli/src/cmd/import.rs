@@ -30,7 +30,7 @@ pub fn run(ctx: &Ctx, cmd: ImportCommand) -> Result<()> {
         }
         Err(e) => {
             view.abandon();
-            Err(anyhow::anyhow!("import failed, nothing was written: {e}"))
+            Err(anyhow::anyhow!("import failed, no findings were written: {e}"))
         }
     }
 }

@@ -7,7 +7,7 @@
 //! results come before its `tool` (Semgrep writes them so) needs its rules first: the
 //! reader then makes one skimming pass over the file ([`inspect`]) when it meets such a
 //! run. A file that turns out broken past the peek fails the import, which is one
-//! transaction, so nothing is written; the error carries the line and column.
+//! transaction, so no findings are written; the error carries the line and column.
 //!
 //! Identity: a finding keeps its id across scans of the same repository. Semgrep and
 //! SARIF fingerprints are used when real (logged-out Semgrep writes "requires login");
