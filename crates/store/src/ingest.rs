@@ -80,6 +80,10 @@ pub struct RunContext {
 /// In-memory seen-marks: `(item_kind, item_id)`.
 pub type SeenSet = std::sync::Arc<std::sync::Mutex<HashSet<(i64, i64)>>>;
 
+fn lock_seen(set: &SeenSet) -> Result<std::sync::MutexGuard<'_, HashSet<(i64, i64)>>> {
+    set.lock().map_err(|_| StoreError::Invalid("seen-marks lock poisoned".into()))
+}
+
 /// One staged record.
 #[derive(Debug, Clone, Default)]
 pub struct RecordIn {
@@ -136,7 +140,7 @@ pub fn write_context_assets(conn: &mut dyn Conn, ctx: &RunContext, records: Vec<
 
 fn write_seen(conn: &mut dyn Conn, ctx: &RunContext, seen: &[(i64, i64)]) -> Result<()> {
     if let (true, Some(set)) = (ctx.full, &ctx.seen_in_memory) {
-        set.lock().map_err(|_| StoreError::Invalid("seen-marks lock poisoned".into()))?.extend(seen.iter().copied());
+        lock_seen(set)?.extend(seen.iter().copied());
         return Ok(());
     }
     if ctx.full && !seen.is_empty() {
@@ -791,7 +795,7 @@ pub fn finish_full(conn: &mut dyn Conn, ctx: &RunContext, products: &[(String, C
     }
     if let Some(set) = &ctx.seen_in_memory {
         // The whole-integration sweep anti-joins `sync_seen`: put the marks there first.
-        let marks: Vec<(i64, i64)> = set.lock().map_err(|_| StoreError::Invalid("seen-marks lock poisoned".into()))?.drain().collect();
+        let marks: Vec<(i64, i64)> = lock_seen(set)?.drain().collect();
         let durable = RunContext { seen_in_memory: None, ..ctx.clone() };
         for chunk in marks.chunks(10_000) {
             write_seen(conn, &durable, chunk)?;
@@ -845,10 +849,6 @@ fn finish_scope_in_memory(
     seen: &HashSet<(i64, i64)>,
 ) -> Result<RunCounts> {
     let mut counts = RunCounts::default();
-    if ctx.scope_is_new {
-        conn.execute("DELETE FROM sync_seen WHERE run_id = ?", params![ctx.run_id])?;
-        return Ok(counts);
-    }
     let mut unseen = |sql: &str, params: &[crate::value::Param<'_>], kind: i64| -> Result<Vec<i64>> {
         let mut ids = Vec::new();
         conn.query_each(sql, params, &mut |r| {
@@ -889,29 +889,20 @@ fn finish_scope_in_memory(
 /// of `products` (what a scoped sweep would look at). Uses the raw-record key and the
 /// findings' product index, so it reads at most this integration's rows.
 pub fn scope_is_empty(conn: &mut dyn Conn, integration_id: i64, scope: &str, products: &[String]) -> Result<bool> {
-    let mut any = false;
-    conn.query_each(
-        "SELECT 1 FROM raw_records WHERE integration_id = ? AND scope = ? LIMIT 1",
-        params![integration_id, scope],
-        &mut |_| {
-            any = true;
-            Ok(())
-        },
-    )?;
+    if conn.query_opt("SELECT 1 FROM raw_records WHERE integration_id = ? AND scope = ? LIMIT 1", params![integration_id, scope])?.is_some()
+    {
+        return Ok(false);
+    }
     for product in products {
-        if any {
-            break;
-        }
-        conn.query_each(
+        let open = conn.query_opt(
             "SELECT 1 FROM findings WHERE product = ? AND status <> 'fixed' AND integration_id = ? AND scope = ? LIMIT 1",
             params![product.as_str(), integration_id, scope],
-            &mut |_| {
-                any = true;
-                Ok(())
-            },
         )?;
+        if open.is_some() {
+            return Ok(false);
+        }
     }
-    Ok(!any)
+    Ok(true)
 }
 
 /// [`finish_full`] for a run that covered one scope: only that scope's findings and raw
@@ -924,9 +915,14 @@ fn finish_scope(
     scope: &str,
     now: Millis,
 ) -> Result<RunCounts> {
+    if ctx.scope_is_new {
+        // Whatever the scope holds now, this run wrote: nothing to close or delete.
+        conn.execute("DELETE FROM sync_seen WHERE run_id = ?", params![ctx.run_id])?;
+        return Ok(RunCounts::default());
+    }
     if let Some(set) = &ctx.seen_in_memory {
-        let set = set.lock().map_err(|_| StoreError::Invalid("seen-marks lock poisoned".into()))?;
-        return finish_scope_in_memory(conn, ctx, products, streams, scope, now, &set);
+        let seen = lock_seen(set)?;
+        return finish_scope_in_memory(conn, ctx, products, streams, scope, now, &seen);
     }
     let mut counts = RunCounts::default();
     for (product, _) in products {
