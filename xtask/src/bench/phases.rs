@@ -104,6 +104,56 @@ pub fn pump(
     })
 }
 
+/// The floors: every page of a full sync fetched and parsed as in a sync, and `insert`
+/// called for each record (with its 1-based number) on the writer thread, a transaction
+/// per 10,000 rows (`rows` of each record). Returns (records, rows, seconds).
+pub fn floor(
+    rt: &tokio::runtime::Runtime,
+    store: &Store,
+    connector: &dyn tributary_connectors::Connector,
+    rows: fn(&RawRecord) -> u64,
+    mut insert: impl FnMut(&mut dyn tributary_store::Conn, u64, &RawRecord) -> tributary_store::Result<()> + Send + 'static,
+) -> Result<(u64, u64, f64)> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<RawPage>(4);
+    let t = std::time::Instant::now();
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || -> Result<(u64, u64)> {
+            let (mut records, mut total_rows, mut in_tx) = (0u64, 0u64, 0u64);
+            let mut pending: Vec<RawPage> = Vec::new();
+            let mut flush = |pages: &mut Vec<RawPage>, records: &mut u64| -> Result<()> {
+                store.with_writer(|c| {
+                    c.transaction(|tx| {
+                        for p in pages.drain(..) {
+                            for r in &p.records {
+                                *records += 1;
+                                insert(tx, *records, r)?;
+                            }
+                        }
+                        Ok(())
+                    })
+                })?;
+                Ok(())
+            };
+            while let Ok(p) = rx.recv() {
+                let n: u64 = p.records.iter().map(rows).sum();
+                total_rows += n;
+                in_tx += n;
+                pending.push(p);
+                if in_tx >= 10_000 {
+                    flush(&mut pending, &mut records)?;
+                    in_tx = 0;
+                }
+            }
+            flush(&mut pending, &mut records)?;
+            Ok((records, total_rows))
+        })
+    };
+    pump(rt, connector, tx)?;
+    let (records, total_rows) = writer.join().map_err(|_| anyhow::anyhow!("floor writer panicked"))??;
+    Ok((records, total_rows, t.elapsed().as_secs_f64()))
+}
+
 /// Fetches and parses every page, keeping nothing; returns (records, items) where
 /// `items` counts what `count` finds in each record.
 pub fn fetch_only(

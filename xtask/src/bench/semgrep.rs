@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
+use tributary_connectors::Settings;
 use tributary_connectors::import::FileFormat;
-use tributary_connectors::{RawPage, Settings};
 use tributary_core::secret::Secret;
 use tributary_engine::Engine;
 use tributary_engine::import::ImportRequest;
@@ -129,50 +129,25 @@ fn fetch(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
 fn floor(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
     let store = phases::open_store(&a.dir)?;
     let connector = (tributary_connectors::semgrep::KIND.build)(settings(&a.url))?;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<RawPage>(4);
-    let t = Instant::now();
-    let writer = {
-        let store = store.clone();
-        std::thread::spawn(move || -> Result<u64> {
-            let (mut n, mut in_tx) = (0u64, 0u64);
-            let mut pending: Vec<RawPage> = Vec::new();
-            let mut flush = |pages: &mut Vec<RawPage>| -> Result<()> {
-                store.with_writer(|c| {
-                    c.transaction(|tx| {
-                        for p in pages.drain(..) {
-                            for r in &p.records {
-                                n += 1;
-                                let kind = if r.stream == "sast" { "code_weakness" } else { "vulnerability" };
-                                let title = r.body["rule_name"].as_str().unwrap_or("");
-                                let fkey = tributary_store::ingest::finding_key(1, tributary_core::model::FindingKind::CodeWeakness, &r.key);
-                                tx.execute(
-                                    "INSERT INTO findings (asset_id, fkey, integration_id, kind, product, external_id, title, severity, source_severity, status, \
-                                     first_seen, last_seen, chash, attributes, created_at, updated_at) \
-                                     VALUES (?, ?, 1, ?, 'Semgrep', ?, ?, 3, ?, 'open', 1, 1, 0, ?, 1, 1)",
-                                    params![(n % 2000) as i64, fkey, kind, r.key.as_str(), title, r.body["severity"].as_str(), r.body.to_string().as_str()],
-                                )?;
-                            }
-                        }
-                        Ok(())
-                    })
-                })?;
-                Ok(())
-            };
-            while let Ok(p) = rx.recv() {
-                in_tx += p.records.len() as u64;
-                pending.push(p);
-                if in_tx >= 10_000 {
-                    flush(&mut pending)?;
-                    in_tx = 0;
-                }
-            }
-            flush(&mut pending)?;
-            Ok(n)
-        })
-    };
-    phases::pump(rt, connector.as_ref(), tx)?;
-    let n = writer.join().map_err(|_| anyhow::anyhow!("floor writer panicked"))??;
-    Ok(json!({"records": n, "secs": t.elapsed().as_secs_f64(), "rss_mib": rss::peak_mib()}))
+    let (n, _, secs) = phases::floor(
+        rt,
+        &store,
+        connector.as_ref(),
+        |_| 1,
+        |tx, n, r| {
+            let kind = if r.stream == "sast" { "code_weakness" } else { "vulnerability" };
+            let title = r.body["rule_name"].as_str().unwrap_or("");
+            let fkey = tributary_store::ingest::finding_key(1, tributary_core::model::FindingKind::CodeWeakness, &r.key);
+            tx.execute(
+            "INSERT INTO findings (asset_id, fkey, integration_id, kind, product, external_id, title, severity, source_severity, status, \
+             first_seen, last_seen, chash, attributes, created_at, updated_at) \
+             VALUES (?, ?, 1, ?, 'Semgrep', ?, ?, 3, ?, 'open', 1, 1, 0, ?, 1, 1)",
+            params![(n % 2000) as i64, fkey, kind, r.key.as_str(), title, r.body["severity"].as_str(), r.body.to_string().as_str()],
+        )?;
+            Ok(())
+        },
+    )?;
+    Ok(json!({"records": n, "secs": secs, "rss_mib": rss::peak_mib()}))
 }
 
 fn sync(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {

@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
+use tributary_connectors::Settings;
 use tributary_connectors::http::ClientOptions;
-use tributary_connectors::{RawPage, Settings};
 use tributary_core::secret::Secret;
 use tributary_engine::integrations::NewIntegration;
 use tributary_sim::config::{DEFAULT_XDR_KEY, DEFAULT_XDR_KEY_ID};
@@ -84,57 +84,27 @@ fn xdr_settings(url: &str) -> Settings {
 fn floor(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
     let store = open(&a.dir)?;
     let connector = (tributary_connectors::cortex_xdr::KIND.build)(xdr_settings(&a.url))?;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<RawPage>(4);
-    let t = Instant::now();
-    let writer = {
-        let store = store.clone();
-        std::thread::spawn(move || -> Result<(u64, u64)> {
-            let (mut endpoints, mut findings, mut in_tx) = (0u64, 0u64, 0u64);
-            let mut pending: Vec<RawPage> = Vec::new();
-            let mut flush = |pages: &mut Vec<RawPage>| -> Result<()> {
-                store.with_writer(|c| {
-                    c.transaction(|tx| {
-                        for p in pages.drain(..) {
-                            for r in &p.records {
-                                endpoints += 1;
-                                let asset_id: i64 = endpoints as i64;
-                                let attrs = r.body.to_string();
-                                tx.execute(
-                                    "INSERT INTO assets (id, kind, name, identity, matched_rule, attributes, first_seen, last_seen, created_at, updated_at) VALUES (?, 'host', ?, ?, 'agent_id', ?, 1, 1, 1, 1)",
-                                    params![asset_id, r.body["endpoint_name"].as_str().unwrap_or(""), r.key.as_str(), attrs.as_str()],
-                                )?;
-                                for cve in r.body["cves"].as_array().into_iter().flatten() {
-                                    findings += 1;
-                                    let name = cve["name"].as_str().unwrap_or("");
-                                    let fkey = tributary_store::ingest::finding_key(1, tributary_core::model::FindingKind::Vulnerability, name);
-                                    tx.execute(
-                                        "INSERT INTO findings (asset_id, fkey, integration_id, kind, product, external_id, title, severity, source_severity, source_score, status, cve, first_seen, last_seen, chash, attributes, created_at, updated_at) \
-                                         VALUES (?, ?, 1, 'vulnerability', 'Cortex XDR', ?, ?, 3, ?, ?, 'open', ?, 1, 1, 0, ?, 1, 1)",
-                                        params![asset_id, fkey, name, name, cve["severity"].as_str(), cve["severity_score"].as_f64(), name, cve.to_string().as_str()],
-                                    )?;
-                                }
-                            }
-                        }
-                        Ok(())
-                    })
-                })?;
-                Ok(())
-            };
-            while let Ok(p) = rx.recv() {
-                in_tx += p.records.iter().map(|r| 1 + r.body["cves"].as_array().map_or(0, Vec::len) as u64).sum::<u64>();
-                pending.push(p);
-                if in_tx >= 10_000 {
-                    flush(&mut pending)?;
-                    in_tx = 0;
-                }
-            }
-            flush(&mut pending)?;
-            Ok((endpoints, findings))
-        })
-    };
-    phases::pump(rt, connector.as_ref(), tx)?;
-    let (endpoints, findings) = writer.join().map_err(|_| anyhow::anyhow!("floor writer panicked"))??;
-    Ok(json!({"endpoints": endpoints, "records": findings, "secs": t.elapsed().as_secs_f64(), "rss_mib": rss::peak_mib()}))
+    // A row per endpoint and one per CVE on it.
+    let rows = |r: &tributary_connectors::RawRecord| 1 + r.body["cves"].as_array().map_or(0, Vec::len) as u64;
+    let (endpoints, rows, secs) = phases::floor(rt, &store, connector.as_ref(), rows, |tx, n, r| {
+        let asset_id = n as i64;
+        let attrs = r.body.to_string();
+        tx.execute(
+            "INSERT INTO assets (id, kind, name, identity, matched_rule, attributes, first_seen, last_seen, created_at, updated_at) VALUES (?, 'host', ?, ?, 'agent_id', ?, 1, 1, 1, 1)",
+            params![asset_id, r.body["endpoint_name"].as_str().unwrap_or(""), r.key.as_str(), attrs.as_str()],
+        )?;
+        for cve in r.body["cves"].as_array().into_iter().flatten() {
+            let name = cve["name"].as_str().unwrap_or("");
+            let fkey = tributary_store::ingest::finding_key(1, tributary_core::model::FindingKind::Vulnerability, name);
+            tx.execute(
+                "INSERT INTO findings (asset_id, fkey, integration_id, kind, product, external_id, title, severity, source_severity, source_score, status, cve, first_seen, last_seen, chash, attributes, created_at, updated_at) \
+                 VALUES (?, ?, 1, 'vulnerability', 'Cortex XDR', ?, ?, 3, ?, ?, 'open', ?, 1, 1, 0, ?, 1, 1)",
+                params![asset_id, fkey, name, name, cve["severity"].as_str(), cve["severity_score"].as_f64(), name, cve.to_string().as_str()],
+            )?;
+        }
+        Ok(())
+    })?;
+    Ok(json!({"endpoints": endpoints, "records": rows - endpoints, "secs": secs, "rss_mib": rss::peak_mib()}))
 }
 
 /// Only the source: pages fetched and parsed, then dropped (where the time goes).
