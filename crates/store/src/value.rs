@@ -212,6 +212,20 @@ impl Column {
             Column::Blob(v) => v[i].as_deref().map(Param::Blob).unwrap_or(Param::Null),
         }
     }
+    /// True if every row holds the same value. Bulk writers bind such a column once per
+    /// batch instead of once per row.
+    pub fn is_constant(&self) -> bool {
+        fn all_eq<T: PartialEq>(v: &[T]) -> bool {
+            v.split_first().is_none_or(|(first, rest)| rest.iter().all(|x| x == first))
+        }
+        match self {
+            Column::Int(v) => all_eq(v),
+            Column::Real(v) => v.split_first().is_none_or(|(f, rest)| rest.iter().all(|x| x.map(f64::to_bits) == f.map(f64::to_bits))),
+            Column::Text(v) => all_eq(v),
+            Column::Str(v) => all_eq(v),
+            Column::Blob(v) => v.iter().all(Option::is_none),
+        }
+    }
 }
 
 /// Rows for a bulk insert or update, stored column by column so the PostgreSQL

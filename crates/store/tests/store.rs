@@ -113,6 +113,50 @@ tributary_store::backend_tests! {
             vec![("z".into(), Some("{\"k\":1}".into())), ("b".into(), Some("{}".into())), ("y".into(), None)]
         );
     }
+
+    fn constant_columns_do_not_leak_between_batches(db) {
+        // SQLite binds a column that holds one value for the whole batch only once; the
+        // next batch through the same cached statement must not inherit it.
+        let store = db.open();
+        let batch = |ids: &[i64], at: i64, action: Option<&str>| {
+            let n = ids.len();
+            Batch::new()
+                .col("id", Column::Int(ids.iter().map(|i| Some(*i)).collect()))
+                .col("at", Column::Int(vec![Some(at); n]))
+                .col("actor", Column::Str(vec!["same"; n]))
+                .col("action", Column::Text(vec![action.map(str::to_string); n]))
+                .col("target", Column::Text(ids.iter().map(|i| Some(format!("t{i}"))).collect()))
+                .col("detail", Column::Text(vec![None; n]))
+        };
+        store
+            .write(|c| {
+                let ids = c.reserve_ids("audit_events", 5)?;
+                c.insert_batch("audit_events", &batch(&ids[..3], 7, Some("first")))?;
+                c.insert_batch("audit_events", &batch(&ids[3..], 8, Some("second")))?;
+                // An update whose set columns are all constant, keyed by varying ids.
+                let upd = Batch::new()
+                    .col("id", Column::Int(vec![Some(ids[1]), Some(ids[4])]))
+                    .col("at", Column::Int(vec![Some(9); 2]))
+                    .col("detail", Column::Text(vec![Some("{}".into()); 2]));
+                assert_eq!(c.update_batch("audit_events", &upd)?, 2);
+                Ok(())
+            })
+            .unwrap();
+        let rows: Vec<(i64, String, String, Option<String>)> = store
+            .read(|c| c.query("SELECT at, action, target, detail FROM audit_events ORDER BY id", &[]))
+            .unwrap()
+            .into_iter()
+            .map(|mut r| (r.take(0).unwrap(), r.take(1).unwrap(), r.take(2).unwrap(), r.take(3).unwrap()))
+            .collect();
+        let targets: Vec<&str> = rows.iter().map(|r| r.2.as_str()).collect();
+        assert_eq!(targets.len(), 5);
+        assert!(targets.windows(2).all(|w| w[0] != w[1]), "every row has its own target: {targets:?}");
+        let rest: Vec<(i64, &str, Option<&str>)> = rows.iter().map(|r| (r.0, r.1.as_str(), r.3.as_deref())).collect();
+        assert_eq!(
+            rest,
+            vec![(7, "first", None), (9, "first", Some("{}")), (7, "first", None), (8, "second", None), (9, "second", Some("{}"))]
+        );
+    }
 }
 
 #[test]

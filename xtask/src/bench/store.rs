@@ -60,6 +60,12 @@ pub struct ChildArgs {
     pg: Option<String>,
     #[arg(long, default_value_t = 3)]
     reps: usize,
+    /// Skip the floor (for profiling the upsert phases alone); ratios print as 0.
+    #[arg(long, hide = true)]
+    skip_floor: bool,
+    /// Stop after the first load (for profiling it alone).
+    #[arg(long, hide = true)]
+    first_only: bool,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -325,11 +331,21 @@ pub fn child(a: ChildArgs) -> Result<()> {
     let n = (pages * ASSETS_PER_PAGE * PER_ASSET) as i64;
     let (mut floors, mut firsts, mut sames, mut changes) = (vec![], vec![], vec![], vec![]);
     for rep in 0..a.reps.max(1) {
-        let floor_db = open(&a, &format!("floor{rep}"))?;
-        floors.push(floor(&floor_db, pages)?);
-        drop(floor_db);
+        if a.skip_floor {
+            floors.push(Phase { name: String::new(), rows: 0, secs: 1.0 });
+        } else {
+            let floor_db = open(&a, &format!("floor{rep}"))?;
+            floors.push(floor(&floor_db, pages)?);
+            drop(floor_db);
+        }
         let db = open(&a, &format!("upsert{rep}"))?;
         firsts.push(upsert_all(&db, pages, None, |c| assert_eq!((c.created, c.assets_created), (n, n / PER_ASSET as i64)))?);
+        if a.first_only {
+            drop(db);
+            let _ = std::fs::remove_dir_all(a.dir.join(format!("upsert{rep}")));
+            println!("{:<9} first load {:.2} s", a.backend, firsts[rep].secs);
+            return Ok(());
+        }
         sames.push(upsert_all(&db, pages, None, |c| assert_eq!((c.unchanged, c.created, c.updated), (n, 0, 0)))?);
         changes.push(upsert_all(&db, pages, Some(100), |c| assert_eq!(c.updated, n / 100))?);
         drop(db);
