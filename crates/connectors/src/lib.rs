@@ -38,6 +38,11 @@ pub struct RawRecord {
     pub stream: &'static str,
     /// Unique within the stream (endpoint id, finding id).
     pub key: String,
+    /// The record as a tree, or `Null` when the source kept only its text in `raw_json`
+    /// (the pipeline then parses just what the map reads: [`TransformMap::read`]). Use
+    /// [`RawRecord::parsed`] to get a tree either way.
+    ///
+    /// [`TransformMap::read`]: tributary_core::transform::TransformMap::read
     pub body: serde_json::Value,
     /// The vendor reports the record gone (e.g. an uninstalled agent): its asset
     /// attribution ends and its findings close, whatever the map says.
@@ -47,6 +52,16 @@ pub struct RawRecord {
     /// The record's JSON text when the source has it verbatim (stored as the raw record
     /// instead of serializing `body` again).
     pub raw_json: Option<String>,
+}
+
+impl RawRecord {
+    /// The record as a tree: `body`, or `raw_json` parsed when the source sent text only.
+    pub fn parsed(&self) -> Result<std::borrow::Cow<'_, serde_json::Value>, serde_json::Error> {
+        match (&self.body, &self.raw_json) {
+            (serde_json::Value::Null, Some(text)) => serde_json::from_str(text).map(std::borrow::Cow::Owned),
+            (body, _) => Ok(std::borrow::Cow::Borrowed(body)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -219,7 +219,23 @@ fn transform_page(f: Fetched, cx: &TransformContext) -> Staged {
             },
         };
         let product = maps.product(kind, rec.stream);
-        let mut staged = stage(map.apply(&rec.body), map.spec.target_model, kind.name, &product);
+        // A record sent as text only is parsed here, keeping just what the map reads.
+        let pruned;
+        let body = match (&rec.body, &rec.raw_json) {
+            (Value::Null, Some(text)) => match map.read(text) {
+                Ok(v) => {
+                    pruned = v;
+                    &pruned
+                }
+                Err(e) => {
+                    tracing::warn!(message = "Record is not JSON; skipped.", stream = rec.stream, record = %rec.key, error = %e);
+                    skipped += 1;
+                    continue;
+                }
+            },
+            (body, _) => body,
+        };
+        let mut staged = stage(map.apply(body), map.spec.target_model, kind.name, &product);
         for w in &staged.warnings {
             if warned < 3 {
                 tracing::warn!(message = "Transform warning.", stream = rec.stream, record = %rec.key, warning = %w);

@@ -50,7 +50,14 @@ impl Engine {
             let connector = self.connector(&integration).await?;
             let mut source = connector.source(&SyncPlan { mode: SyncMode::Full, watermark: None });
             let page = source.next_page(None).await?;
-            inputs = page.records.into_iter().filter(|r| r.stream == stream).take(n).map(|r| r.body).collect();
+            inputs = page
+                .records
+                .iter()
+                .filter(|r| r.stream == stream)
+                .take(n)
+                .map(|r| r.parsed().map(|b| b.into_owned()))
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| EngineError::Invalid(format!("the connector sent a record that is not JSON: {e}")))?;
         }
         let product = map.spec.product.clone().unwrap_or_else(|| kind.product.to_string());
         Ok(inputs

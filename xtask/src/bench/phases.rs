@@ -90,7 +90,15 @@ pub fn pump(
         let mut source = connector.source(&SyncPlan { mode: SyncMode::Full, watermark: None });
         let mut cursor = None;
         loop {
-            let page = source.next_page(cursor.as_ref()).await?;
+            let mut page = source.next_page(cursor.as_ref()).await?;
+            // The floors parse every record whole, where the fetch runs (as syncs did
+            // before sources learned to send text and the transform to read only what a
+            // map needs): the floor stays the same work whatever the pipeline does.
+            for r in &mut page.records {
+                if r.body.is_null() && r.raw_json.is_some() {
+                    r.body = r.parsed()?.into_owned();
+                }
+            }
             let next = page.next.clone();
             if tx.send(page).is_err() {
                 break;

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::path::{Path, PathError};
+use super::read::SourceTree;
 use super::targets::{self, FieldType, Place};
 use crate::model::{AssetKind, FindingKind, string_enum};
 
@@ -214,6 +215,8 @@ pub struct TransformMap {
     /// The record is one finding (its `externalFindingId` source does not fan out), so a
     /// fanned-out source fills a list field of that finding instead of making findings.
     pub single_finding: bool,
+    /// Every rule's source path as one tree, for reading records from text ([`TransformMap::read`]).
+    pub sources: SourceTree,
 }
 
 impl TransformMap {
@@ -243,7 +246,11 @@ impl TransformMap {
         if spec.target_model.finding_kind().is_some() && !writes_id && !spec.rules.is_empty() {
             errors.push(MapError::NoFindingId { model: spec.target_model });
         }
-        if errors.is_empty() { Ok(TransformMap { spec, rules, single_finding }) } else { Err(errors) }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let sources = SourceTree::new(rules.iter().map(|r| &r.source));
+        Ok(TransformMap { spec, rules, single_finding, sources })
     }
 }
 

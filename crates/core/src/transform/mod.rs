@@ -3,7 +3,8 @@
 //!
 //! Flow: [`TransformMapSpec`] (what users edit, JSON/YAML) → [`TransformMap::compile`]
 //! (validation naming the rule number and the problem) → [`TransformMap::apply`] (one
-//! record → [`Applied`] target-model objects) → [`stage`] (typed [`StagedRecord`] with
+//! record → [`Applied`] target-model objects; [`TransformMap::read`] parses a record's
+//! text keeping only what the rules read) → [`stage`] (typed [`StagedRecord`] with
 //! identifiers and content hashes).
 //!
 //! Semantics, in one place:
@@ -19,10 +20,12 @@
 mod apply;
 mod map;
 mod path;
+mod read;
 mod staged;
 pub mod targets;
 
 pub use apply::Applied;
 pub use map::{CompiledRule, Convert, MapError, RuleSpec, Slot, TargetModel, TransformMap, TransformMapSpec};
 pub use path::{Path, PathError, Segment};
+pub use read::SourceTree;
 pub use staged::{StagedAsset, StagedFinding, StagedRecord, seal_attributes, stage};
