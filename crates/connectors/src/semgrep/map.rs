@@ -125,6 +125,7 @@ mod tests {
             "repository": {"name": "acme/payments-api", "url": "https://github.com/acme/payments-api"},
             "line_of_code_url": "https://github.com/acme/payments-api/blob/4e1c2a9/payments/views.py#L118"
         });
+        assert_eq!(m.apply(&m.read(&rec.to_string()).unwrap()), m.apply(&rec), "the pruned read applies like the record");
         let staged = stage(m.apply(&rec), m.spec.target_model, "semgrep", "Semgrep Code");
         assert!(staged.asset.is_none(), "SAST findings attach to the mapped repository");
         assert_eq!(staged.findings.len(), 1, "{:?}", staged.warnings);
@@ -151,6 +152,7 @@ mod tests {
             "location": {"file_path": "package-lock.json", "line": 2210},
             "repository": {"name": "acme/web", "url": "https://github.com/acme/web"}
         });
+        assert_eq!(m.apply(&m.read(&rec.to_string()).unwrap()), m.apply(&rec), "the pruned read applies like the record");
         let staged = stage(m.apply(&rec), m.spec.target_model, "semgrep", "Semgrep Supply Chain");
         let asset = staged.asset.expect("a package asset");
         assert_eq!(asset.identifiers[0].value, "pkg:npm/lodash@4.17.15");
