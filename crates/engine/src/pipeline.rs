@@ -22,8 +22,8 @@ use tributary_connectors::{ConnectorKind, Cursor, RawPage, Source, SyncPlan};
 use tributary_core::model::{Completeness, Integration, IntegrationStatus, RunCounts, SyncMode, SyncRun, SyncStatus};
 use tributary_core::time::{now_ms, to_rfc3339};
 use tributary_core::transform::{TransformMap, stage};
-use tributary_store::ingest::{self, PageIn, RawBody, RecordIn, RunContext};
-use tributary_store::repo::{integrations, maps, profiles, rules, runs};
+use tributary_store::ingest::{self, PageIn, RawBody, RawDict, RecordIn, RunContext};
+use tributary_store::repo::{integrations, maps, profiles, raw, rules, runs};
 use tributary_store::{Conn, Store};
 
 use crate::integrations::kind_of;
@@ -179,10 +179,15 @@ pub(crate) struct TransformContext {
     pub maps: Arc<RunMaps>,
     pub kind: &'static ConnectorKind,
     pub scopes: Option<HashMap<String, i64>>,
+    pub integration_id: i64,
+    /// Each stream's raw-record dictionary: loaded at the start, sampled from the
+    /// stream's first record when it has none yet.
+    pub dicts: HashMap<String, RawDict>,
 }
 
-fn transform_page(f: Fetched, cx: &TransformContext) -> Staged {
+fn transform_page(f: Fetched, cx: &mut TransformContext) -> Staged {
     let (maps, kind) = (&*cx.maps, cx.kind);
+    let mut new_dicts: Vec<RawDict> = Vec::new();
     let Fetched { page, raw_ids } = f;
     let mut records = Vec::with_capacity(page.records.len());
     let (mut skipped, mut findings, mut warned) = (0i64, 0usize, 0usize);
@@ -208,15 +213,25 @@ fn transform_page(f: Fetched, cx: &TransformContext) -> Staged {
         completeness = maps.completeness.get(rec.stream).copied().unwrap_or(Completeness::PerFinding);
         let raw = match &raw_ids {
             Some(_) => None,
-            None => match &rec.raw_json {
-                Some(text) => Some(RawBody::from_json(text.as_bytes())),
-                None => {
-                    // One reused buffer: records are kilobytes, and growing a fresh Vec for
-                    // each showed up as memmove in profiles.
-                    json_buf.clear();
-                    serde_json::to_writer(&mut json_buf, &rec.body).ok().map(|()| RawBody::from_json(&json_buf))
-                }
-            },
+            None => {
+                let bytes = match &rec.raw_json {
+                    Some(text) => Some(text.as_bytes()),
+                    None => {
+                        // One reused buffer: records are kilobytes, and growing a fresh Vec
+                        // for each showed up as memmove in profiles.
+                        json_buf.clear();
+                        serde_json::to_writer(&mut json_buf, &rec.body).ok().map(|()| json_buf.as_slice())
+                    }
+                };
+                bytes.map(|b| {
+                    let dict = cx.dicts.entry(rec.stream.to_string()).or_insert_with(|| {
+                        let d = RawDict::sample(cx.integration_id, rec.stream, b);
+                        new_dicts.push(d.clone());
+                        d
+                    });
+                    RawBody::with_dict(b, dict)
+                })
+            }
         };
         let product = maps.product(kind, rec.stream);
         // A record sent as text only is parsed here, keeping just what the map reads.
@@ -267,7 +282,11 @@ fn transform_page(f: Fetched, cx: &TransformContext) -> Staged {
     if warned > 3 {
         tracing::warn!(message = "More transform warnings on this page.", count = warned - 3);
     }
-    Staged { page: PageIn { records, cursor: page.next, watermark: page.watermark, fetched, skipped }, completeness, findings }
+    Staged {
+        page: PageIn { records, dicts: new_dicts, cursor: page.next, watermark: page.watermark, fetched, skipped },
+        completeness,
+        findings,
+    }
 }
 
 /// Writes every page and the end-of-run sweep in one transaction (file imports). A run
@@ -415,10 +434,13 @@ impl Engine {
         let (page_tx, page_rx): (SyncSender<Staged>, Receiver<Staged>) = sync_channel(QUEUE_PAGES);
         let maps = Arc::new(prep.maps);
         let kind = prep.kind;
-        let cx = TransformContext { maps: maps.clone(), kind, scopes: prep.scopes };
+        let integration_id = prep.integration.id;
+        let dicts = self.blocking(move |s| Ok(s.read(|c| raw::dicts(c, integration_id))?)).await?;
+        let dicts = dicts.into_iter().map(|d| (d.stream.clone(), d)).collect();
+        let mut cx = TransformContext { maps: maps.clone(), kind, scopes: prep.scopes, integration_id, dicts };
         let transform = tokio::task::spawn_blocking(move || {
             while let Some(f) = raw_rx.blocking_recv() {
-                if page_tx.send(transform_page(f, &cx)).is_err() {
+                if page_tx.send(transform_page(f, &mut cx)).is_err() {
                     break;
                 }
             }

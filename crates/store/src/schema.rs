@@ -327,9 +327,24 @@ pub const RAW_RECORDS: Table = bulk_table(
         int_nn("chash"),
         blob("body"),
         int_nn("fetched_at"),
+        RAW_DICT_ID,
     ],
     &[uniq("raw_records_key", &["integration_id", "stream", "record_key"])],
 );
+
+/// `raw_records.dict_id`: the dictionary `body` was compressed against (none: plain LZ4).
+pub const RAW_DICT_ID: Col = int("dict_id");
+
+/// Compression dictionaries of raw records (one sample record of a stream). The id is a
+/// hash of integration, stream and bytes, chosen by the writer; a row never changes.
+pub const RAW_DICTS: Table = Table {
+    name: "raw_dicts",
+    cols: &[int_nn("id"), int_nn("integration_id"), text_nn("stream"), blob("body"), int_nn("created_at")],
+    pk: &["id"],
+    indexes: &[],
+    without_rowid: false,
+    id_block: 1,
+};
 
 pub const FINDINGS: Table = bulk_table(
     "findings",
@@ -425,6 +440,7 @@ pub const TABLES: &[&Table] = &[
     &ASSET_SOURCES,
     &ASSET_RELATIONS,
     &RAW_RECORDS,
+    &RAW_DICTS,
     &FINDINGS,
     &ISSUES,
     &SCOPES,

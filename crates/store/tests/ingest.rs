@@ -5,8 +5,8 @@ use tributary_core::identify;
 use tributary_core::model::{Severity, SyncMode};
 use tributary_core::secret::Secret;
 use tributary_core::transform::{RuleSpec, TargetModel, TransformMap, TransformMapSpec, stage};
-use tributary_store::ingest::{self, Completeness, PageIn, RawBody, RecordIn, RunContext};
-use tributary_store::repo::{integrations, runs};
+use tributary_store::ingest::{self, Completeness, PageIn, RawBody, RawDict, RecordIn, RunContext};
+use tributary_store::repo::{integrations, raw, runs};
 use tributary_store::{Store, params};
 
 fn map() -> TransformMap {
@@ -126,8 +126,50 @@ tributary_store::backend_tests! {
         // Raw records are stored once per endpoint, compressed, and decompress to the input.
         assert_eq!(count(&store, "SELECT COUNT(*) FROM raw_records"), 3);
         let body: Vec<u8> = store.read(|c| c.scalar("SELECT body FROM raw_records WHERE record_key = 'a'", &[])).unwrap();
-        let raw: serde_json::Value = serde_json::from_slice(&ingest::decompress(&body).unwrap()).unwrap();
+        let raw: serde_json::Value = serde_json::from_slice(&ingest::decompress(&body, None).unwrap()).unwrap();
         assert_eq!(raw["endpoint_name"], "host-a");
+    }
+
+    fn raw_records_compress_against_their_stream_dictionary(db) {
+        let store = db.open();
+        let ctx = setup(&store, false);
+        let text = |i: usize| json!({"endpoint_id": format!("e{i}"), "endpoint_name": format!("host-{i}"), "cves": [{"name": "CVE-2024-0001"}]}).to_string();
+        let dict = RawDict::sample(ctx.integration_id, "endpoint", text(0).as_bytes());
+        let with = |i: usize, dict: Option<&RawDict>| RecordIn {
+            stream: "endpoint".into(),
+            key: format!("e{i}"),
+            raw: Some(match dict {
+                Some(d) => RawBody::with_dict(text(i).as_bytes(), d),
+                None => RawBody::from_json(text(i).as_bytes()),
+            }),
+            ..RecordIn::default()
+        };
+        let plain = with(9, None);
+        let packed = with(1, Some(&dict));
+        assert!(packed.raw.as_ref().unwrap().bytes.len() < plain.raw.as_ref().unwrap().bytes.len() / 2, "the dictionary pays");
+        let page = PageIn { records: vec![with(0, Some(&dict)), packed, plain], dicts: vec![dict.clone()], ..PageIn::default() };
+        store.write(|c| ingest::write_page(c, &ctx, page)).unwrap();
+        // The same dictionary again (a later page, a resumed run) is not a second row.
+        let again = PageIn { records: vec![with(2, Some(&dict))], dicts: vec![dict.clone()], ..PageIn::default() };
+        store.write(|c| ingest::write_page(c, &ctx, again)).unwrap();
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM raw_dicts"), 1);
+        assert_eq!(store.read(|c| raw::dicts(c, ctx.integration_id)).unwrap(), vec![dict.clone()]);
+        let back = store.read(|c| raw::page(c, ctx.integration_id, "endpoint", 0, 10)).unwrap();
+        let mut got: Vec<(String, String)> = back.iter().map(|r| (r.key.clone(), r.body.to_string())).collect();
+        got.sort();
+        let mut want: Vec<(String, String)> = [0, 1, 2, 9].iter().map(|&i| (format!("e{i}"), text(i))).collect();
+        want.sort();
+        assert_eq!(got, want, "records with and without a dictionary read back as sent");
+
+        // A dictionary that went missing is an error naming it, not a panic or garbage.
+        store.write(|c| c.execute("DELETE FROM raw_dicts", &[])).unwrap();
+        let err = store.read(|c| raw::page(c, ctx.integration_id, "endpoint", 0, 10)).unwrap_err().to_string();
+        assert!(err.contains(&format!("dictionary {} is missing", dict.id)), "{err}");
+        // Deleting the integration removes its dictionaries too.
+        let page = PageIn { records: vec![], dicts: vec![dict], ..PageIn::default() };
+        store.write(|c| ingest::write_page(c, &ctx, page)).unwrap();
+        store.write(|c| integrations::delete(c, ctx.integration_id)).unwrap();
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM raw_dicts"), 0);
     }
 
     fn full_sync_sweeps_what_was_not_seen(db) {

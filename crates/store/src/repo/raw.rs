@@ -1,8 +1,10 @@
 //! Stored raw vendor records: read back for transform-map previews and replays.
 
+use std::collections::HashMap;
+
 use crate::conn::Conn;
-use crate::error::Result;
-use crate::ingest::decompress;
+use crate::error::{Result, StoreError};
+use crate::ingest::{RawDict, decompress};
 use crate::params;
 
 #[derive(Debug, Clone)]
@@ -13,21 +15,47 @@ pub struct StoredRaw {
     pub body: serde_json::Value,
 }
 
-fn decode(mut r: crate::value::Row) -> Result<StoredRaw> {
-    let bytes: Vec<u8> = r.take(3)?;
-    let body = serde_json::from_slice(&decompress(&bytes)?).map_err(|e| crate::StoreError::Decode(format!("raw record: {e}")))?;
-    Ok(StoredRaw { id: r.get(0)?, key: r.take(1)?, scope: r.take(2)?, body })
-}
-
 /// Raw records of a stream in id order, after `after_id` (keyset paging for replays).
 pub fn page(conn: &mut dyn Conn, integration_id: i64, stream: &str, after_id: i64, limit: i64) -> Result<Vec<StoredRaw>> {
-    conn.query(
-        "SELECT id, record_key, scope, body FROM raw_records WHERE integration_id = ? AND stream = ? AND id > ? ORDER BY id LIMIT ?",
+    let rows = conn.query(
+        "SELECT id, record_key, scope, body, dict_id FROM raw_records WHERE integration_id = ? AND stream = ? AND id > ? ORDER BY id LIMIT ?",
         params![integration_id, stream, after_id, limit],
-    )?
-    .into_iter()
-    .map(decode)
-    .collect()
+    )?;
+    // A stream's records share one dictionary or a few: each is read once per page.
+    let mut dicts: HashMap<i64, Vec<u8>> = HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for mut r in rows {
+        let bytes: Vec<u8> = r.take(3)?;
+        let dict_id: Option<i64> = r.get(4)?;
+        let dict = match dict_id {
+            Some(id) => {
+                if !dicts.contains_key(&id) {
+                    let d: Option<Vec<u8>> =
+                        conn.query_opt("SELECT body FROM raw_dicts WHERE id = ?", params![id])?.map(|mut r| r.take(0)).transpose()?;
+                    let d = d.ok_or_else(|| StoreError::Decode(format!("raw record: compression dictionary {id} is missing")))?;
+                    dicts.insert(id, d);
+                }
+                dicts.get(&id).map(Vec::as_slice)
+            }
+            None => None,
+        };
+        let body = serde_json::from_slice(&decompress(&bytes, dict)?).map_err(|e| StoreError::Decode(format!("raw record: {e}")))?;
+        out.push(StoredRaw { id: r.get(0)?, key: r.take(1)?, scope: r.take(2)?, body });
+    }
+    Ok(out)
+}
+
+/// The newest dictionary of each of an integration's streams (a run keeps using it).
+pub fn dicts(conn: &mut dyn Conn, integration_id: i64) -> Result<Vec<RawDict>> {
+    let mut out: Vec<RawDict> = Vec::new();
+    for mut r in
+        conn.query("SELECT id, stream, body FROM raw_dicts WHERE integration_id = ? ORDER BY created_at, id", params![integration_id])?
+    {
+        let d = RawDict { id: r.get(0)?, stream: r.take(1)?, bytes: r.take::<Option<Vec<u8>>>(2)?.unwrap_or_default() };
+        out.retain(|o| o.stream != d.stream);
+        out.push(d);
+    }
+    Ok(out)
 }
 
 pub fn count(conn: &mut dyn Conn, integration_id: i64, stream: &str) -> Result<i64> {
