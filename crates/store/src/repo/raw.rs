@@ -1,6 +1,7 @@
 //! Stored raw vendor records: read back for transform-map previews and replays.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use crate::conn::Conn;
 use crate::error::{Result, StoreError};
@@ -29,11 +30,11 @@ pub fn page(conn: &mut dyn Conn, integration_id: i64, stream: &str, after_id: i6
         let dict_id: Option<i64> = r.get(4)?;
         let dict = match dict_id {
             Some(id) => {
-                if !dicts.contains_key(&id) {
+                if let Entry::Vacant(slot) = dicts.entry(id) {
                     let d: Option<Vec<u8>> =
                         conn.query_opt("SELECT body FROM raw_dicts WHERE id = ?", params![id])?.map(|mut r| r.take(0)).transpose()?;
                     let d = d.ok_or_else(|| StoreError::Decode(format!("raw record: compression dictionary {id} is missing")))?;
-                    dicts.insert(id, d);
+                    slot.insert(d);
                 }
                 dicts.get(&id).map(Vec::as_slice)
             }
