@@ -15,7 +15,8 @@ use tributary_store::testing::TestDb;
 fn sim_config() -> SimConfig {
     let mut c = SimConfig::new(21, Scale::small());
     c.scale.xdr_endpoints = 1_500;
-    c.latency = Duration::from_millis(25);
+    // Slow enough that a sync outlives the kills below (15 pages; 25 ms was only just enough).
+    c.latency = Duration::from_millis(60);
     c
 }
 

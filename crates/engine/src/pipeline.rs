@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 
 use serde_json::Value;
-use tributary_connectors::{ConnectorKind, Cursor, RawPage, Source, SyncPlan};
+use tributary_connectors::{ConnectorKind, Cursor, RawPage, RawRecord, Source, SyncPlan};
 use tributary_core::model::{Completeness, Integration, IntegrationStatus, RunCounts, SyncMode, SyncRun, SyncStatus};
 use tributary_core::time::{now_ms, to_rfc3339};
 use tributary_core::transform::{TransformMap, stage};
@@ -172,6 +172,8 @@ struct RunEnd {
     run_id: i64,
     mode: SyncMode,
     scope: Option<String>,
+    /// See [`SyncRun::initial`]: no sweep.
+    initial: bool,
 }
 
 /// What the transform stage needs besides the page.
@@ -185,18 +187,115 @@ pub(crate) struct TransformContext {
     pub dicts: HashMap<String, RawDict>,
 }
 
+/// Pages at least this long are transformed on two threads (the transform was the
+/// pipeline's longest stage: ~20 µs per Semgrep finding, against ~13 µs of writing).
+const SPLIT_RECORDS: usize = 256;
+
 fn transform_page(f: Fetched, cx: &mut TransformContext) -> Staged {
-    let (maps, kind) = (&*cx.maps, cx.kind);
-    let mut new_dicts: Vec<RawDict> = Vec::new();
     let Fetched { page, raw_ids } = f;
-    let mut records = Vec::with_capacity(page.records.len());
-    let (mut skipped, mut findings, mut warned) = (0i64, 0usize, 0usize);
-    let mut completeness = Completeness::PerFinding;
     let fetched = page.records.len() as i64;
+    // Dictionaries first, so the workers below only read them.
+    let new_dicts = if raw_ids.is_none() { sample_dicts(&page.records, cx) } else { Vec::new() };
+    let cx: &TransformContext = cx;
+    let records = page.records;
+    let split = if records.len() >= SPLIT_RECORDS { records.len().div_ceil(2) } else { records.len() };
+    let mut chunks = records.into_iter();
+    let first: Vec<RawRecord> = chunks.by_ref().take(split).collect();
+    let second: Vec<RawRecord> = chunks.collect();
+    let raw_ids = raw_ids.as_deref();
+    let (a, b) = std::thread::scope(|scope| {
+        let worker = (!second.is_empty()).then(|| scope.spawn(|| transform_records(second, split, raw_ids, cx)));
+        let a = transform_records(first, 0, raw_ids, cx);
+        (a, worker.map(|w| w.join()))
+    });
+    let mut out = a;
+    match b {
+        Some(Ok(b)) => out.absorb(b),
+        // A panic in the worker is a bug; re-raise it on this thread.
+        Some(Err(panic)) => std::panic::resume_unwind(panic),
+        None => {}
+    }
+    for (stream, key, w) in &out.first_warnings {
+        tracing::warn!(message = "Transform warning.", stream, record = %key, warning = %w);
+    }
+    if out.warned > out.first_warnings.len() {
+        tracing::warn!(message = "More transform warnings on this page.", count = out.warned - out.first_warnings.len());
+    }
+    Staged {
+        page: PageIn {
+            records: out.records,
+            dicts: new_dicts,
+            cursor: page.next,
+            watermark: page.watermark,
+            fetched,
+            skipped: out.skipped,
+        },
+        completeness: out.completeness.unwrap_or(Completeness::PerFinding),
+        findings: out.findings,
+    }
+}
+
+/// The mapped, in-scope record a stream's dictionary is sampled from, for each stream
+/// of the page that has none yet.
+fn sample_dicts(records: &[RawRecord], cx: &mut TransformContext) -> Vec<RawDict> {
+    let mut new = Vec::new();
+    for rec in records {
+        if cx.dicts.contains_key(rec.stream) || !cx.maps.by_stream.contains_key(rec.stream) {
+            continue;
+        }
+        if let (Some(scopes), Some(scope)) = (&cx.scopes, &rec.scope)
+            && !scopes.contains_key(scope)
+        {
+            continue;
+        }
+        let bytes = match &rec.raw_json {
+            Some(text) => text.as_bytes().to_vec(),
+            None => match serde_json::to_vec(&rec.body) {
+                Ok(b) => b,
+                Err(_) => continue,
+            },
+        };
+        let d = RawDict::sample(cx.integration_id, rec.stream, &bytes);
+        cx.dicts.insert(rec.stream.to_string(), d.clone());
+        new.push(d);
+    }
+    new
+}
+
+/// What one thread made of its share of a page.
+#[derive(Default)]
+struct Transformed {
+    records: Vec<RecordIn>,
+    skipped: i64,
+    findings: usize,
+    completeness: Option<Completeness>,
+    warned: usize,
+    /// The first few warnings, logged by the page (stream, record key, warning).
+    first_warnings: Vec<(&'static str, String, String)>,
+}
+
+impl Transformed {
+    const LOGGED_WARNINGS: usize = 3;
+
+    fn absorb(&mut self, later: Transformed) {
+        self.records.extend(later.records);
+        self.skipped += later.skipped;
+        self.findings += later.findings;
+        self.completeness = later.completeness.or(self.completeness);
+        self.warned += later.warned;
+        let room = Self::LOGGED_WARNINGS.saturating_sub(self.first_warnings.len());
+        self.first_warnings.extend(later.first_warnings.into_iter().take(room));
+    }
+}
+
+/// Maps, stages and compresses records; `offset` is the first one's index in the page.
+fn transform_records(records: Vec<RawRecord>, offset: usize, raw_ids: Option<&[i64]>, cx: &TransformContext) -> Transformed {
+    let (maps, kind) = (&*cx.maps, cx.kind);
+    let mut out = Transformed { records: Vec::with_capacity(records.len()), ..Transformed::default() };
     let mut json_buf: Vec<u8> = Vec::with_capacity(32 * 1024);
-    for (i, rec) in page.records.into_iter().enumerate() {
+    for (i, rec) in records.into_iter().enumerate() {
         let Some(map) = maps.by_stream.get(rec.stream) else {
-            skipped += 1;
+            out.skipped += 1;
             continue;
         };
         // Scoped records: only mapped scopes are ingested, attached to the scope's asset.
@@ -204,14 +303,14 @@ fn transform_page(f: Fetched, cx: &mut TransformContext) -> Staged {
             (Some(scopes), Some(scope)) => match scopes.get(scope) {
                 Some(&asset) => Some(asset),
                 None => {
-                    skipped += 1;
+                    out.skipped += 1;
                     continue;
                 }
             },
             _ => None,
         };
-        completeness = maps.completeness.get(rec.stream).copied().unwrap_or(Completeness::PerFinding);
-        let raw = match &raw_ids {
+        out.completeness = Some(maps.completeness.get(rec.stream).copied().unwrap_or(Completeness::PerFinding));
+        let raw = match raw_ids {
             Some(_) => None,
             None => {
                 let bytes = match &rec.raw_json {
@@ -223,13 +322,9 @@ fn transform_page(f: Fetched, cx: &mut TransformContext) -> Staged {
                         serde_json::to_writer(&mut json_buf, &rec.body).ok().map(|()| json_buf.as_slice())
                     }
                 };
-                bytes.map(|b| {
-                    let dict = cx.dicts.entry(rec.stream.to_string()).or_insert_with(|| {
-                        let d = RawDict::sample(cx.integration_id, rec.stream, b);
-                        new_dicts.push(d.clone());
-                        d
-                    });
-                    RawBody::with_dict(b, dict)
+                bytes.map(|b| match cx.dicts.get(rec.stream) {
+                    Some(dict) => RawBody::with_dict(b, dict),
+                    None => RawBody::from_json(b),
                 })
             }
         };
@@ -244,18 +339,18 @@ fn transform_page(f: Fetched, cx: &mut TransformContext) -> Staged {
                 }
                 Err(e) => {
                     tracing::warn!(message = "Record is not JSON; skipped.", stream = rec.stream, record = %rec.key, error = %e);
-                    skipped += 1;
+                    out.skipped += 1;
                     continue;
                 }
             },
             (body, _) => body,
         };
         let mut staged = stage(map.apply(body), map.spec.target_model, kind.name, &product);
-        for w in &staged.warnings {
-            if warned < 3 {
-                tracing::warn!(message = "Transform warning.", stream = rec.stream, record = %rec.key, warning = %w);
+        for w in staged.warnings.drain(..) {
+            if out.first_warnings.len() < Transformed::LOGGED_WARNINGS {
+                out.first_warnings.push((rec.stream, rec.key.clone(), w));
             }
-            warned += 1;
+            out.warned += 1;
         }
         if rec.tombstone {
             if let Some(a) = staged.asset.as_mut() {
@@ -264,14 +359,14 @@ fn transform_page(f: Fetched, cx: &mut TransformContext) -> Staged {
             staged.findings.clear();
         }
         if staged.asset.is_none() && staged.findings.is_empty() {
-            skipped += 1;
+            out.skipped += 1;
         }
-        findings += staged.findings.len();
-        records.push(RecordIn {
+        out.findings += staged.findings.len();
+        out.records.push(RecordIn {
             stream: rec.stream.to_string(),
             key: rec.key,
             raw,
-            raw_id: raw_ids.as_ref().and_then(|ids| ids.get(i).copied()),
+            raw_id: raw_ids.and_then(|ids| ids.get(offset + i).copied()),
             asset: staged.asset,
             findings: staged.findings,
             attach_to: context,
@@ -279,14 +374,7 @@ fn transform_page(f: Fetched, cx: &mut TransformContext) -> Staged {
             scope: rec.scope,
         });
     }
-    if warned > 3 {
-        tracing::warn!(message = "More transform warnings on this page.", count = warned - 3);
-    }
-    Staged {
-        page: PageIn { records, dicts: new_dicts, cursor: page.next, watermark: page.watermark, fetched, skipped },
-        completeness,
-        findings,
-    }
+    out
 }
 
 /// Writes every page and the end-of-run sweep in one transaction (file imports). A run
@@ -423,7 +511,8 @@ impl Engine {
             run_id: prep.run.id,
             integration_id: prep.integration.id,
             source: prep.kind.product.to_string(),
-            full: prep.run.mode != SyncMode::Delta,
+            // An initial run needs no seen-marks: it sweeps nothing.
+            full: prep.run.mode != SyncMode::Delta && !prep.run.initial,
             completeness: Completeness::PerFinding,
             rules,
             scope: prep.scope.clone(),
@@ -483,7 +572,14 @@ impl Engine {
         let written = write.await.map_err(|e| EngineError::Internal(e.to_string()))?;
         match (fetch_result, written) {
             (Ok(()), Ok((_, swept))) => {
-                let end = RunEnd { integration_id: prep.integration.id, kind, run_id: prep.run.id, mode: prep.run.mode, scope: prep.scope };
+                let end = RunEnd {
+                    integration_id: prep.integration.id,
+                    kind,
+                    run_id: prep.run.id,
+                    mode: prep.run.mode,
+                    scope: prep.scope,
+                    initial: prep.run.initial,
+                };
                 self.succeed(end, &maps, swept).await
             }
             (Err(e), _) | (Ok(()), Err(e)) => self.fail(prep.run.id, prep.integration.id, e).await,
@@ -493,7 +589,7 @@ impl Engine {
     /// Sweeps (unless the writer already did, in `swept`), records the run and the
     /// integration's status, and commits the delta watermark.
     async fn succeed(&self, end: RunEnd, maps: &RunMaps, swept: Option<RunCounts>) -> Result<SyncRun> {
-        let RunEnd { integration_id, kind, run_id, mode, scope } = end;
+        let RunEnd { integration_id, kind, run_id, mode, scope, initial } = end;
         let products = maps.products(kind);
         let streams: Vec<String> = maps.by_stream.keys().cloned().collect();
         self.blocking(move |store| {
@@ -512,6 +608,12 @@ impl Engine {
                 };
                 let swept = match swept {
                     Some(done) => done,
+                    // All the integration holds, this run wrote: nothing unseen to sweep
+                    // (only the context assets' marks to drop).
+                    None if initial => {
+                        ingest::drop_seen(c, run_id)?;
+                        RunCounts::default()
+                    }
                     None if mode != SyncMode::Delta => ingest::finish_full(c, &ctx, &products, &streams)?,
                     None => RunCounts::default(),
                 };

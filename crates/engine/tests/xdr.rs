@@ -97,7 +97,9 @@ tributary_store::backend_tests! {
             let sim = sim(cfg).await;
             let e = engine(&db);
             e.add_integration(xdr("xdr", &sim, json!({})), "test").await.unwrap();
-            sync(&e, "xdr", false).await.unwrap();
+            let first = sync(&e, "xdr", false).await.unwrap();
+            assert!(first.initial, "the first full run of an empty integration needs no sweep");
+            assert_eq!(sb(|| e.store.read(|c| c.scalar::<i64>("SELECT COUNT(*) FROM sync_seen", &[]))).unwrap(), 0);
             sim.world.advance(2);
             let before = sim.world.requests.load(Ordering::SeqCst);
             let run = sync(&e, "xdr", false).await.unwrap();
@@ -110,6 +112,8 @@ tributary_store::backend_tests! {
             assert_eq!(count(&e, XDR_FINDINGS), n(&t["cortex_xdr"]["host_findings"]));
             let full = sync(&e, "xdr", true).await.unwrap();
             assert_eq!(full.mode, SyncMode::Full);
+            assert!(!full.initial, "a full run over existing data sweeps");
+            assert_eq!(sb(|| e.store.read(|c| c.scalar::<i64>("SELECT COUNT(*) FROM sync_seen", &[]))).unwrap(), 0);
             assert_eq!((full.counts.created, full.counts.updated, full.counts.closed), (0, 0, 0), "the delta left nothing to reconcile");
             assert_eq!(count(&e, XDR_FINDINGS), n(&t["cortex_xdr"]["host_findings"]));
             sim.stop().await;

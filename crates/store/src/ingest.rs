@@ -848,6 +848,12 @@ fn close_findings(conn: &mut dyn Conn, ids: &[i64], now: Millis) -> Result<i64> 
     Ok(n as i64)
 }
 
+/// Drops a run's seen-marks without sweeping (a run that needs no sweep).
+pub fn drop_seen(conn: &mut dyn Conn, run_id: i64) -> Result<()> {
+    conn.execute("DELETE FROM sync_seen WHERE run_id = ?", params![run_id])?;
+    Ok(())
+}
+
 /// Ends a full sync: closes findings and retires asset attributions that the run did not
 /// see, deletes raw records it did not see, and drops its seen-marks. `products` (each
 /// with how complete its records are) and `streams` limit the sweep to what this run

@@ -16,10 +16,11 @@ pub const SCHEMA_VERSION: i64 = 2;
 
 /// Upgrade steps: `(version, name, DDL for a dialect)`. Step N upgrades N-1 → N.
 type Upgrade = (i64, &'static str, fn(Dialect) -> Vec<String>);
-pub const UPGRADES: &[Upgrade] = &[(2, "raw record dictionaries", |d| {
+pub const UPGRADES: &[Upgrade] = &[(2, "raw record dictionaries; initial runs", |d| {
     vec![
         schema::create_table_sql(&schema::RAW_DICTS, d),
         format!("ALTER TABLE raw_records ADD COLUMN {}", schema::column_sql(&schema::RAW_DICT_ID, d)),
+        format!("ALTER TABLE sync_runs ADD COLUMN {}", schema::column_sql(&schema::SYNC_RUN_INITIAL, d)),
     ]
 })];
 

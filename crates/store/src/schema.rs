@@ -229,6 +229,7 @@ pub const SYNC_RUNS: Table = table(
         text("cursor"),
         text("watermark"),
         flag("resumes", "0"),
+        SYNC_RUN_INITIAL,
     ],
     &[idx("sync_runs_integration", &["integration_id", "started_at"]), idx("sync_runs_status", &["status"])],
 );
@@ -331,6 +332,9 @@ pub const RAW_RECORDS: Table = bulk_table(
     ],
     &[uniq("raw_records_key", &["integration_id", "stream", "record_key"])],
 );
+
+/// `sync_runs.initial`: see `SyncRun::initial`.
+pub const SYNC_RUN_INITIAL: Col = flag("initial", "0");
 
 /// `raw_records.dict_id`: the dictionary `body` was compressed against (none: plain LZ4).
 pub const RAW_DICT_ID: Col = int("dict_id");

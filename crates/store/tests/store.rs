@@ -36,12 +36,14 @@ tributary_store::backend_tests! {
     }
 
     fn upgrades_a_version_1_database(db) {
-        // Version 1 had no raw-record dictionaries: build one, with a raw record in it.
+        // Version 1 had no raw-record dictionaries and no initial-run flag: build one, with
+        // a raw record in it.
         let store = db.open();
         store
             .write(|c| {
                 c.batch_execute("DROP TABLE raw_dicts")?;
                 c.batch_execute("ALTER TABLE raw_records DROP COLUMN dict_id")?;
+                c.batch_execute("ALTER TABLE sync_runs DROP COLUMN initial")?;
                 c.execute(
                     "INSERT INTO raw_records (integration_id, stream, record_key, chash, body, fetched_at) VALUES (1, 's', 'k', 7, ?, 1)",
                     params![lz4_flex::compress_prepend_size(br#"{"old":true}"#).as_slice()],

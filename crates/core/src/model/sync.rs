@@ -86,4 +86,8 @@ pub struct SyncRun {
     pub error: Option<String>,
     /// The connector's resumable cursor as of the last committed page.
     pub cursor: Option<serde_json::Value>,
+    /// A full run that started while the integration held nothing (no raw records, no
+    /// open findings, no active attributions): everything it holds at the end, this run
+    /// wrote, so the run records no seen-marks and skips the sweep for unseen items.
+    pub initial: bool,
 }

@@ -10,7 +10,7 @@ use crate::params;
 use crate::value::Row;
 
 const COLUMNS: &str = "id, integration_id, profile_id, mode, status, started_at, ended_at, fetched, created, updated, \
-                       unchanged, closed, skipped, assets_created, assets_updated, assets_retired, error, cursor";
+                       unchanged, closed, skipped, assets_created, assets_updated, assets_retired, error, cursor, initial";
 
 fn run(mut r: Row) -> Result<SyncRun> {
     let cursor: Option<String> = r.take(17)?;
@@ -35,19 +35,40 @@ fn run(mut r: Row) -> Result<SyncRun> {
         },
         error: r.take(16)?,
         cursor: cursor.map(|c| parse_json(&c, "run cursor")).transpose()?,
+        initial: r.get::<i64>(18)? != 0,
     })
 }
 
 pub fn start(conn: &mut dyn Conn, integration_id: i64, profile_id: Option<i64>, mode: SyncMode, owner: &str) -> Result<SyncRun> {
     let now = now_ms();
+    let initial = mode == SyncMode::Full && holds_nothing(conn, integration_id)?;
     let r = conn.query_one(
         &format!(
-            "INSERT INTO sync_runs (integration_id, profile_id, mode, status, started_at, heartbeat_at, lease_owner) \
-             VALUES (?, ?, ?, 'running', ?, ?, ?) RETURNING {COLUMNS}"
+            "INSERT INTO sync_runs (integration_id, profile_id, mode, status, started_at, heartbeat_at, lease_owner, initial) \
+             VALUES (?, ?, ?, 'running', ?, ?, ?, ?) RETURNING {COLUMNS}"
         ),
-        params![integration_id, profile_id, mode.as_str(), now, now, owner],
+        params![integration_id, profile_id, mode.as_str(), now, now, owner, initial as i64],
     )?;
     run(r)
+}
+
+/// The integration has no raw records, no active attributions and no open findings (what
+/// a full run's sweep would look at). Reads through the raw-record and attribution keys;
+/// open findings through the product index, one probe per product the integration wrote.
+pub fn holds_nothing(conn: &mut dyn Conn, integration_id: i64) -> Result<bool> {
+    if conn.query_opt("SELECT 1 FROM raw_records WHERE integration_id = ? LIMIT 1", params![integration_id])?.is_some()
+        || conn.query_opt("SELECT 1 FROM asset_sources WHERE integration_id = ? AND active = 1 LIMIT 1", params![integration_id])?.is_some()
+    {
+        return Ok(false);
+    }
+    // Findings outlive their raw records only when a sweep closed them (or a replay
+    // wrote them, which needs raw records): open ones are checked all the same.
+    let open = conn.query_opt(
+        "SELECT 1 FROM findings WHERE integration_id = ? AND status <> 'fixed' AND asset_id IN \
+         (SELECT asset_id FROM asset_sources WHERE integration_id = ?) LIMIT 1",
+        params![integration_id, integration_id],
+    )?;
+    Ok(open.is_none())
 }
 
 pub fn get(conn: &mut dyn Conn, id: i64) -> Result<SyncRun> {
@@ -81,9 +102,11 @@ pub fn unfinished(conn: &mut dyn Conn, integration_id: i64) -> Result<Option<(Sy
     );
     match conn.query_opt(&sql, params![integration_id])? {
         Some(mut r) => {
-            let hb: i64 = r.get(19)?;
-            let owner: Option<String> = r.take(18)?;
-            r.0.truncate(18);
+            // The two columns after the run's own.
+            let n = COLUMNS.split(',').count();
+            let hb: i64 = r.get(n + 1)?;
+            let owner: Option<String> = r.take(n)?;
+            r.0.truncate(n);
             Ok(Some((run(r)?, owner, hb)))
         }
         None => Ok(None),
