@@ -192,6 +192,11 @@ pub struct FullAndDelta {
     pub checkpoint_secs: f64,
     pub delta: tributary_core::model::SyncRun,
     pub delta_secs: f64,
+    /// A forced full sync right after the delta: every record fetched again, unchanged,
+    /// and the sweep for unseen items (the first full sync of an empty integration
+    /// needs none; this one does).
+    pub reconcile: tributary_core::model::SyncRun,
+    pub reconcile_secs: f64,
 }
 
 /// Adds the integration, runs a full sync, lets the simulator at `url` advance one day,
@@ -226,7 +231,14 @@ pub fn full_then_delta(
     if delta.mode != SyncMode::Delta {
         bail!("expected a delta sync, got {}", delta.mode);
     }
-    Ok(FullAndDelta { engine, full, secs, rss_mib, checkpoint_secs, delta, delta_secs })
+    engine.store.checkpoint()?;
+    let t = Instant::now();
+    let reconcile = rt.block_on(engine.sync(&name, SyncOptions { force_full: true, ..SyncOptions::default() }, Arc::new(NoProgress)))?;
+    let reconcile_secs = t.elapsed().as_secs_f64();
+    if reconcile.mode != SyncMode::Full || reconcile.initial {
+        bail!("expected a sweeping full sync, got {} (initial: {})", reconcile.mode, reconcile.initial);
+    }
+    Ok(FullAndDelta { engine, full, secs, rss_mib, checkpoint_secs, delta, delta_secs, reconcile, reconcile_secs })
 }
 
 /// The three sync phases (fetch only, floor, full + delta sync) of `child` against the
@@ -254,5 +266,13 @@ pub fn print_delta(phases: &[(&str, Value)], detail: impl Fn(&dyn Fn(&str) -> f6
         f("delta_secs"),
         detail(&f),
         f("checkpoint_secs")
+    );
+    println!(
+        "{:<32} {:>10} {:>7.2}   (forced full sync right after: all fetched again, {} changed, {} closed by the sweep)",
+        "full reconcile, nothing new",
+        "",
+        f("reconcile_secs"),
+        f("reconcile_changed"),
+        f("reconcile_closed")
     );
 }

@@ -164,6 +164,7 @@ fn sync(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
     Ok(json!({
         "records": r.full.counts.fetched, "secs": r.secs, "rss_mib": r.rss_mib, "checkpoint_secs": r.checkpoint_secs,
         "delta_secs": r.delta_secs, "delta_fetched": r.delta.counts.fetched, "delta_created": r.delta.counts.created, "delta_closed": r.delta.counts.closed,
+        "reconcile_secs": r.reconcile_secs, "reconcile_changed": r.reconcile.counts.created + r.reconcile.counts.updated, "reconcile_closed": r.reconcile.counts.closed,
     }))
 }
 

@@ -130,5 +130,6 @@ fn sync(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
     Ok(json!({
         "endpoints": r.full.counts.fetched, "records": findings - r.delta.counts.created, "secs": r.secs, "rss_mib": r.rss_mib,
         "delta_secs": r.delta_secs, "checkpoint_secs": r.checkpoint_secs, "delta_fetched": r.delta.counts.fetched, "delta_created": r.delta.counts.created, "delta_closed": r.delta.counts.closed,
+        "reconcile_secs": r.reconcile_secs, "reconcile_changed": r.reconcile.counts.created + r.reconcile.counts.updated, "reconcile_closed": r.reconcile.counts.closed,
     }))
 }
