@@ -703,3 +703,69 @@ pub(crate) fn start_or_resume(
 pub fn describe_watermark(w: &Option<Value>) -> String {
     w.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "none".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tributary_connectors::semgrep;
+
+    /// A Semgrep SAST page of `n` findings sent as text, one of them not in a mapped scope.
+    fn page(n: usize) -> RawPage {
+        let records = (0..n)
+            .map(|i| {
+                let scope = if i == 7 { "acme/unmapped" } else { "acme/web" };
+                let text = serde_json::json!({
+                    "id": i, "status": "open", "severity": if i % 2 == 0 { "high" } else { "low" },
+                    "rule_name": format!("rule-{i}"), "rule_message": "m",
+                    "location": {"file_path": format!("f{i}.py"), "line": i},
+                    "repository": {"name": scope, "url": "https://github.com/acme/web"},
+                })
+                .to_string();
+                RawRecord {
+                    stream: semgrep::SAST,
+                    key: i.to_string(),
+                    body: Value::Null,
+                    tombstone: false,
+                    scope: Some(scope.into()),
+                    raw_json: Some(text),
+                }
+            })
+            .collect();
+        RawPage { records, ..RawPage::default() }
+    }
+
+    fn context() -> TransformContext {
+        let map = TransformMap::compile(semgrep::sast_map()).unwrap_or_else(|e| panic!("{e:?}"));
+        let maps = RunMaps {
+            by_stream: HashMap::from([(semgrep::SAST.to_string(), Arc::new(map))]),
+            completeness: HashMap::from([(semgrep::SAST.to_string(), Completeness::PerFinding)]),
+            product_override: None,
+        };
+        TransformContext {
+            maps: Arc::new(maps),
+            kind: &semgrep::KIND,
+            scopes: Some(HashMap::from([("acme/web".to_string(), 42)])),
+            integration_id: 1,
+            dicts: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_page_split_across_threads_keeps_order_and_counts() {
+        for n in [SPLIT_RECORDS - 1, SPLIT_RECORDS, 1001] {
+            let mut cx = context();
+            let staged = transform_page(Fetched { page: page(n), raw_ids: None }, &mut cx);
+            let keys: Vec<String> = staged.page.records.iter().map(|r| r.key.clone()).collect();
+            let want: Vec<String> = (0..n).filter(|i| *i != 7).map(|i| i.to_string()).collect();
+            assert_eq!(keys, want, "records keep page order ({n})");
+            assert_eq!((staged.page.fetched, staged.page.skipped, staged.findings), (n as i64, 1, n - 1), "({n})");
+            assert!(staged.page.records.iter().all(|r| r.attach_to == Some(42) && r.findings.len() == 1));
+            // One dictionary, sampled before the split, used by every record of both halves.
+            assert_eq!(staged.page.dicts.len(), 1);
+            let dict = &staged.page.dicts[0];
+            assert!(staged.page.records.iter().all(|r| r.raw.as_ref().and_then(|b| b.dict_id) == Some(dict.id)));
+            let second = transform_page(Fetched { page: page(3), raw_ids: None }, &mut cx);
+            assert!(second.page.dicts.is_empty(), "a stream's dictionary is sampled once per run");
+        }
+    }
+}
