@@ -115,9 +115,10 @@ impl Drop for TestDb {
     }
 }
 
-/// Runs each test body once per backend, in modules `sqlite` and `postgres`:
+/// Runs each test body once per backend, in modules `sqlite` and `postgres` (an
+/// illustration, not a doctest: the expansion holds `#[test]` functions):
 ///
-/// ```ignore
+/// ```text
 /// tributary_store::backend_tests! {
 ///     fn stores_things(db) { let store = db.open(); /* … */ }
 /// }

@@ -108,8 +108,11 @@ impl ProgressView {
 
 impl Progress for ProgressView {
     fn started(&self, run: &SyncRun, resumed: bool) {
-        let what =
+        let mut what =
             if resumed { format!("resuming {} sync, run {}", run.mode, run.id) } else { format!("{} sync, run {}", run.mode, run.id) };
+        if run.initial {
+            what.push_str(" (the integration holds nothing yet: no sweep needed)");
+        }
         match &self.bar {
             Some(b) => b.set_message(what),
             None => eprintln!("{}: {what}", self.label),
