@@ -614,6 +614,7 @@ impl Engine {
                         ingest::drop_seen(c, run_id)?;
                         RunCounts::default()
                     }
+                    None if mode == SyncMode::Replay => ingest::finish_replay(c, &ctx, &products, &streams)?,
                     None if mode != SyncMode::Delta => ingest::finish_full(c, &ctx, &products, &streams)?,
                     None => RunCounts::default(),
                 };

@@ -123,6 +123,40 @@ tributary_store::backend_tests! {
         });
     }
 
+    fn applying_one_streams_map_leaves_the_other_streams_assets_alone(db) {
+        let rt = rt();
+        rt.block_on(async {
+            let sim = sim(small(23)).await;
+            let e = engine(&db);
+            e.add_integration(semgrep("sg", &sim, json!({"auto_map_future": true})), "test").await.unwrap();
+            let first = sync(&e, "sg", false).await.unwrap();
+            assert!(first.initial);
+            let inventory = count(&e, "asset.inventory:(source:Semgrep)");
+            let open = count(&e, "finding.vendorProductName:`Semgrep Supply Chain`");
+            assert!(inventory > 0 && open > 0);
+            // Replaying the SAST stream sees no package (SCA) or repository attribution:
+            // none of them may be retired for it, and no SCA finding closed.
+            let mut spec = sb(|| e.store.read(|c| tributary_store::repo::maps::get(c, "semgrep-sast-default"))).unwrap().spec;
+            spec.name = "my-sast".into();
+            sb(|| e.store.write(|c| tributary_store::repo::maps::create(c, &spec, false))).unwrap();
+            let run = e.apply_map("my-sast", "sg", "test", std::sync::Arc::new(tributary_engine::pipeline::NoProgress)).await.unwrap();
+            assert_eq!(run.mode, SyncMode::Replay);
+            assert_eq!((run.counts.assets_retired, run.counts.closed), (0, 0), "{:?}", run.counts);
+            assert_eq!(count(&e, "asset.inventory:(source:Semgrep)"), inventory);
+            assert_eq!(count(&e, "finding.vendorProductName:`Semgrep Supply Chain`"), open);
+            // And the next full sync finds nothing to repair.
+            let again = sync(&e, "sg", true).await.unwrap();
+            assert!(!again.initial);
+            assert_eq!(
+                (again.counts.created, again.counts.updated, again.counts.closed, again.counts.assets_updated, again.counts.assets_retired),
+                (0, 0, 0, 0, 0),
+                "{:?}",
+                again.counts
+            );
+            sim.stop().await;
+        });
+    }
+
     fn scan_types_are_ingested_separately(db) {
         let rt = rt();
         rt.block_on(async {

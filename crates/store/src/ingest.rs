@@ -908,6 +908,55 @@ pub fn finish_full(conn: &mut dyn Conn, ctx: &RunContext, products: &[(String, C
     Ok(counts)
 }
 
+/// Ends a replay (`map apply`: one stream's stored records through a map): like
+/// [`finish_full`], but only what the replayed `streams` produced is swept. Attributions
+/// that came from other streams, or from no record at all (a project's repository), were
+/// not replayed, so not seen, and stay as they are.
+pub fn finish_replay(conn: &mut dyn Conn, ctx: &RunContext, products: &[(String, Completeness)], streams: &[String]) -> Result<RunCounts> {
+    let now = now_ms();
+    let mut counts = RunCounts::default();
+    for stream in streams {
+        for (product, completeness) in products {
+            counts.closed += match completeness {
+                Completeness::PerFinding => conn.execute(
+                    "UPDATE findings SET status = 'fixed', chash = ?, closed_at = ?, updated_at = ? \
+                     WHERE integration_id = ? AND product = ? AND status <> 'fixed' AND NOT EXISTS \
+                     (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = findings.id)",
+                    params![CLOSED_HASH, now, now, ctx.integration_id, product.as_str(), ctx.run_id, SEEN_FINDING],
+                )?,
+                Completeness::PerAsset => conn.execute(
+                    "UPDATE findings SET status = 'fixed', chash = ?, closed_at = ?, updated_at = ? \
+                     WHERE asset_id IN (SELECT a.asset_id FROM asset_sources a WHERE a.integration_id = ? AND a.active = 1 \
+                      AND a.raw_id IN (SELECT r.id FROM raw_records r WHERE r.integration_id = ? AND r.stream = ?) \
+                      AND NOT EXISTS (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = a.id)) \
+                     AND integration_id = ? AND product = ? AND status <> 'fixed'",
+                    params![
+                        CLOSED_HASH,
+                        now,
+                        now,
+                        ctx.integration_id,
+                        ctx.integration_id,
+                        stream.as_str(),
+                        ctx.run_id,
+                        SEEN_ASSET_SOURCE,
+                        ctx.integration_id,
+                        product.as_str()
+                    ],
+                )?,
+            } as i64;
+        }
+        counts.assets_retired += conn.execute(
+            "UPDATE asset_sources SET active = 0, removed_at = ? WHERE integration_id = ? AND active = 1 \
+             AND raw_id IN (SELECT r.id FROM raw_records r WHERE r.integration_id = ? AND r.stream = ?) AND NOT EXISTS \
+             (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = asset_sources.id)",
+            params![now, ctx.integration_id, ctx.integration_id, stream.as_str(), ctx.run_id, SEEN_ASSET_SOURCE],
+        )? as i64;
+    }
+    // Every stored record of the streams was replayed (and so seen): no raw record goes.
+    drop_seen(conn, ctx.run_id)?;
+    Ok(counts)
+}
+
 /// [`finish_scope`] with the marks in memory: reads the scope's ids and closes or deletes
 /// those the run did not see (usually none or few).
 fn finish_scope_in_memory(
