@@ -46,6 +46,9 @@ pub enum Format {
 pub enum Command {
     /// Run the server (migrates the database first).
     Serve(ServeArgs),
+    /// A populated instance in one command: the simulators, a Cortex XDR and a Semgrep
+    /// integration synced from them (into the data directory), then the server.
+    Demo(DemoArgs),
     /// Database maintenance.
     #[command(subcommand)]
     Db(DbCommand),
@@ -460,6 +463,22 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8470", value_name = "ADDR")]
     pub listen: SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address the server listens on.
+    #[arg(long, default_value = "127.0.0.1:8470", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Address of the vendor simulators (a small, seeded tenant).
+    #[arg(long, default_value = "127.0.0.1:8471", value_name = "ADDR")]
+    pub sim_listen: SocketAddr,
+    /// Simulator seed: the same seed gives the same tenant.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Sync the demo integrations, then stop (no server).
+    #[arg(long)]
+    pub no_serve: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -37,7 +37,7 @@ fn one_line(e: &anyhow::Error) -> String {
 
 fn init_logging(cli: &args::Cli) {
     use tracing_subscriber::EnvFilter;
-    let default = if cli.verbose || matches!(cli.command, args::Command::Serve(_)) { "info" } else { "warn" };
+    let default = if cli.verbose || matches!(cli.command, args::Command::Serve(_) | args::Command::Demo(_)) { "info" } else { "warn" };
     let filter = EnvFilter::try_from_env("TRIBUTARY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }

@@ -47,6 +47,29 @@ tributary_store::backend_tests! {
         assert_eq!(v["schema_version"], tributary_store::migrate::SCHEMA_VERSION);
     }
 
+    fn demo_syncs_both_integrations_from_the_simulators(db) {
+        let demo = || {
+            let out = tributary(&db).args(["demo", "--no-serve", "--sim-listen", "127.0.0.1:0"]).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        };
+        let first = demo();
+        for name in ["demo-xdr", "demo-semgrep"] {
+            assert!(first.contains(&format!("{name}: full sync (run")) && first.contains("succeeded"), "{first}");
+        }
+        assert!(first.contains("query 'finding.severity>=high"), "the demo says what to try: {first}");
+        let count = |q: &str| -> i64 {
+            let out = tributary(&db).args(["query", q, "--count"]).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+        };
+        assert!(count("finding.vendorProductName:`Cortex XDR`") > 0);
+        assert!(count("finding.vendorProductName:`Semgrep Code`") > 0);
+        // Again (a simulator on another port): the integrations are kept and follow it.
+        let again = demo();
+        assert!(again.contains("demo-xdr: delta sync") && again.contains("demo-semgrep: delta sync"), "{again}");
+    }
+
     fn user_add_generates_or_reads_a_password(db) {
         let out = tributary(&db).args(["user", "add", "alice", "--role", "admin"]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

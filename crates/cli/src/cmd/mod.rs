@@ -1,6 +1,7 @@
 //! Command dispatch: one module per noun.
 
 mod db;
+mod demo;
 mod import;
 mod integration;
 mod map;
@@ -59,6 +60,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx { data_dir, db, format };
     match command {
         Command::Serve(a) => serve::run(&ctx, a),
+        Command::Demo(a) => demo::run(&ctx, a),
         Command::Db(c) => db::run(&ctx, c),
         Command::User(c) => user::run(&ctx, c),
         Command::Sim(a) => sim::run(*a),

@@ -97,6 +97,11 @@ pub fn set_status(conn: &mut dyn Conn, id: i64, status: IntegrationStatus, reaso
     Ok(())
 }
 
+pub fn set_base_url(conn: &mut dyn Conn, id: i64, base_url: &str) -> Result<()> {
+    conn.execute("UPDATE integrations SET base_url = ?, updated_at = ? WHERE id = ?", params![base_url, now_ms(), id])?;
+    Ok(())
+}
+
 pub fn set_config(conn: &mut dyn Conn, id: i64, config: &serde_json::Value) -> Result<()> {
     conn.execute("UPDATE integrations SET config = ?, updated_at = ? WHERE id = ?", params![json_text(config).as_str(), now_ms(), id])?;
     Ok(())
