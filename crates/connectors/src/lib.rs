@@ -55,11 +55,19 @@ pub struct RawRecord {
 }
 
 impl RawRecord {
+    /// The record's text when the source sent text only (`body` is `Null`).
+    pub fn text_only(&self) -> Option<&str> {
+        match (&self.body, &self.raw_json) {
+            (serde_json::Value::Null, Some(text)) => Some(text),
+            _ => None,
+        }
+    }
+
     /// The record as a tree: `body`, or `raw_json` parsed when the source sent text only.
     pub fn parsed(&self) -> Result<std::borrow::Cow<'_, serde_json::Value>, serde_json::Error> {
-        match (&self.body, &self.raw_json) {
-            (serde_json::Value::Null, Some(text)) => serde_json::from_str(text).map(std::borrow::Cow::Owned),
-            (body, _) => Ok(std::borrow::Cow::Borrowed(body)),
+        match self.text_only() {
+            Some(text) => serde_json::from_str(text).map(std::borrow::Cow::Owned),
+            None => Ok(std::borrow::Cow::Borrowed(&self.body)),
         }
     }
 }

@@ -331,8 +331,8 @@ fn transform_records(records: Vec<RawRecord>, offset: usize, raw_ids: Option<&[i
         let product = maps.product(kind, rec.stream);
         // A record sent as text only is parsed here, keeping just what the map reads.
         let pruned;
-        let body = match (&rec.body, &rec.raw_json) {
-            (Value::Null, Some(text)) => match map.read(text) {
+        let body = match rec.text_only() {
+            Some(text) => match map.read(text) {
                 Ok(v) => {
                     pruned = v;
                     &pruned
@@ -343,7 +343,7 @@ fn transform_records(records: Vec<RawRecord>, offset: usize, raw_ids: Option<&[i
                     continue;
                 }
             },
-            (body, _) => body,
+            None => &rec.body,
         };
         let mut staged = stage(map.apply(body), map.spec.target_model, kind.name, &product);
         for w in staged.warnings.drain(..) {

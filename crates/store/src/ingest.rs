@@ -26,8 +26,8 @@ use crate::conn::Conn;
 use crate::error::{Result, StoreError};
 use crate::repo::{json_text, runs};
 
-use crate::params;
 use crate::value::{Batch, Column};
+use crate::{Param, params};
 
 /// `sync_seen.item_kind` values.
 pub const SEEN_FINDING: i64 = 1;
@@ -860,7 +860,6 @@ pub fn drop_seen(conn: &mut dyn Conn, run_id: i64) -> Result<()> {
 /// covered.
 pub fn finish_full(conn: &mut dyn Conn, ctx: &RunContext, products: &[(String, Completeness)], streams: &[String]) -> Result<RunCounts> {
     let now = now_ms();
-    let mut counts = RunCounts::default();
     if let Some(scope) = &ctx.scope {
         return finish_scope(conn, ctx, products, streams, scope, now);
     }
@@ -872,6 +871,54 @@ pub fn finish_full(conn: &mut dyn Conn, ctx: &RunContext, products: &[(String, C
             write_seen(conn, &durable, chunk)?;
         }
     }
+    let counts = sweep_unseen(conn, ctx, products, None, now)?;
+    for stream in streams {
+        conn.execute(
+            "DELETE FROM raw_records WHERE integration_id = ? AND stream = ? AND NOT EXISTS \
+             (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = raw_records.id)",
+            params![ctx.integration_id, stream.as_str(), ctx.run_id, SEEN_RAW],
+        )?;
+    }
+    drop_seen(conn, ctx.run_id)?;
+    Ok(counts)
+}
+
+/// Ends a replay (`map apply`: one stream's stored records through a map): like
+/// [`finish_full`], but only what the replayed `streams` produced is swept. Attributions
+/// that came from other streams, or from no record at all (a project's repository), were
+/// not replayed, so not seen, and stay as they are.
+pub fn finish_replay(conn: &mut dyn Conn, ctx: &RunContext, products: &[(String, Completeness)], streams: &[String]) -> Result<RunCounts> {
+    let counts = sweep_unseen(conn, ctx, products, Some(streams), now_ms())?;
+    // Every stored record of the streams was replayed (and so seen): no raw record goes.
+    drop_seen(conn, ctx.run_id)?;
+    Ok(counts)
+}
+
+/// Closes the run's unseen findings of `products` and retires its unseen attributions
+/// (from `sync_seen`). `from_streams`: only attributions that these streams' raw records
+/// produced (a replay); `None`: every attribution of the integration.
+fn sweep_unseen(
+    conn: &mut dyn Conn,
+    ctx: &RunContext,
+    products: &[(String, Completeness)],
+    from_streams: Option<&[String]>,
+    now: Millis,
+) -> Result<RunCounts> {
+    let mut counts = RunCounts::default();
+    // The attributions the sweep may touch: a condition on the attribution's `raw_id`
+    // (unqualified, it names `asset_sources`' column in both statements below), and its
+    // parameters.
+    let (only, only_params): (String, Vec<Param<'_>>) = match from_streams {
+        None => (String::new(), Vec::new()),
+        Some([]) => return Ok(counts),
+        Some(streams) => (
+            format!(
+                " AND raw_id IN (SELECT r.id FROM raw_records r WHERE r.integration_id = ? AND r.stream IN ({}))",
+                vec!["?"; streams.len()].join(", ")
+            ),
+            std::iter::once(Param::from(ctx.integration_id)).chain(streams.iter().map(Param::from)).collect(),
+        ),
+    };
     for (product, completeness) in products {
         counts.closed += match completeness {
             Completeness::PerFinding => conn.execute(
@@ -883,77 +930,30 @@ pub fn finish_full(conn: &mut dyn Conn, ctx: &RunContext, products: &[(String, C
             // Records carry their asset's whole list (write_page closes what a record
             // dropped), so only assets the run never saw are left: drive the sweep from
             // those few asset ids instead of testing every open finding.
-            Completeness::PerAsset => conn.execute(
-                "UPDATE findings SET status = 'fixed', chash = ?, closed_at = ?, updated_at = ? \
-                 WHERE asset_id IN (SELECT a.asset_id FROM asset_sources a WHERE a.integration_id = ? AND a.active = 1 \
-                  AND NOT EXISTS (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = a.id)) \
-                 AND integration_id = ? AND product = ? AND status <> 'fixed'",
-                params![CLOSED_HASH, now, now, ctx.integration_id, ctx.run_id, SEEN_ASSET_SOURCE, ctx.integration_id, product.as_str()],
-            )?,
-        } as i64;
-    }
-    counts.assets_retired = conn.execute(
-        "UPDATE asset_sources SET active = 0, removed_at = ? WHERE integration_id = ? AND active = 1 AND NOT EXISTS \
-         (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = asset_sources.id)",
-        params![now, ctx.integration_id, ctx.run_id, SEEN_ASSET_SOURCE],
-    )? as i64;
-    for stream in streams {
-        conn.execute(
-            "DELETE FROM raw_records WHERE integration_id = ? AND stream = ? AND NOT EXISTS \
-             (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = raw_records.id)",
-            params![ctx.integration_id, stream.as_str(), ctx.run_id, SEEN_RAW],
-        )?;
-    }
-    conn.execute("DELETE FROM sync_seen WHERE run_id = ?", params![ctx.run_id])?;
-    Ok(counts)
-}
-
-/// Ends a replay (`map apply`: one stream's stored records through a map): like
-/// [`finish_full`], but only what the replayed `streams` produced is swept. Attributions
-/// that came from other streams, or from no record at all (a project's repository), were
-/// not replayed, so not seen, and stay as they are.
-pub fn finish_replay(conn: &mut dyn Conn, ctx: &RunContext, products: &[(String, Completeness)], streams: &[String]) -> Result<RunCounts> {
-    let now = now_ms();
-    let mut counts = RunCounts::default();
-    for stream in streams {
-        for (product, completeness) in products {
-            counts.closed += match completeness {
-                Completeness::PerFinding => conn.execute(
+            Completeness::PerAsset => {
+                let sql = format!(
                     "UPDATE findings SET status = 'fixed', chash = ?, closed_at = ?, updated_at = ? \
-                     WHERE integration_id = ? AND product = ? AND status <> 'fixed' AND NOT EXISTS \
-                     (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = findings.id)",
-                    params![CLOSED_HASH, now, now, ctx.integration_id, product.as_str(), ctx.run_id, SEEN_FINDING],
-                )?,
-                Completeness::PerAsset => conn.execute(
-                    "UPDATE findings SET status = 'fixed', chash = ?, closed_at = ?, updated_at = ? \
-                     WHERE asset_id IN (SELECT a.asset_id FROM asset_sources a WHERE a.integration_id = ? AND a.active = 1 \
-                      AND a.raw_id IN (SELECT r.id FROM raw_records r WHERE r.integration_id = ? AND r.stream = ?) \
+                     WHERE asset_id IN (SELECT a.asset_id FROM asset_sources a WHERE a.integration_id = ? AND a.active = 1{} \
                       AND NOT EXISTS (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = a.id)) \
                      AND integration_id = ? AND product = ? AND status <> 'fixed'",
-                    params![
-                        CLOSED_HASH,
-                        now,
-                        now,
-                        ctx.integration_id,
-                        ctx.integration_id,
-                        stream.as_str(),
-                        ctx.run_id,
-                        SEEN_ASSET_SOURCE,
-                        ctx.integration_id,
-                        product.as_str()
-                    ],
-                )?,
-            } as i64;
-        }
-        counts.assets_retired += conn.execute(
-            "UPDATE asset_sources SET active = 0, removed_at = ? WHERE integration_id = ? AND active = 1 \
-             AND raw_id IN (SELECT r.id FROM raw_records r WHERE r.integration_id = ? AND r.stream = ?) AND NOT EXISTS \
-             (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = asset_sources.id)",
-            params![now, ctx.integration_id, ctx.integration_id, stream.as_str(), ctx.run_id, SEEN_ASSET_SOURCE],
-        )? as i64;
+                    only
+                );
+                let mut p: Vec<Param<'_>> = params![CLOSED_HASH, now, now, ctx.integration_id].to_vec();
+                p.extend(only_params.iter().cloned());
+                p.extend_from_slice(params![ctx.run_id, SEEN_ASSET_SOURCE, ctx.integration_id, product.as_str()]);
+                conn.execute(&sql, &p)?
+            }
+        } as i64;
     }
-    // Every stored record of the streams was replayed (and so seen): no raw record goes.
-    drop_seen(conn, ctx.run_id)?;
+    let sql = format!(
+        "UPDATE asset_sources SET active = 0, removed_at = ? WHERE integration_id = ? AND active = 1{} AND NOT EXISTS \
+         (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = asset_sources.id)",
+        only
+    );
+    let mut p: Vec<Param<'_>> = params![now, ctx.integration_id].to_vec();
+    p.extend(only_params.iter().cloned());
+    p.extend_from_slice(params![ctx.run_id, SEEN_ASSET_SOURCE]);
+    counts.assets_retired = conn.execute(&sql, &p)? as i64;
     Ok(counts)
 }
 
@@ -1001,7 +1001,7 @@ fn finish_scope_in_memory(
         conn.execute("DELETE FROM raw_records WHERE id = ?", params![id])?;
     }
     // Context assets (the repository) may have left durable marks.
-    conn.execute("DELETE FROM sync_seen WHERE run_id = ?", params![ctx.run_id])?;
+    drop_seen(conn, ctx.run_id)?;
     Ok(counts)
 }
 
@@ -1037,7 +1037,7 @@ fn finish_scope(
 ) -> Result<RunCounts> {
     if ctx.scope_is_new {
         // Whatever the scope holds now, this run wrote: nothing to close or delete.
-        conn.execute("DELETE FROM sync_seen WHERE run_id = ?", params![ctx.run_id])?;
+        drop_seen(conn, ctx.run_id)?;
         return Ok(RunCounts::default());
     }
     if let Some(set) = &ctx.seen_in_memory {
@@ -1060,6 +1060,6 @@ fn finish_scope(
             params![ctx.integration_id, stream.as_str(), scope, ctx.run_id, SEEN_RAW],
         )?;
     }
-    conn.execute("DELETE FROM sync_seen WHERE run_id = ?", params![ctx.run_id])?;
+    drop_seen(conn, ctx.run_id)?;
     Ok(counts)
 }

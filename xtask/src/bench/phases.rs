@@ -95,7 +95,7 @@ pub fn pump(
             // before sources learned to send text and the transform to read only what a
             // map needs): the floor stays the same work whatever the pipeline does.
             for r in &mut page.records {
-                if r.body.is_null() && r.raw_json.is_some() {
+                if r.text_only().is_some() {
                     r.body = r.parsed()?.into_owned();
                 }
             }

@@ -54,8 +54,9 @@ pub fn start(conn: &mut dyn Conn, integration_id: i64, profile_id: Option<i64>, 
 
 /// The integration has no raw records, no active attributions and no open findings (what
 /// a full run's sweep would look at). Reads through the raw-record and attribution keys;
-/// open findings through the product index, one probe per product the integration wrote.
-pub fn holds_nothing(conn: &mut dyn Conn, integration_id: i64) -> Result<bool> {
+/// open findings through the assets the integration ever attributed (every finding of an
+/// integration sits on one: its records' assets, or a project's repository).
+fn holds_nothing(conn: &mut dyn Conn, integration_id: i64) -> Result<bool> {
     if conn.query_opt("SELECT 1 FROM raw_records WHERE integration_id = ? LIMIT 1", params![integration_id])?.is_some()
         || conn.query_opt("SELECT 1 FROM asset_sources WHERE integration_id = ? AND active = 1 LIMIT 1", params![integration_id])?.is_some()
     {
