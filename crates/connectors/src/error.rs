@@ -44,10 +44,11 @@ impl ConnectorError {
         }
     }
 
-    /// Worth another attempt: transport failures, 429, 5xx, cut or garbled bodies.
+    /// Worth another attempt: transport failures (cut-off bodies included), 429, 5xx. A
+    /// reply that is whole but does not match the API is not: it would fail again.
     pub fn is_transient(&self) -> bool {
         match self {
-            ConnectorError::Unreachable { .. } | ConnectorError::Decode { .. } => true,
+            ConnectorError::Unreachable { .. } => true,
             ConnectorError::Http { status, .. } => *status == 429 || *status == 408 || (500..600).contains(status),
             _ => false,
         }

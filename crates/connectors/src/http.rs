@@ -187,23 +187,22 @@ impl HttpClient {
 
     /// Sends the request built by `build` (called again for every attempt, so per-attempt
     /// headers such as nonces are fresh) and decodes a success body as `T`. Retries
-    /// transient failures within the budget.
+    /// transient failures within the budget; a body cut off mid-way is retried, a body
+    /// that is whole but does not match the API is reported once, with an excerpt.
     pub async fn send_json<T: DeserializeOwned>(
         &self,
         context: &str,
         build: impl Fn(&reqwest::Client) -> RequestBuilder,
     ) -> Result<T, ConnectorError> {
-        // Decoded once, inside the retry loop: a cut-off or garbled page is retried.
-        self.send(context, build, |bytes| serde_json::from_slice::<T>(bytes)).await
+        self.send(context, build, |bytes| serde_json::from_slice::<T>(bytes).map_err(|e| json_failure(bytes, &e))).await
     }
 
-    /// Sends with retries; `decode` turns a success body into the result (its error
-    /// counts as a transient failure and is retried).
-    pub async fn send<T, E: std::fmt::Display>(
+    /// Sends with retries; `decode` turns a success body into the result.
+    pub async fn send<T>(
         &self,
         context: &str,
         build: impl Fn(&reqwest::Client) -> RequestBuilder,
-        decode: impl Fn(&[u8]) -> Result<T, E>,
+        decode: impl Fn(&[u8]) -> Result<T, DecodeFailure>,
     ) -> Result<T, ConnectorError> {
         let mut attempt = 0u32;
         loop {
@@ -219,7 +218,14 @@ impl HttpClient {
                         Err(e) => ConnectorError::Unreachable { url: self.base.clone(), reason: transport_reason(&e) },
                         Ok(body) if status.is_success() => match decode(&body) {
                             Ok(v) => return Ok(v),
-                            Err(e) => ConnectorError::Decode { vendor: self.vendor, context: context.to_string(), reason: e.to_string() },
+                            Err(DecodeFailure::CutOff(reason)) => {
+                                ConnectorError::Unreachable { url: self.base.clone(), reason: format!("the response was cut off ({reason})") }
+                            }
+                            // A whole reply that does not match the API will not match it on
+                            // a second try either: said once, with where and what.
+                            Err(DecodeFailure::Invalid(reason)) => {
+                                return Err(ConnectorError::Decode { vendor: self.vendor, context: context.to_string(), reason });
+                            }
                         },
                         Ok(body) => {
                             if status == StatusCode::TOO_MANY_REQUESTS {
@@ -252,9 +258,62 @@ impl HttpClient {
     }
 }
 
+/// Why a success body could not be decoded.
+#[derive(Debug)]
+pub enum DecodeFailure {
+    /// The body ended early: a transport fault, worth another attempt.
+    CutOff(String),
+    /// The body is whole but not what the API documents: not retried.
+    Invalid(String),
+}
+
+/// A JSON decode error as a [`DecodeFailure`], with an excerpt of the body around it.
+pub fn json_failure(body: &[u8], e: &serde_json::Error) -> DecodeFailure {
+    if e.is_eof() {
+        return DecodeFailure::CutOff(e.to_string());
+    }
+    DecodeFailure::Invalid(format!("{e}; the reply near there: {}", excerpt(body, e.line(), e.column())))
+}
+
+/// Up to 80 characters of `body` around line `line`, column `column` (1-based), quoted.
+pub fn excerpt(body: &[u8], line: usize, column: usize) -> String {
+    let text = String::from_utf8_lossy(body);
+    let Some(l) = text.lines().nth(line.saturating_sub(1)) else { return "\"\"".into() };
+    let chars: Vec<char> = l.chars().collect();
+    let at = column.saturating_sub(1).min(chars.len());
+    let from = at.saturating_sub(40);
+    let to = (at + 40).min(chars.len());
+    let mut s: String = chars[from..to].iter().collect();
+    if from > 0 {
+        s.insert(0, '…');
+    }
+    if to < chars.len() {
+        s.push('…');
+    }
+    format!("{s:?}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decode_failures_tell_a_cut_body_from_a_wrong_one() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Reply {
+            reply: Vec<u32>,
+        }
+        let cut = br#"{"reply": [1, 2"#;
+        let e = serde_json::from_slice::<Reply>(cut).unwrap_err();
+        assert!(matches!(json_failure(cut, &e), DecodeFailure::CutOff(_)));
+        let wrong = br#"{"reply": {"endpoints": "not a list"}}"#;
+        let e = serde_json::from_slice::<Reply>(wrong).unwrap_err();
+        match json_failure(wrong, &e) {
+            DecodeFailure::Invalid(r) => assert!(r.contains("invalid type") && r.contains("endpoints"), "{r}"),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn base_urls() {

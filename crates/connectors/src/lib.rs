@@ -95,6 +95,11 @@ pub struct SyncPlan {
 /// the first page), so a run can resume from any committed cursor.
 pub trait Source: Send {
     fn next_page<'a>(&'a mut self, cursor: Option<&'a Cursor>) -> BoxFuture<'a, Result<RawPage, ConnectorError>>;
+    /// What the run should say besides its counts (what could not be read and why, what
+    /// the vendor's quota paid for), asked once the last page is in.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// The result of a connection test, in words.

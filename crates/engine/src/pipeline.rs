@@ -138,6 +138,13 @@ pub(crate) enum Producer {
 }
 
 impl Producer {
+    fn notes(&self) -> Vec<String> {
+        match self {
+            Producer::Vendor(s) => s.notes(),
+            Producer::Replay(_) | Producer::File(_) => Vec::new(),
+        }
+    }
+
     async fn next(&mut self, engine: &Engine, cursor: Option<&Cursor>) -> Result<Fetched> {
         match self {
             Producer::Vendor(s) => Ok(Fetched { page: s.next_page(cursor).await?, raw_ids: None }),
@@ -329,6 +336,7 @@ fn transform_records(records: Vec<RawRecord>, offset: usize, raw_ids: Option<&[i
             }
         };
         let product = maps.product(kind, rec.stream);
+        let per_asset = maps.completeness.get(rec.stream) == Some(&Completeness::PerAsset);
         // A record sent as text only is parsed here, keeping just what the map reads.
         let pruned;
         let body = match rec.text_only() {
@@ -345,6 +353,8 @@ fn transform_records(records: Vec<RawRecord>, offset: usize, raw_ids: Option<&[i
             },
             None => &rec.body,
         };
+        // A record without its finding list (the source could not read it) closes nothing.
+        let partial = per_asset && !rec.tombstone && !map.lists_findings(body);
         let mut staged = stage(map.apply(body), map.spec.target_model, kind.name, &product);
         for w in staged.warnings.drain(..) {
             if out.first_warnings.len() < Transformed::LOGGED_WARNINGS {
@@ -372,6 +382,7 @@ fn transform_records(records: Vec<RawRecord>, offset: usize, raw_ids: Option<&[i
             attach_to: context,
             repo_asset_id: context,
             scope: rec.scope,
+            partial,
         });
     }
     out
@@ -567,6 +578,10 @@ impl Engine {
         if fetch_result.is_err() {
             aborted.store(true, Ordering::SeqCst);
         }
+        let notes = producer.notes();
+        for n in &notes {
+            tracing::info!(message = "Run note.", run = prep.run.id, note = %n);
+        }
         drop(raw_tx);
         let _ = transform.await;
         let written = write.await.map_err(|e| EngineError::Internal(e.to_string()))?;
@@ -580,15 +595,19 @@ impl Engine {
                     scope: prep.scope,
                     initial: prep.run.initial,
                 };
-                self.succeed(end, &maps, swept).await
+                self.succeed(end, &maps, swept, notes).await
             }
-            (Err(e), _) | (Ok(()), Err(e)) => self.fail(prep.run.id, prep.integration.id, e).await,
+            (Err(e), _) | (Ok(()), Err(e)) => {
+                let run_id = prep.run.id;
+                let _ = self.blocking(move |s| Ok(s.write(|c| runs::set_notes(c, run_id, &notes))?)).await;
+                self.fail(prep.run.id, prep.integration.id, e).await
+            }
         }
     }
 
     /// Sweeps (unless the writer already did, in `swept`), records the run and the
     /// integration's status, and commits the delta watermark.
-    async fn succeed(&self, end: RunEnd, maps: &RunMaps, swept: Option<RunCounts>) -> Result<SyncRun> {
+    async fn succeed(&self, end: RunEnd, maps: &RunMaps, swept: Option<RunCounts>, notes: Vec<String>) -> Result<SyncRun> {
         let RunEnd { integration_id, kind, run_id, mode, scope, initial } = end;
         let products = maps.products(kind);
         let streams: Vec<String> = maps.by_stream.keys().cloned().collect();
@@ -619,6 +638,7 @@ impl Engine {
                     None => RunCounts::default(),
                 };
                 runs::finish(c, run_id, SyncStatus::Succeeded, None, &swept)?;
+                runs::set_notes(c, run_id, &notes)?;
                 if mode != SyncMode::Replay && ctx.scope.is_none() {
                     let w = runs::watermark(c, run_id)?;
                     runs::set_stream_state(c, integration_id, RUN_STATE, w.as_ref(), mode == SyncMode::Full)?;
@@ -638,6 +658,7 @@ impl Engine {
                     k.assets_updated,
                     k.assets_retired
                 );
+                let reason = notes.iter().fold(reason, |r, n| format!("{r}. {n}"));
                 integrations::set_status(c, integration_id, IntegrationStatus::Processed, Some(&reason))?;
                 Ok(run)
             })?)

@@ -72,17 +72,18 @@ tributary_store::backend_tests! {
                 if !provider.is_empty() {
                     assert_eq!(a["asset"]["assetDetail"]["cloudInfo"]["provider"], *provider);
                 }
-                let vulns = w.vulnerabilities(&st, &ep.endpoint_name, &ep.endpoint_id);
-                let v = &vulns[0];
+                // The endpoint's first CVE (va_endpoints) with its details (va_cves).
+                let va = w.va_endpoint(&st).unwrap();
+                let v = w.va_cve_by_id(&va.cves[0]).unwrap();
                 let f = attrs(&e, "SELECT f.attributes FROM findings f JOIN asset_sources s ON s.asset_id = f.asset_id WHERE s.source_key = ? ORDER BY f.id LIMIT 1", &ep.endpoint_id);
-                assert_eq!(f["externalFindingId"], *v.cve_id);
-                assert_eq!(f["findingType"]["vulnerability"]["cveId"], *v.cve_id);
-                assert_eq!(f["name"], *v.cve_id);
+                assert_eq!(f["externalFindingId"], *v.name);
+                assert_eq!(f["findingType"]["vulnerability"]["cveId"], *v.name);
+                assert_eq!(f["name"], *v.name);
                 assert_eq!(f["severity"], v.severity.to_ascii_lowercase());
                 assert_eq!(f["sourceSeverity"], *v.severity);
-                assert_eq!(f["description"], json!(v.description));
-                assert_eq!(f["firstFoundOn"], json!(v.publication_date));
-                assert_eq!(f["sourceRiskScore"], v.cvss_score);
+                assert_eq!(f["description"], *v.description);
+                assert_eq!(f["firstFoundOn"], v.publication_date);
+                assert_eq!(f["sourceRiskScore"], v.severity_score);
             }
             sim.stop().await;
         });
@@ -186,9 +187,10 @@ tributary_store::backend_tests! {
             let e = engine(&db);
             e.add_integration(xdr("xdr", &sim, json!({"retry_attempts": 2, "retry_base_ms": 10})), "test").await.unwrap();
             let world = sim.world.clone();
+            let watcher = e.clone();
             let breaker = tokio::spawn(async move {
-                // Let a few pages through, then every request fails.
-                while world.requests.load(Ordering::SeqCst) < 8 {
+                // Let a few pages commit, then every request fails.
+                while count(&watcher, XDR_ASSETS) == 0 {
                     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
                 }
                 *world.faults.lock().unwrap() = "500=1".parse().unwrap();
@@ -313,6 +315,97 @@ tributary_store::backend_tests! {
             assert_eq!(count(&e, XDR_ASSETS), 200);
             let p = sb(|| e.store.read(|c| tributary_store::repo::profiles::get(c, "nightly"))).unwrap();
             assert!(p.next_run_at.unwrap() > now + 86_000_000, "next run a day later");
+            sim.stop().await;
+        });
+    }
+
+    fn cves_come_through_xql_with_their_cost_in_the_run_summary(db) {
+        let rt = rt();
+        rt.block_on(async {
+            let mut cfg = small(16);
+            // More endpoints than one inline XQL reply holds: the CVE lists come as a stream.
+            cfg.scale.xdr_endpoints = 1_200;
+            cfg.xdr_total_count = false;
+            let sim = sim(cfg).await;
+            let e = engine(&db);
+            e.add_integration(xdr("xdr", &sim, json!({})), "test").await.unwrap();
+            let run = sync(&e, "xdr", false).await.unwrap();
+            let t = truth(&sim);
+            assert_eq!(count(&e, XDR_ASSETS), n(&t["cortex_xdr"]["endpoints"]), "a get_endpoint reply without total_count syncs");
+            assert_eq!(count(&e, XDR_FINDINGS), n(&t["cortex_xdr"]["host_findings"]));
+            assert_eq!(sim.xql.started.load(Ordering::SeqCst), 2, "two queries: the CVE catalog and the per-endpoint lists");
+            let notes = run.notes.clone().unwrap_or_default();
+            assert!(notes.contains("XQL: 2 queries") && notes.contains("compute units of the daily quota left"), "{notes}");
+            let i = sb(|| e.store.read(|c| integrations::get(c, "xdr"))).unwrap();
+            assert!(i.status_reason.unwrap().contains("XQL: 2 queries"), "the summary says what the queries cost");
+            // A delta after a day: one query pair again, CVEs only for what changed.
+            sim.world.advance(1);
+            let delta = sync(&e, "xdr", false).await.unwrap();
+            assert_eq!(delta.mode, SyncMode::Delta);
+            assert_eq!(sim.xql.started.load(Ordering::SeqCst), 4);
+            let t = truth(&sim);
+            assert_eq!(count(&e, XDR_FINDINGS), n(&t["cortex_xdr"]["host_findings"]));
+            assert_eq!(count(&e, XDR_ASSETS), n(&t["cortex_xdr"]["endpoints"]));
+            sim.stop().await;
+        });
+    }
+
+    fn a_tenant_without_host_insights_syncs_assets_and_says_why(db) {
+        let rt = rt();
+        rt.block_on(async {
+            let mut cfg = small(17);
+            cfg.host_insights = false;
+            let sim = sim(cfg).await;
+            let e = engine(&db);
+            let (_, report) = e.add_integration(xdr("xdr", &sim, json!({})), "test").await.unwrap();
+            let summary = report.unwrap().summary;
+            assert!(summary.contains("CVEs cannot be read") && summary.contains("Host Insights"), "{summary}");
+            let run = sync(&e, "xdr", false).await.unwrap();
+            assert_eq!(run.status, SyncStatus::Succeeded);
+            assert_eq!(count(&e, XDR_ASSETS), n(&truth(&sim)["cortex_xdr"]["endpoints"]));
+            assert_eq!(count(&e, XDR_FINDINGS), 0);
+            assert_eq!(sim.xql.started.load(Ordering::SeqCst), 0, "no query is spent on a tenant that cannot answer it");
+            let notes = run.notes.unwrap_or_default();
+            assert!(notes.contains("CVEs not synced") && notes.contains("Host Insights"), "{notes}");
+            let i = sb(|| e.store.read(|c| integrations::get(c, "xdr"))).unwrap();
+            assert_eq!(i.status, IntegrationStatus::Processed);
+            assert!(i.status_reason.unwrap().contains("Host Insights"));
+            sim.stop().await;
+        });
+    }
+
+    fn losing_cve_access_keeps_the_cves_already_known(db) {
+        let rt = rt();
+        rt.block_on(async {
+            let sim = sim(small(18)).await;
+            let e = engine(&db);
+            e.add_integration(xdr("xdr", &sim, json!({})), "test").await.unwrap();
+            sync(&e, "xdr", false).await.unwrap();
+            let open = count(&e, XDR_FINDINGS);
+            assert!(open > 0);
+            // The quota is spent: the next full sync reads endpoints only, and closes nothing.
+            *sim.world.faults.lock().unwrap() = Default::default();
+            let spent = sim.world.cfg.xql_quota;
+            sim.xql.spend(spent);
+            let run = sync(&e, "xdr", true).await.unwrap();
+            assert!(run.notes.unwrap_or_default().contains("quota is spent"));
+            assert_eq!((run.counts.closed, count(&e, XDR_FINDINGS)), (0, open), "records without a CVE list close nothing");
+            sim.stop().await;
+        });
+    }
+
+    fn a_reply_of_the_wrong_shape_is_reported_once_with_an_excerpt(db) {
+        let rt = rt();
+        rt.block_on(async {
+            let sim = sim(small(19)).await;
+            let e = engine(&db);
+            e.add_integration(xdr("xdr", &sim, json!({"types": ["host-asset"]})), "test").await.unwrap();
+            *sim.world.faults.lock().unwrap() = "shape=1".parse().unwrap();
+            let before = sim.world.requests.load(Ordering::SeqCst);
+            let err = sync(&e, "xdr", false).await.unwrap_err().to_string();
+            let requests = sim.world.requests.load(Ordering::SeqCst) - before;
+            assert!(err.contains("does not match its API") && err.contains("get_endpoint") && err.contains("an unexpected shape"), "{err}");
+            assert!(requests <= 2, "not retried: {requests} requests (the page and its prefetch at most)");
             sim.stop().await;
         });
     }

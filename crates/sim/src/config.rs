@@ -140,19 +140,21 @@ pub struct Faults {
     pub slow: f64,
     pub reset: f64,
     pub truncate: f64,
+    /// A whole, well-formed reply of the wrong shape (a vendor contract change).
+    pub shape: f64,
     /// Delay of a `slow` response.
     pub slow_delay: Duration,
 }
 
 impl Faults {
     pub fn any(&self) -> bool {
-        self.too_many + self.server_error + self.slow + self.reset + self.truncate > 0.0
+        self.too_many + self.server_error + self.slow + self.reset + self.truncate + self.shape > 0.0
     }
 }
 
 impl FromStr for Faults {
     type Err = String;
-    /// `429=0.05,500=0.02,slow=0.01,reset=0.01,truncate=0.005`
+    /// `429=0.05,500=0.02,slow=0.01,reset=0.01,truncate=0.005,shape=0.001`
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut f = Faults { slow_delay: Duration::from_millis(1500), ..Faults::default() };
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -167,10 +169,11 @@ impl FromStr for Faults {
                 "slow" => f.slow = p,
                 "reset" => f.reset = p,
                 "truncate" => f.truncate = p,
-                other => return Err(format!("unknown fault kind '{other}' (429, 500, slow, reset, truncate)")),
+                "shape" => f.shape = p,
+                other => return Err(format!("unknown fault kind '{other}' (429, 500, slow, reset, truncate, shape)")),
             }
         }
-        if f.too_many + f.server_error + f.slow + f.reset + f.truncate > 1.0 {
+        if f.too_many + f.server_error + f.slow + f.reset + f.truncate + f.shape > 1.0 {
             return Err("fault probabilities add up to more than 1".into());
         }
         Ok(f)
@@ -218,6 +221,13 @@ pub struct SimConfig {
     pub start_day: u32,
     /// Requests per second above which the tenant answers 429 (none by default).
     pub rate_limit: Option<u32>,
+    /// The Cortex XDR tenant has Host Insights (vulnerability assessment): without it
+    /// `get_tenant_info` reports none and the `va_*` XQL datasets answer 402.
+    pub host_insights: bool,
+    /// `get_endpoint` replies carry `total_count` (real replies often do not).
+    pub xdr_total_count: bool,
+    /// Daily XQL quota in compute units (the vendor's example tenant: 1000).
+    pub xql_quota: f64,
 }
 
 impl SimConfig {
@@ -231,6 +241,9 @@ impl SimConfig {
             latency: Duration::ZERO,
             start_day: 0,
             rate_limit: None,
+            host_insights: true,
+            xdr_total_count: true,
+            xql_quota: 1000.0,
         }
     }
 }

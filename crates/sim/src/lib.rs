@@ -26,6 +26,8 @@ pub use tenant::World;
 pub struct SimServer {
     pub addr: SocketAddr,
     pub world: Arc<World>,
+    /// The Cortex XDR tenant's XQL engine (queries started, quota used).
+    pub xql: Arc<api::xql::Engine>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -52,7 +54,9 @@ impl SimServer {
 /// Starts the simulator on `addr` (use port 0 for an ephemeral port) in the current runtime.
 pub async fn start(cfg: SimConfig, addr: SocketAddr) -> std::io::Result<SimServer> {
     let world = Arc::new(World::new(cfg));
-    let app = api::router(api::Sim::new(world.clone()));
+    let sim = api::Sim::new(world.clone());
+    let xql = sim.xql.clone();
+    let app = api::router(sim);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -63,7 +67,7 @@ pub async fn start(cfg: SimConfig, addr: SocketAddr) -> std::io::Result<SimServe
             })
             .await;
     });
-    Ok(SimServer { addr, world, shutdown: Some(tx), task })
+    Ok(SimServer { addr, world, xql, shutdown: Some(tx), task })
 }
 
 /// The start-up text: base URLs and the credentials the tenants accept.

@@ -288,50 +288,83 @@ pub struct Endpoint {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointsPage {
-    pub total_count: i64,
+    /// Often absent in real replies (the vendor's own fixtures omit it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<i64>,
     pub result_count: i64,
     pub endpoints: Vec<Endpoint>,
 }
 
+/// One row of the XQL dataset `va_endpoints`: an endpoint with its CVE analysis.
+/// Column names other than `endpoint_id` and `endpoint_name` are unverified (public
+/// queries name `cves`, `severity`, `severity_score`); `_time` is XQL's row time, here
+/// the time the endpoint's CVE list last changed (our choice; see docs/vendors.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AffectedProduct {
-    pub name: Text,
-    pub version: Text,
-    #[serde(default)]
-    pub fixed_version: Option<Text>,
-}
-
-/// One CVE on one endpoint (the vulnerability search; shape is our choice, per the doc).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Vulnerability {
+pub struct VaEndpoint {
     pub endpoint_id: Text,
     pub endpoint_name: Text,
-    pub cve_id: Text,
-    pub cvss_score: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cvss_vector: Option<Text>,
+    /// CVE ids found on the endpoint.
+    pub cves: Vec<Text>,
+    /// Highest severity of its CVEs (`CRITICAL` … `LOW`, or `NONE`).
     pub severity: Text,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<Text>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub publication_date: Option<i64>,
-    pub affected_products: Vec<AffectedProduct>,
-    pub first_detected: i64,
-    pub last_detected: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub epss_score: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exploitable: Option<bool>,
+    pub severity_score: f64,
+    pub _time: i64,
 }
 
+/// One row of the XQL dataset `va_cves` (one row per CVE found in the tenant). Column
+/// names are those public XQL queries use (vendor-apis.md §2.6).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VulnerabilitiesPage {
-    pub total_count: i64,
-    pub result_count: i64,
-    pub data: Vec<Vulnerability>,
+pub struct VaCve {
+    pub name: Text,
+    pub cve_id: Text,
+    /// `CRITICAL` / `HIGH` / `MEDIUM` / `LOW`.
+    pub severity: Text,
+    pub severity_score: f64,
+    pub impact_score: f64,
+    pub exploitability_score: f64,
+    pub description: Text,
+    /// Epoch ms.
+    pub publication_date: i64,
+    pub affected_products: Vec<Text>,
+    /// `APPLICATION` or `OPERATING_SYSTEM`.
+    pub r#type: Text,
+    pub _time: i64,
+}
+
+/// `get_query_results` reply: status, cost and rows (inline up to 1,000, else a stream id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct XqlResults {
+    pub status: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_of_results: Option<u64>,
+    /// Compute units this query cost, per tenant id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_cost: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining_quota: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<XqlRows>,
+}
+
+/// `results`: rows inline, or the id of a stream to download them from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct XqlRows {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Vec<serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_id: Option<Text>,
+}
+
+/// `get_quota` reply (field names from the vendor's XQL integration docs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XqlQuota {
+    pub license_quota: f64,
+    pub additional_purchased_quota: f64,
+    pub used_quota: f64,
+    pub eval_quota: f64,
 }
 
 // ---------------------------------------------------------------- Cortex Cloud AppSec

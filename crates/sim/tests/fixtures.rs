@@ -1,9 +1,10 @@
-//! Samples reproduced from shared/reference/vendor-apis.md deserialize into the very
-//! types the simulator serializes (which reject unknown fields).
+//! Samples reproduced from shared/reference/vendor-apis.md and from the vendors' own
+//! published examples deserialize into the very types the simulator serializes (which
+//! reject unknown fields). Where each sample's shape comes from is in docs/vendors.md.
 
 use tributary_sim::types::{
-    CortexError, EndpointsPage, FindingsResponse, ListDeploymentsResponse, ListProjectsResponse, Reply, RepositoriesPage,
-    VulnerabilitiesPage,
+    CortexError, EndpointsPage, FindingsResponse, ListDeploymentsResponse, ListProjectsResponse, Reply, RepositoriesPage, VaCve,
+    VaEndpoint, XqlQuota, XqlResults,
 };
 
 fn load(name: &str) -> String {
@@ -24,8 +25,20 @@ fn vendor_samples_deserialize() {
     assert_eq!(c.findings[0].reachability.as_deref(), Some("conditionally reachable"));
     let e: Reply<EndpointsPage> = serde_json::from_str(&load("xdr_get_endpoint.json")).unwrap();
     assert_eq!(e.reply.endpoints[0].tags.as_ref().unwrap().server_tags, ["pci"]);
-    let v: Reply<VulnerabilitiesPage> = serde_json::from_str(&load("xdr_vulnerabilities.json")).unwrap();
-    assert_eq!(v.reply.data[0].cve_id, "CVE-2024-6387");
+    // The shape of the vendor's own fixture (CortexXDRIR test_data/get_endpoints.json): no total_count.
+    let e: Reply<EndpointsPage> = serde_json::from_str(&load("xdr_get_endpoint_no_total.json")).unwrap();
+    assert_eq!((e.reply.total_count, e.reply.endpoints[0].endpoint_id.as_ref()), (None, "1111"));
+    // XQL replies as the vendor's XQL integration tests mock them.
+    let x: Vec<Reply<XqlResults>> = serde_json::from_str(&load("xdr_xql_results.json")).unwrap();
+    assert_eq!(x[0].reply.status, "PENDING");
+    assert_eq!(x[1].reply.results.as_ref().unwrap().data.as_ref().unwrap().len(), 1);
+    assert_eq!(x[2].reply.results.as_ref().unwrap().stream_id.as_deref(), Some("test_stream_id"));
+    let q: Reply<XqlQuota> = serde_json::from_str(&load("xdr_xql_quota.json")).unwrap();
+    assert_eq!(q.reply.license_quota, 1000.0);
+    let va: serde_json::Value = serde_json::from_str(&load("xdr_va_rows.json")).unwrap();
+    let ep: VaEndpoint = serde_json::from_value(va["va_endpoints"][0].clone()).unwrap();
+    let cve: VaCve = serde_json::from_value(va["va_cves"][0].clone()).unwrap();
+    assert_eq!(ep.cves[0], cve.name);
     let errs: Vec<Reply<CortexError>> = serde_json::from_str(&load("xdr_errors.json")).unwrap();
     assert_eq!(errs.len(), 6);
     assert!(errs[4].reply.err_extra.is_array() && errs[5].reply.err_extra.is_object() && errs[3].reply.err_extra.is_null());
@@ -41,6 +54,11 @@ fn served_pages_round_trip_through_the_types() {
         let text = serde_json::to_string(&f).unwrap();
         assert_eq!(serde_json::from_str::<tributary_sim::types::Finding>(&text).unwrap(), f);
     }
-    let e = w.endpoint(&w.endpoint_state(3, 0));
+    let st = w.endpoint_state(3, 0);
+    let e = w.endpoint(&st);
     assert_eq!(serde_json::from_str::<tributary_sim::types::Endpoint>(&serde_json::to_string(&e).unwrap()).unwrap(), e);
+    let va = w.va_endpoint(&st).unwrap();
+    assert_eq!(serde_json::from_str::<VaEndpoint>(&serde_json::to_string(&va).unwrap()).unwrap(), va);
+    let cve = w.va_cve(0);
+    assert_eq!(serde_json::from_str::<VaCve>(&serde_json::to_string(&cve).unwrap()).unwrap(), cve);
 }

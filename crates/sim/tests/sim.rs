@@ -10,7 +10,7 @@ use tributary_sim::api::auth::advanced_hash;
 use tributary_sim::config::{
     DEFAULT_CLOUD_KEY, DEFAULT_CLOUD_KEY_ID, DEFAULT_SEMGREP_CI_TOKEN, DEFAULT_SEMGREP_TOKEN, DEFAULT_XDR_KEY, DEFAULT_XDR_KEY_ID,
 };
-use tributary_sim::types::{EndpointsPage, FindingsResponse, ListProjectsResponse, Reply, RepositoriesPage, VulnerabilitiesPage};
+use tributary_sim::types::{EndpointsPage, FindingsResponse, ListProjectsResponse, Reply, RepositoriesPage, XqlResults};
 use tributary_sim::{Faults, Scale, Security, SimConfig, SimServer};
 
 fn addr() -> SocketAddr {
@@ -85,32 +85,68 @@ impl Api {
             assert_eq!(page.reply.result_count as usize, page.reply.endpoints.len());
             out.extend(page.reply.endpoints);
             from += 100;
-            if from >= page.reply.total_count {
+            if from >= page.reply.total_count.unwrap() {
                 break;
             }
         }
         out
     }
 
-    /// Open CVEs of these endpoints, paging the vulnerability search.
-    async fn vulns(&self, ids: &[String]) -> Vec<tributary_sim::types::Vulnerability> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(100) {
-            let mut from = 0;
-            loop {
-                let body = json!({"request_data": {"filters": [{"field": "endpoint_id_list", "operator": "in", "value": chunk}], "search_from": from, "search_to": from + 1000}});
-                let (s, v) = self.xdr("/public_api/v1/vulnerability-management/get_vulnerabilities", body).await;
-                assert_eq!(s, StatusCode::OK, "{v}");
-                let page: Reply<VulnerabilitiesPage> = serde_json::from_value(v).unwrap();
-                let n = page.reply.data.len() as i64;
-                out.extend(page.reply.data);
-                from += 1000;
-                if n == 0 || from >= page.reply.total_count {
-                    break;
-                }
+    /// Runs an XQL query the way the vendor's own integration does: start, poll while
+    /// PENDING, then inline rows or the (gzip) stream. Returns (rows, polls, streamed).
+    async fn xql(&self, query: &str, timeframe: Value) -> (Vec<Value>, u32, bool) {
+        let (s, v) = self.xdr("/public_api/v1/xql/start_xql_query/", json!({"request_data": {"query": query, "timeframe": timeframe}})).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let id = v["reply"].as_str().unwrap().to_string();
+        let mut polls = 0;
+        loop {
+            polls += 1;
+            let (s, v) = self
+                .xdr("/public_api/v1/xql/get_query_results/", json!({"request_data": {"query_id": id, "pending_flag": true, "format": "json", "limit": 1000}}))
+                .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            let r: Reply<XqlResults> = serde_json::from_value(v).unwrap();
+            if r.reply.status == "PENDING" {
+                continue;
             }
+            assert_eq!(r.reply.status, "SUCCESS");
+            assert!(r.reply.query_cost.is_some() && r.reply.remaining_quota.is_some());
+            let results = r.reply.results.unwrap();
+            if let Some(rows) = results.data {
+                assert!(rows.len() <= 1000);
+                assert_eq!(rows.len() as u64, r.reply.number_of_results.unwrap());
+                return (rows, polls, false);
+            }
+            let stream = results.stream_id.unwrap();
+            let resp = self
+                .http
+                .post(format!("{}/cortex-xdr/public_api/v1/xql/get_query_results_stream/", self.base))
+                .header("x-xdr-auth-id", DEFAULT_XDR_KEY_ID)
+                .header("Authorization", DEFAULT_XDR_KEY)
+                .json(&json!({"request_data": {"stream_id": stream, "is_gzip_compressed": true}}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            let gz = resp.bytes().await.unwrap();
+            assert_eq!(&gz[..2], &[0x1f, 0x8b], "gzip as asked");
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text).unwrap();
+            let rows: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+            assert_eq!(rows.len() as u64, r.reply.number_of_results.unwrap());
+            return (rows, polls, true);
         }
-        out
+    }
+
+    /// Open CVEs per endpoint, from the `va_endpoints` dataset.
+    async fn vulns(&self) -> HashMap<String, Vec<String>> {
+        let (rows, _, _) = self.xql("dataset = va_endpoints | fields endpoint_id, cves | sort asc endpoint_id", json!({})).await;
+        rows.into_iter()
+            .map(|r| {
+                let cves = r["cves"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+                (r["endpoint_id"].as_str().unwrap().to_string(), cves)
+            })
+            .collect()
     }
 
     /// Every finding of a type, walking pages until a short one.
@@ -178,10 +214,11 @@ async fn full_walks_return_each_record_once_and_match_truth() {
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len(), "each endpoint once");
     let live = endpoints.iter().filter(|e| e.endpoint_status != "UNINSTALLED").count();
     assert_eq!(live as u64, truth["cortex_xdr"]["endpoints"].as_u64().unwrap());
-    let vulns = api.vulns(&ids).await;
-    assert_eq!(vulns.len() as u64, truth["cortex_xdr"]["host_findings"].as_u64().unwrap());
-    let pairs: HashSet<(String, String)> = vulns.iter().map(|v| (v.endpoint_id.to_string(), v.cve_id.to_string())).collect();
-    assert_eq!(pairs.len(), vulns.len(), "a CVE appears once per endpoint");
+    let vulns = api.vulns().await;
+    let total: usize = vulns.values().map(Vec::len).sum();
+    assert_eq!(total as u64, truth["cortex_xdr"]["host_findings"].as_u64().unwrap());
+    assert!(vulns.values().all(|c| c.iter().collect::<HashSet<_>>().len() == c.len()), "a CVE appears once per endpoint");
+    assert!(vulns.keys().all(|id| ids.contains(id)), "va_endpoints rows are endpoints get_endpoint lists");
 
     let projects = api.all_projects().await;
     assert_eq!(projects.len() as u64, truth["semgrep"]["projects"].as_u64().unwrap());
@@ -217,8 +254,7 @@ async fn deltas_after_an_advance_return_exactly_what_changed() {
     let api = Api::new(&sim);
 
     let before = api.all_endpoints(json!([])).await;
-    let before_ids: Vec<String> = before.iter().map(|e| e.endpoint_id.to_string()).collect();
-    let before_vulns = api.vulns(&before_ids).await;
+    let vb = api.vulns().await;
     let sast_before = api.all_findings("sast", "", 3000).await;
     let watermark = before.iter().map(|e| e.last_seen).max().unwrap();
     let since_ms =
@@ -228,15 +264,7 @@ async fn deltas_after_an_advance_return_exactly_what_changed() {
     assert_eq!(s, StatusCode::OK);
 
     let after = api.all_endpoints(json!([])).await;
-    let after_vulns = api.vulns(&after.iter().map(|e| e.endpoint_id.to_string()).collect::<Vec<_>>()).await;
-    let by_id = |v: &[tributary_sim::types::Vulnerability]| {
-        let mut m: HashMap<String, Vec<String>> = HashMap::new();
-        for x in v {
-            m.entry(x.endpoint_id.to_string()).or_default().push(x.cve_id.to_string());
-        }
-        m
-    };
-    let (vb, va) = (by_id(&before_vulns), by_id(&after_vulns));
+    let va = api.vulns().await;
     let old: HashMap<&str, &tributary_sim::types::Endpoint> = before.iter().map(|e| (&*e.endpoint_id, e)).collect();
     let changed: HashSet<String> = after
         .iter()
@@ -247,6 +275,11 @@ async fn deltas_after_an_advance_return_exactly_what_changed() {
     let delta = api.all_endpoints(json!([{"field": "last_seen", "operator": "gte", "value": watermark + 1}])).await;
     let delta_ids: HashSet<String> = delta.iter().map(|e| e.endpoint_id.to_string()).collect();
     assert_eq!(delta_ids, changed, "last_seen >= watermark returns exactly the changed endpoints");
+    // va_endpoints rows written since the watermark: the changed endpoints still installed.
+    let (rows, _, _) = api.xql("dataset = va_endpoints | fields endpoint_id, cves", json!({"from": watermark + 1, "to": i64::MAX})).await;
+    let rows: HashSet<String> = rows.iter().map(|r| r["endpoint_id"].as_str().unwrap().to_string()).collect();
+    let live_changed: HashSet<String> = delta.iter().filter(|e| e.endpoint_status != "UNINSTALLED").map(|e| e.endpoint_id.to_string()).collect();
+    assert_eq!(rows, live_changed, "the timeframe selects the rows written since");
 
     let sast_after = api.all_findings("sast", "", 3000).await;
     let old: HashMap<i64, &tributary_sim::types::Finding> = sast_before.iter().map(|f| (f.id, f)).collect();
@@ -500,5 +533,44 @@ async fn project_tags_write_back() {
     assert_eq!(tags(&r.json::<Value>().await.unwrap()), HashSet::from(["only".to_string()]));
     let (s, _) = api.semgrep("/api/v1/deployments/acme-sec/projects/no/such-project").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn xql_queries_pend_stream_cost_and_refuse_what_is_unsupported() {
+    let mut cfg = small(31);
+    cfg.scale.xdr_endpoints = 1_500;
+    let sim = start(cfg).await;
+    let api = Api::new(&sim);
+    // Under 1,000 rows inline, above through the gzip stream; PENDING exactly once first.
+    let (rows, polls, streamed) = api.xql("dataset = va_cves | fields name, severity | limit 10", json!({})).await;
+    assert_eq!((rows.len(), polls, streamed), (10, 2, false));
+    assert_eq!(rows[0].as_object().unwrap().len(), 2, "fields projects the columns");
+    let (rows, _, streamed) = api.xql("dataset = va_endpoints | fields endpoint_id, cves", json!({})).await;
+    assert!(rows.len() > 1000 && streamed, "{} rows", rows.len());
+    let (s, v) = api.xdr("/public_api/v1/xql/get_quota/", json!({"request_data": {}})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(v["reply"]["used_quota"].as_f64().unwrap() > 0.0 && v["reply"]["license_quota"] == 1000.0, "{v}");
+    assert_eq!(sim.xql.started.load(std::sync::atomic::Ordering::SeqCst), 2);
+    // A query this tenant does not run: a parse error in the vendor's envelope.
+    let (s, v) = api.xdr("/public_api/v1/xql/start_xql_query/", json!({"request_data": {"query": "dataset = xdr_data | comp count()"}})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["reply"]["err_extra"]["parse_err"].as_str().unwrap().contains("xdr_data"), "{v}");
+    // The invented vulnerabilities call is gone.
+    let (s, _) = api.xdr("/public_api/v1/vulnerability-management/get_vulnerabilities/", json!({})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    sim.stop().await;
+
+    let mut cfg = small(32);
+    cfg.host_insights = false;
+    cfg.xdr_total_count = false;
+    let sim = start(cfg).await;
+    let api = Api::new(&sim);
+    let (s, v) = api.xdr("/public_api/v1/system/get_tenant_info/", json!({"request_data": {}})).await;
+    assert_eq!((s, v["reply"]["purchased_host_insights"].as_i64()), (StatusCode::OK, Some(0)));
+    let (s, v) = api.xdr("/public_api/v1/xql/start_xql_query/", json!({"request_data": {"query": "dataset = va_cves"}})).await;
+    assert_eq!(s.as_u16(), 402, "{v}");
+    let (_, v) = api.xdr("/public_api/v1/endpoints/get_endpoint/", json!({"request_data": {"search_from": 0, "search_to": 100}})).await;
+    assert!(v["reply"].get("total_count").is_none() && v["reply"]["result_count"] == 100, "no total_count");
     sim.stop().await;
 }

@@ -147,6 +147,10 @@ pub struct RecordIn {
     pub repo_asset_id: Option<i64>,
     /// Vendor scope (e.g. `semgrep-project:99102`).
     pub scope: Option<String>,
+    /// The record does not carry its asset's finding list (the source could not read it,
+    /// or the field is missing): for a per-asset stream, its asset's findings are kept as
+    /// they are instead of closing those it does not list.
+    pub partial: bool,
 }
 
 /// A page of staged records with the checkpoint it completes.
@@ -727,6 +731,7 @@ fn write_findings(
             fresh_assets.insert(a.id);
         }
         if ctx.completeness == Completeness::PerAsset
+            && !r.partial
             && let Some(a) = assets[i]
         {
             complete_assets.insert(a.id, a.retired);

@@ -12,17 +12,20 @@ use tributary_core::identify;
 use tributary_core::time::now_ms;
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Upgrade steps: `(version, name, DDL for a dialect)`. Step N upgrades N-1 → N.
 type Upgrade = (i64, &'static str, fn(Dialect) -> Vec<String>);
-pub const UPGRADES: &[Upgrade] = &[(2, "raw record dictionaries; initial runs", |d| {
-    vec![
-        schema::create_table_sql(&schema::RAW_DICTS, d),
-        format!("ALTER TABLE raw_records ADD COLUMN {}", schema::column_sql(&schema::RAW_DICT_ID, d)),
-        format!("ALTER TABLE sync_runs ADD COLUMN {}", schema::column_sql(&schema::SYNC_RUN_INITIAL, d)),
-    ]
-})];
+pub const UPGRADES: &[Upgrade] = &[
+    (2, "raw record dictionaries; initial runs", |d| {
+        vec![
+            schema::create_table_sql(&schema::RAW_DICTS, d),
+            format!("ALTER TABLE raw_records ADD COLUMN {}", schema::column_sql(&schema::RAW_DICT_ID, d)),
+            format!("ALTER TABLE sync_runs ADD COLUMN {}", schema::column_sql(&schema::SYNC_RUN_INITIAL, d)),
+        ]
+    }),
+    (3, "run notes", |d| vec![format!("ALTER TABLE sync_runs ADD COLUMN {}", schema::column_sql(&schema::SYNC_RUN_NOTES, d))]),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MigrationReport {

@@ -230,6 +230,7 @@ pub const SYNC_RUNS: Table = table(
         text("watermark"),
         flag("resumes", "0"),
         SYNC_RUN_INITIAL,
+        SYNC_RUN_NOTES,
     ],
     &[idx("sync_runs_integration", &["integration_id", "started_at"]), idx("sync_runs_status", &["status"])],
 );
@@ -332,6 +333,9 @@ pub const RAW_RECORDS: Table = bulk_table(
     ],
     &[uniq("raw_records_key", &["integration_id", "stream", "record_key"])],
 );
+
+/// `sync_runs.notes`: what the run says besides its counts (see `SyncRun::notes`).
+pub const SYNC_RUN_NOTES: Col = text("notes");
 
 /// `sync_runs.initial`: see `SyncRun::initial`.
 pub const SYNC_RUN_INITIAL: Col = flag("initial", "0");

@@ -21,38 +21,39 @@ struct Reply<T> {
     reply: T,
 }
 
+/// A `get_endpoint` page. Real replies often carry only `result_count` and `endpoints`
+/// (the vendor's own fixture `get_endpoints.json` has no `total_count`): the total is a
+/// hint, and a short page ends the listing.
 #[derive(Debug, Deserialize)]
 pub(super) struct EndpointsReply {
-    pub total_count: u64,
+    #[serde(default)]
+    pub total_count: Option<u64>,
     #[serde(default)]
     pub endpoints: Vec<Value>,
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct VulnsReply {
-    pub total_count: u64,
+/// What `get_tenant_info` says about vulnerability data (the vendor's fixture
+/// `get_tenant_info.json`: `purchased_host_insights`, `enabled_host_insights`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TenantInfo {
     #[serde(default)]
-    pub data: Vec<VulnRow>,
+    pub purchased_host_insights: Option<Value>,
+    #[serde(default)]
+    pub enabled_host_insights: Option<Value>,
 }
 
-/// One row of `get_vulnerabilities`, decoded straight into the fields the connector keeps
-/// (a typed decode skips building and tearing down a generic map per row, which was most
-/// of the client's CPU). Absent fields stay absent in the `cves[]` item.
-#[derive(Debug, Deserialize)]
-pub(super) struct VulnRow {
-    #[serde(default)]
-    pub endpoint_id: String,
-    pub cve_id: Option<Value>,
-    pub severity: Option<Value>,
-    pub description: Option<Value>,
-    pub publication_date: Option<Value>,
-    pub cvss_score: Option<Value>,
-    pub cvss_vector: Option<Value>,
-    pub affected_products: Option<Value>,
-    pub first_detected: Option<Value>,
-    pub last_detected: Option<Value>,
-    pub epss_score: Option<Value>,
-    pub exploitable: Option<Value>,
+impl TenantInfo {
+    /// `Ok(endpoints)` when Host Insights is licensed and enabled; else why CVEs cannot be read.
+    pub fn host_insights(&self) -> Result<i64, String> {
+        let n = |v: &Option<Value>| v.as_ref().and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())));
+        match (n(&self.purchased_host_insights), n(&self.enabled_host_insights)) {
+            (_, Some(e)) if e > 0 => Ok(e),
+            (Some(p), _) if p > 0 => Err(format!(
+                "Host Insights is licensed ({p} endpoints) but enabled on none; enable it (Endpoints → Policy) for vulnerability assessment"
+            )),
+            _ => Err("the tenant has no Host Insights licence (get_tenant_info: purchased_host_insights = 0), and vulnerability assessment data comes only with it".into()),
+        }
+    }
 }
 
 /// `{"reply": {"err_code", "err_msg", "err_extra"}}` → words.
@@ -103,38 +104,47 @@ impl XdrClient {
     pub(super) async fn call<T: serde::de::DeserializeOwned>(&self, path: &str, request_data: Value) -> Result<T, ConnectorError> {
         let url = self.http.url(path);
         let body = json!({ "request_data": request_data });
-        let r: Reply<T> = self
-            .http
-            .send_json(path, |c| {
-                let rb = c.post(&url).header("x-xdr-auth-id", &self.cfg.key_id).json(&body);
-                match self.cfg.security {
-                    SecurityLevel::Standard => rb.header("Authorization", self.key.expose()),
-                    SecurityLevel::Advanced => {
-                        // A fresh nonce and timestamp per attempt: the tenant rejects reuse.
-                        let ts = chrono::Utc::now().timestamp_millis().to_string();
-                        let n = nonce();
-                        let mut d = Sha256::new();
-                        d.update(self.key.expose().as_bytes());
-                        d.update(n.as_bytes());
-                        d.update(ts.as_bytes());
-                        rb.header("x-xdr-timestamp", ts).header("x-xdr-nonce", n).header("Authorization", hex::encode(d.finalize()))
-                    }
-                }
-            })
-            .await?;
+        let r: Reply<T> = self.http.send_json(path, |c| self.sign(c.post(&url).json(&body))).await?;
         Ok(r.reply)
     }
 
-    pub(super) async fn endpoints(&self, filters: Value, from: u64, to: u64) -> Result<EndpointsReply, ConnectorError> {
-        self.call("/public_api/v1/endpoints/get_endpoint/", json!({"filters": filters, "search_from": from, "search_to": to})).await
+    /// The key headers, fresh for every attempt (an advanced key's nonce is single-use).
+    fn sign(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let rb = rb.header("x-xdr-auth-id", &self.cfg.key_id);
+        match self.cfg.security {
+            SecurityLevel::Standard => rb.header("Authorization", self.key.expose()),
+            SecurityLevel::Advanced => {
+                let ts = chrono::Utc::now().timestamp_millis().to_string();
+                let n = nonce();
+                let mut d = Sha256::new();
+                d.update(self.key.expose().as_bytes());
+                d.update(n.as_bytes());
+                d.update(ts.as_bytes());
+                rb.header("x-xdr-timestamp", ts).header("x-xdr-nonce", n).header("Authorization", hex::encode(d.finalize()))
+            }
+        }
     }
 
-    pub(super) async fn vulnerabilities(&self, ids: &[String], from: u64, to: u64) -> Result<VulnsReply, ConnectorError> {
+    /// One page of endpoints, sorted by `endpoint_id` so offsets do not drift while the
+    /// fleet changes and pages can be joined with XQL rows sorted the same way.
+    pub(super) async fn endpoints(&self, filters: Value, from: u64, to: u64) -> Result<EndpointsReply, ConnectorError> {
         self.call(
-            "/public_api/v1/vulnerability-management/get_vulnerabilities/",
-            json!({"filters": [{"field": "endpoint_id_list", "operator": "in", "value": ids}], "search_from": from, "search_to": to}),
+            "/public_api/v1/endpoints/get_endpoint/",
+            json!({"filters": filters, "search_from": from, "search_to": to, "sort": {"field": "endpoint_id", "keyword": "asc"}}),
         )
         .await
+    }
+
+    pub(super) async fn tenant_info(&self) -> Result<TenantInfo, ConnectorError> {
+        self.call("/public_api/v1/system/get_tenant_info/", json!({})).await
+    }
+
+    /// The bytes of an XQL result stream (gzip-compressed as asked).
+    pub(super) async fn xql_stream(&self, stream_id: &str) -> Result<Vec<u8>, ConnectorError> {
+        let path = "/public_api/v1/xql/get_query_results_stream/";
+        let body = json!({"request_data": {"stream_id": stream_id, "is_gzip_compressed": true}});
+        let url = self.http.url(path);
+        self.http.send(path, |c| self.sign(c.post(&url).json(&body)), |b| Ok(b.to_vec())).await
     }
 
     pub(super) fn vulnerabilities_wanted(&self) -> bool {
@@ -145,13 +155,21 @@ impl XdrClient {
 impl Connector for XdrClient {
     fn test(&self) -> BoxFuture<'_, Result<TestReport, ConnectorError>> {
         Box::pin(async move {
-            // Tenant info proves the key; one endpoint proves the role can view endpoints.
-            let _: Value = self.call("/public_api/v1/system/get_tenant_info/", json!({})).await?;
+            // Tenant info proves the key and says whether CVEs can be read; one endpoint
+            // proves the role can view endpoints.
+            let info = self.tenant_info().await?;
             let page = self.endpoints(json!([]), 0, 1).await?;
-            Ok(TestReport {
-                summary: format!("Connected to Cortex XDR at {}: {} endpoints visible", self.http.base(), page.total_count),
-                learned: None,
-            })
+            let visible = match page.total_count {
+                Some(n) => format!("{n} endpoints visible"),
+                None if page.endpoints.is_empty() => "no endpoints visible yet".to_string(),
+                None => "endpoints visible".to_string(),
+            };
+            let cves = match (self.cfg.vulnerabilities(), info.host_insights()) {
+                (false, _) => "CVEs not requested (host assets only)".to_string(),
+                (true, Ok(n)) => format!("Host Insights enabled on {n} endpoints: CVEs are read through XQL"),
+                (true, Err(why)) => format!("CVEs cannot be read: {why}; host assets still sync"),
+            };
+            Ok(TestReport { summary: format!("Connected to Cortex XDR at {}: {visible}; {cves}", self.http.base()), learned: None })
         })
     }
 

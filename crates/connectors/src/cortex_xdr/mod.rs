@@ -1,15 +1,18 @@
 //! Cortex XDR: endpoints (host assets) and the CVEs found on them.
 //!
 //! Records are composite endpoints: the endpoint's own fields from `get_endpoint` plus a
-//! `cves[]` array joined from the vulnerability search, one page of 100 endpoints at a
-//! time (vendor-apis.md §2.6.1). Delta syncs ask only for endpoints whose `last_seen`
-//! moved past the previous run's watermark; each record carries its endpoint's complete
-//! CVE list, so CVEs that disappeared are closed per endpoint. Uninstalled agents come
-//! back as tombstones.
+//! `cves[]` array joined from the XQL vulnerability-assessment datasets `va_endpoints`
+//! and `va_cves` (the public API has no vulnerabilities call; vendor-apis.md §2.6, §2.6.1),
+//! one page of 100 endpoints at a time. CVEs need Host Insights (`get_tenant_info`);
+//! without it endpoints still sync. Delta syncs ask for endpoints whose `last_seen`
+//! moved past the previous run's watermark and for `va_endpoints` rows written since;
+//! a record with a CVE list carries its endpoint's complete list, so CVEs that
+//! disappeared are closed per endpoint. Uninstalled agents come back as tombstones.
 
 mod client;
 mod map;
 mod source;
+mod xql;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

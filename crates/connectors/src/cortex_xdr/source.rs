@@ -1,24 +1,45 @@
-//! Paging Cortex XDR into composite endpoint records (`cves[]` joined in).
+//! Paging Cortex XDR into composite endpoint records: `get_endpoint` pages sorted by
+//! `endpoint_id`, merge-joined with the XQL dataset `va_endpoints` sorted the same way,
+//! each CVE id filled in from `va_cves` (vendor-apis.md §2.6.1).
+//!
+//! A run issues two XQL queries before its first page: the CVE catalog (`va_cves`, one
+//! row per CVE in the tenant, held as a map: it is vocabulary, thousands of rows) and
+//! the per-endpoint CVE lists (`va_endpoints`, streamed and consumed in step with the
+//! endpoint pages, so only the compressed stream is held). A full run gives an endpoint
+//! without a `va_endpoints` row an empty list (its CVEs are closed); a delta asks
+//! `va_endpoints` only for rows written since the previous run, and an endpoint without
+//! one keeps what it has (the record carries no `cves` list, which the store reads as
+//! "unknown", not "none"). Without Host Insights, or with the XQL quota spent, CVEs are
+//! not read at all and records carry no list.
 //!
 //! Cursor: `{"from": N, "since": ms, "max_seen": ms}` — the offset of the next endpoint
-//! page, the delta filter the run started with (kept so a resumed run asks the same
-//! question), and the newest `last_seen` so far (the next watermark).
+//! page, the delta filter the run started with, and the newest `last_seen` so far (the
+//! next watermark). A resumed run runs its queries again and skips rows before its page.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tributary_core::model::SyncMode;
 
 use super::STREAM;
-use super::client::{VulnRow, XdrClient};
+use super::client::{EndpointsReply, VENDOR, XdrClient};
+use super::xql::{Rows, SharedUsage, Usage};
 use crate::task::Prefetch;
 use crate::{BoxFuture, ConnectorError, Cursor, RawPage, RawRecord, Source, SyncPlan};
 
 /// The vendor's maximum for `get_endpoint`.
 pub const ENDPOINTS_PER_PAGE: u64 = 100;
-/// Our page size for the vulnerability search (vendor-apis.md §2.6: our choice).
-pub const VULNS_PER_PAGE: u64 = 5_000;
+/// A delta reads `va_endpoints` rows from this long before the watermark, so a row
+/// written while the previous run was paging is not missed.
+const OVERLAP_MS: i64 = 10 * 60_000;
+const TEN_YEARS_MS: i64 = 3_650 * 86_400_000;
+/// Compute units a run must have left before it starts its queries.
+const MIN_QUOTA: f64 = 0.01;
+/// `va_cves` columns the composite's `cves[]` items carry (names from public XQL queries).
+const CVE_COLUMNS: &str =
+    "name, cve_id, severity, severity_score, impact_score, exploitability_score, description, publication_date, affected_products, type";
 
 pub struct XdrSource {
     client: Arc<XdrClient>,
@@ -26,8 +47,60 @@ pub struct XdrSource {
     since: Option<i64>,
     /// The following page, requested while the current one is processed.
     ahead: Option<Ahead>,
-    /// The endpoint count the last page reported.
-    total_hint: Option<u64>,
+    cves: Option<CveJoin>,
+    /// The last endpoint id emitted (pages must come in id order to be joined).
+    last_id: Option<String>,
+    usage: SharedUsage,
+    notes: Vec<String>,
+}
+
+/// The CVE side of the join.
+enum CveJoin {
+    /// Not read this run (the reason is in the notes).
+    Off,
+    On {
+        /// `va_cves` rows by CVE id, as `cves[]` items.
+        catalog: HashMap<String, Value>,
+        rows: Rows,
+        /// The next `va_endpoints` row not yet matched.
+        pending: Option<VaRow>,
+        /// Every endpoint's list is in `rows` (a full run): no row means no CVEs.
+        complete: bool,
+    },
+}
+
+/// A `va_endpoints` row: the endpoint and its CVE ids.
+#[derive(Debug, Deserialize)]
+struct VaRow {
+    #[serde(deserialize_with = "id_text")]
+    endpoint_id: String,
+    #[serde(default, deserialize_with = "cve_list")]
+    cves: Vec<String>,
+}
+
+fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => s,
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    })
+}
+
+/// CVE ids however the column spells them: a list of ids or of `{name|cve_id}` objects,
+/// or one comma-separated text (the column's type is unverified).
+fn cve_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    fn one(v: &Value) -> Option<String> {
+        match v {
+            Value::String(s) => Some(s.trim().to_string()),
+            Value::Object(o) => o.get("name").or_else(|| o.get("cve_id")).and_then(Value::as_str).map(|s| s.trim().to_string()),
+            _ => None,
+        }
+    }
+    Ok(match Value::deserialize(d)? {
+        Value::Array(a) => a.iter().filter_map(one).filter(|s| !s.is_empty()).collect(),
+        Value::String(s) => s.split(',').map(|x| x.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        _ => Vec::new(),
+    })
 }
 
 impl XdrSource {
@@ -36,7 +109,15 @@ impl XdrSource {
             SyncMode::Delta => plan.watermark.as_ref().and_then(|w| w.get("last_seen")).and_then(Value::as_i64).map(|w| w + 1),
             _ => None,
         };
-        XdrSource { client: Arc::new(client), since, ahead: None, total_hint: None }
+        XdrSource {
+            client: Arc::new(client),
+            since,
+            ahead: None,
+            cves: None,
+            last_id: None,
+            usage: Arc::new(Mutex::new(Usage::default())),
+            notes: Vec::new(),
+        }
     }
 }
 
@@ -44,130 +125,229 @@ fn str_field<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
-/// The endpoint with `cves[]`, `allIPs` and `operating_system` added.
-fn composite(mut endpoint: Value, cves: Vec<Value>) -> Value {
-    if let Some(obj) = endpoint.as_object_mut() {
-        let mut all: Vec<Value> = Vec::new();
-        for k in ["ip", "ipv6"] {
-            if let Some(Value::Array(a)) = obj.get(k) {
-                all.extend(a.iter().cloned());
+/// An endpoint id as text (the vendor sends text; a number is tolerated).
+fn endpoint_id(v: &Value) -> String {
+    match v.get("endpoint_id") {
+        Some(Value::String(s)) => s.trim().to_string(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// `os_type` → an operating system name, for every spelling seen (`AGENT_OS_MAC` in the
+/// vendor's fixtures, `AGENT_OS_MACOS` in newer generated clients).
+fn os_name(os_type: &str) -> String {
+    let t = os_type.trim().to_ascii_uppercase();
+    let t = t.strip_prefix("AGENT_OS_").unwrap_or(&t);
+    match t {
+        "WINDOWS" => "Windows".into(),
+        "LINUX" => "Linux".into(),
+        "MAC" | "MACOS" | "OSX" => "macOS".into(),
+        "ANDROID" => "Android".into(),
+        "IOS" => "iOS".into(),
+        "" => String::new(),
+        other => {
+            let mut c = other.to_ascii_lowercase();
+            if let Some(f) = c.get_mut(0..1) {
+                f.make_ascii_uppercase();
             }
+            c
         }
-        obj.insert("allIPs".into(), Value::Array(all));
-        if !obj.contains_key("operating_system") {
-            let os = match obj.get("os_type").and_then(Value::as_str) {
-                Some("AGENT_OS_WINDOWS") => "Windows",
-                Some("AGENT_OS_LINUX") => "Linux",
-                Some("AGENT_OS_MAC") => "macOS",
-                _ => "",
-            };
-            obj.insert("operating_system".into(), Value::String(os.into()));
+    }
+}
+
+/// A list field's addresses whether the vendor sent a list or one text.
+fn addresses(v: Option<&Value>) -> Vec<Value> {
+    match v {
+        Some(Value::Array(a)) => a.iter().filter(|x| x.as_str().is_some_and(|s| !s.trim().is_empty())).cloned().collect(),
+        Some(Value::String(s)) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| Value::String(s.into())).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The endpoint with `allIPs` and `operating_system` added (when the vendor sent none),
+/// and `cves[]` when the run knows the endpoint's list.
+fn composite(mut endpoint: Value, cves: Option<Vec<Value>>) -> Value {
+    if let Some(obj) = endpoint.as_object_mut() {
+        if !obj.contains_key("allIPs") {
+            let mut all = addresses(obj.get("ip"));
+            all.extend(addresses(obj.get("ipv6")));
+            obj.insert("allIPs".into(), Value::Array(all));
         }
-        obj.insert("cves".into(), Value::Array(cves));
+        if obj.get("operating_system").is_none_or(Value::is_null) {
+            let os = os_name(obj.get("os_type").and_then(Value::as_str).unwrap_or(""));
+            obj.insert("operating_system".into(), Value::String(os));
+        }
+        if let Some(cves) = cves {
+            obj.insert("cves".into(), Value::Array(cves));
+        }
     }
     endpoint
 }
 
-/// One vulnerability row → one `cves[]` item (the names the seed's map reads).
-fn cve_item(v: VulnRow) -> (String, Value) {
-    let mut m = Map::new();
-    let mut put = |k: &str, x: Option<Value>| {
-        if let Some(x) = x {
-            m.insert(k.into(), x);
-        }
-    };
-    put("name", v.cve_id);
-    put("severity", v.severity);
-    put("description", v.description);
-    put("publication_date", v.publication_date);
-    put("severity_score", v.cvss_score);
-    put("cvss_vector", v.cvss_vector);
-    put("affected_products", v.affected_products);
-    put("first_detected", v.first_detected);
-    put("last_detected", v.last_detected);
-    put("epss_score", v.epss_score);
-    put("exploitable", v.exploitable);
-    (v.endpoint_id, Value::Object(m))
+fn order_error(what: &str, prev: &str, next: &str) -> ConnectorError {
+    ConnectorError::Decode {
+        vendor: VENDOR,
+        context: what.into(),
+        reason: format!(
+            "rows came out of the requested order (sorted by endpoint_id: '{next}' after '{prev}'), so CVEs cannot be joined to endpoints"
+        ),
+    }
 }
 
-/// One endpoint page with its vulnerabilities joined in, before it becomes a [`RawPage`].
-struct Fetched {
-    from: u64,
-    total: u64,
-    records: Vec<RawRecord>,
-    max_seen: Option<i64>,
-}
+impl CveJoin {
+    fn next_row(rows: &mut Rows) -> Result<Option<VaRow>, ConnectorError> {
+        let Some(row) = rows.next_row()? else { return Ok(None) };
+        row.decode::<VaRow>().map(Some).map_err(|e| ConnectorError::Decode {
+            vendor: VENDOR,
+            context: "a va_endpoints row".into(),
+            reason: e.to_string(),
+        })
+    }
 
-async fn fetch(client: Arc<XdrClient>, since: Option<i64>, from: u64) -> Result<Fetched, ConnectorError> {
-    let filters = match since {
-        Some(t) => json!([{"field": "last_seen", "operator": "gte", "value": t}]),
-        None => json!([]),
-    };
-    let page = client.endpoints(filters, from, from + ENDPOINTS_PER_PAGE).await?;
-    let ids: Vec<String> = page.endpoints.iter().map(|e| str_field(e, "endpoint_id").to_string()).filter(|i| !i.is_empty()).collect();
-
-    let mut cves: HashMap<String, Vec<Value>> = HashMap::new();
-    if client.vulnerabilities_wanted() && !ids.is_empty() {
-        let mut vfrom = 0;
+    /// The `cves[]` of endpoint `id`: `None` when the run does not know it.
+    fn take(&mut self, id: &str) -> Result<Option<Vec<Value>>, ConnectorError> {
+        let CveJoin::On { catalog, rows, pending, complete } = self else { return Ok(None) };
         loop {
-            let v = client.vulnerabilities(&ids, vfrom, vfrom + VULNS_PER_PAGE).await?;
-            let got = v.data.len() as u64;
-            for row in v.data {
-                let (ep, item) = cve_item(row);
-                cves.entry(ep).or_default().push(item);
+            match pending {
+                Some(r) if r.endpoint_id.as_str() < id => {
+                    let next = Self::next_row(rows)?;
+                    if let Some(n) = &next
+                        && n.endpoint_id < r.endpoint_id
+                    {
+                        return Err(order_error("the va_endpoints stream", &r.endpoint_id, &n.endpoint_id));
+                    }
+                    *pending = next;
+                }
+                _ => break,
             }
-            vfrom += VULNS_PER_PAGE;
-            if got == 0 || vfrom >= v.total_count {
-                break;
-            }
         }
+        if pending.as_ref().is_some_and(|r| r.endpoint_id == id) {
+            let row = pending.take().map(|r| r.cves).unwrap_or_default();
+            *pending = Self::next_row(rows)?;
+            let items = row
+                .into_iter()
+                .map(|cve| catalog.get(&cve.to_ascii_uppercase()).cloned().unwrap_or_else(|| json!({ "name": cve })))
+                .collect();
+            return Ok(Some(items));
+        }
+        Ok(complete.then(Vec::new))
     }
-
-    let mut max_seen: Option<i64> = None;
-    let mut records = Vec::with_capacity(page.endpoints.len());
-    for e in page.endpoints {
-        let id = str_field(&e, "endpoint_id").to_string();
-        if id.is_empty() {
-            continue;
-        }
-        if let Some(seen) = e.get("last_seen").and_then(Value::as_i64) {
-            max_seen = Some(max_seen.map_or(seen, |m| m.max(seen)));
-        }
-        let tombstone = str_field(&e, "endpoint_status").eq_ignore_ascii_case("UNINSTALLED");
-        let body = composite(e, cves.remove(&id).unwrap_or_default());
-        records.push(RawRecord { stream: STREAM, key: id, body, tombstone, scope: None, raw_json: None });
-    }
-    Ok(Fetched { from, total: page.total_count, records, max_seen })
 }
 
 impl XdrSource {
+    /// Decides whether CVEs are read this run and, if so, runs the two queries.
+    async fn open_cves(&mut self, since: Option<i64>) -> Result<CveJoin, ConnectorError> {
+        if !self.client.vulnerabilities_wanted() {
+            return Ok(CveJoin::Off);
+        }
+        let info = self.client.tenant_info().await?;
+        if let Err(why) = info.host_insights() {
+            self.notes.push(format!("CVEs not synced: {why}; host assets synced"));
+            return Ok(CveJoin::Off);
+        }
+        match self.client.xql_quota().await {
+            Ok(q) if q.remaining() < MIN_QUOTA => {
+                self.notes.push(format!(
+                    "CVEs not synced: the tenant's XQL quota is spent ({:.2} of {:.2} compute units used in the last 24 hours); host assets synced, CVEs kept as they were",
+                    q.used_quota,
+                    q.license_quota + q.additional_purchased_quota + q.eval_quota
+                ));
+                return Ok(CveJoin::Off);
+            }
+            Ok(q) => {
+                if let Ok(mut u) = self.usage.lock() {
+                    u.remaining = Some(q.remaining());
+                }
+            }
+            // Not every tenant answers the quota call; the queries will say if it is spent.
+            Err(e) => tracing::debug!(message = "XQL quota unavailable.", error = %e),
+        }
+        let all_time = json!({ "relativeTime": TEN_YEARS_MS });
+        let mut catalog = HashMap::new();
+        let mut rows = self.client.xql(&format!("dataset = va_cves | fields {CVE_COLUMNS}"), all_time.clone(), &self.usage).await?;
+        while let Some(row) = rows.next_row()? {
+            let mut item: Map<String, Value> = row.decode().map_err(|e| ConnectorError::Decode {
+                vendor: VENDOR,
+                context: "a va_cves row".into(),
+                reason: e.to_string(),
+            })?;
+            let id = item.get("name").or_else(|| item.get("cve_id")).and_then(Value::as_str).map(|s| s.trim().to_ascii_uppercase());
+            let Some(id) = id.filter(|i| !i.is_empty()) else { continue };
+            item.entry("name").or_insert_with(|| Value::String(id.clone()));
+            item.remove("cve_id");
+            catalog.insert(id, Value::Object(item));
+        }
+        let (timeframe, complete) = match since {
+            Some(t) => (json!({"from": t - OVERLAP_MS, "to": t + TEN_YEARS_MS}), false),
+            None => (all_time, true),
+        };
+        let mut rows = self
+            .client
+            .xql("dataset = va_endpoints | fields endpoint_id, endpoint_name, cves | sort asc endpoint_id", timeframe, &self.usage)
+            .await?;
+        let pending = CveJoin::next_row(&mut rows)?;
+        Ok(CveJoin::On { catalog, rows, pending, complete })
+    }
+
     async fn page(&mut self, cursor: Option<&Cursor>) -> Result<RawPage, ConnectorError> {
         let from = cursor.and_then(|c| c.get("from")).and_then(Value::as_u64).unwrap_or(0);
         let since = cursor.and_then(|c| c.get("since")).and_then(Value::as_i64).or(self.since);
         let prior_max = cursor.and_then(|c| c.get("max_seen")).and_then(Value::as_i64);
+        let filters = match since {
+            Some(t) => json!([{"field": "last_seen", "operator": "gte", "value": t}]),
+            None => json!([]),
+        };
         let current = match self.ahead.take() {
             Some(ahead) if ahead.from == from && ahead.since == since => ahead.task,
-            _ => Prefetch::spawn(fetch(self.client.clone(), since, from)),
+            _ => self.spawn(filters.clone(), from),
         };
-        // Ask for the next page before this one is even parsed: the vendor prepares it
-        // while we decode this one. Pages still come back strictly in order, so cursors
-        // and resume are unchanged; a stale guess (the total shrank) is simply dropped.
+        // The first page is on its way while the queries run.
+        if self.cves.is_none() {
+            let join = self.open_cves(since).await?;
+            self.cves = Some(join);
+        }
+        let reply = current.await?;
+        let full = reply.endpoints.len() as u64 >= ENDPOINTS_PER_PAGE;
         let next_from = from + ENDPOINTS_PER_PAGE;
-        if self.total_hint.is_some_and(|t| next_from < t) {
-            self.ahead = Some(Ahead { from: next_from, since, task: Prefetch::spawn(fetch(self.client.clone(), since, next_from)) });
+        // A short page ends the listing; `total_count`, when sent, only confirms it.
+        let more = full && reply.total_count.is_none_or(|t| next_from < t);
+        if more {
+            // Asked for now, while this page is joined and processed.
+            self.ahead = Some(Ahead { from: next_from, since, task: self.spawn(filters, next_from) });
         }
-        let fetched = current.await?;
-        self.total_hint = Some(fetched.total);
-        if self.ahead.is_none() && next_from < fetched.total {
-            self.ahead = Some(Ahead { from: next_from, since, task: Prefetch::spawn(fetch(self.client.clone(), since, next_from)) });
+        let mut max_seen = prior_max;
+        let mut records = Vec::with_capacity(reply.endpoints.len());
+        for e in reply.endpoints {
+            let id = endpoint_id(&e);
+            if id.is_empty() {
+                tracing::warn!(message = "An endpoint without endpoint_id was skipped.", excerpt = %e.to_string().chars().take(120).collect::<String>());
+                continue;
+            }
+            if let Some(prev) = &self.last_id
+                && id.as_str() <= prev.as_str()
+            {
+                return Err(order_error("get_endpoint", prev, &id));
+            }
+            if let Some(seen) = e.get("last_seen").and_then(Value::as_i64) {
+                max_seen = Some(max_seen.map_or(seen, |m| m.max(seen)));
+            }
+            let tombstone = str_field(&e, "endpoint_status").eq_ignore_ascii_case("UNINSTALLED");
+            let cves = match self.cves.as_mut() {
+                Some(join) => join.take(&id)?,
+                None => None,
+            };
+            let body = composite(e, cves);
+            self.last_id = Some(id.clone());
+            records.push(RawRecord { stream: STREAM, key: id, body, tombstone, scope: None, raw_json: None });
         }
-        let max_seen = match (prior_max, fetched.max_seen) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        let next = (next_from < fetched.total).then(|| json!({"from": next_from, "since": since, "max_seen": max_seen}));
-        debug_assert_eq!(fetched.from, from);
-        Ok(RawPage { records: fetched.records, next, watermark: max_seen.map(|m| json!({"last_seen": m})), total: Some(fetched.total) })
+        let next = more.then(|| json!({"from": next_from, "since": since, "max_seen": max_seen}));
+        Ok(RawPage { records, next, watermark: max_seen.map(|m| json!({"last_seen": m})), total: reply.total_count })
+    }
+
+    fn spawn(&self, filters: Value, from: u64) -> Prefetch<EndpointsReply> {
+        let client = self.client.clone();
+        Prefetch::spawn(async move { client.endpoints(filters, from, from + ENDPOINTS_PER_PAGE).await })
     }
 }
 
@@ -175,11 +355,69 @@ impl XdrSource {
 struct Ahead {
     from: u64,
     since: Option<i64>,
-    task: Prefetch<Fetched>,
+    task: Prefetch<EndpointsReply>,
 }
 
 impl Source for XdrSource {
     fn next_page<'a>(&'a mut self, cursor: Option<&'a Cursor>) -> BoxFuture<'a, Result<RawPage, ConnectorError>> {
         Box::pin(self.page(cursor))
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let mut notes = self.notes.clone();
+        if let Ok(u) = self.usage.lock()
+            && u.queries > 0
+        {
+            notes.push(u.summary());
+        }
+        notes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_names_for_every_spelling() {
+        for (t, want) in [
+            ("AGENT_OS_MAC", "macOS"),
+            ("AGENT_OS_MACOS", "macOS"),
+            ("agent_os_windows", "Windows"),
+            ("AGENT_OS_LINUX", "Linux"),
+            ("AGENT_OS_ANDROID", "Android"),
+            ("AGENT_OS_CHROMEOS", "Chromeos"),
+            ("", ""),
+        ] {
+            assert_eq!(os_name(t), want, "{t}");
+        }
+    }
+
+    #[test]
+    fn composites_tolerate_real_shapes() {
+        // `ip` as one text, `users` as text, unknown and null fields: kept as they are.
+        let e = json!({"endpoint_id": "1111", "ip": "3.3.3.3", "ipv6": null, "users": "ec2-user", "os_type": "AGENT_OS_MACOS",
+                       "group_name": null, "brand_new_field": {"x": 1}});
+        let c = composite(e, None);
+        assert_eq!(c["allIPs"], json!(["3.3.3.3"]));
+        assert_eq!(c["operating_system"], "macOS");
+        assert_eq!(c["users"], "ec2-user");
+        assert!(c.get("cves").is_none(), "an unknown list stays absent, not empty");
+        let c = composite(json!({"endpoint_id": "1", "operating_system": "Ubuntu 22.04"}), Some(vec![]));
+        assert_eq!((c["operating_system"].as_str(), c["cves"].clone()), (Some("Ubuntu 22.04"), json!([])));
+    }
+
+    #[test]
+    fn va_rows_read_every_list_spelling() {
+        for text in [
+            r#"{"endpoint_id": "a", "cves": ["CVE-2024-1", "CVE-2024-2"]}"#,
+            r#"{"endpoint_id": "a", "cves": "CVE-2024-1, CVE-2024-2"}"#,
+            r#"{"endpoint_id": "a", "cves": [{"name": "CVE-2024-1"}, {"cve_id": "CVE-2024-2"}], "severity": "HIGH"}"#,
+        ] {
+            let r: VaRow = serde_json::from_str(text).unwrap();
+            assert_eq!(r.cves, vec!["CVE-2024-1", "CVE-2024-2"], "{text}");
+        }
+        let r: VaRow = serde_json::from_str(r#"{"endpoint_id": 7, "cves": null}"#).unwrap();
+        assert_eq!((r.endpoint_id.as_str(), r.cves.len()), ("7", 0));
     }
 }

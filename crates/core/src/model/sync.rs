@@ -90,4 +90,7 @@ pub struct SyncRun {
     /// open findings, no active attributions): everything it holds at the end, this run
     /// wrote, so the run records no seen-marks and skips the sweep for unseen items.
     pub initial: bool,
+    /// What the run said besides its counts: what the source could not read and why,
+    /// what a vendor quota paid for (one line each).
+    pub notes: Option<String>,
 }

@@ -217,6 +217,9 @@ pub struct TransformMap {
     pub single_finding: bool,
     /// Every rule's source path as one tree, for reading records from text ([`TransformMap::read`]).
     pub sources: SourceTree,
+    /// Where a record keeps its list of findings: the keys of the finding id's source up to
+    /// its fan-out (`cves` for `cves[].name`). `None`: a record is one finding.
+    pub finding_list: Option<Vec<String>>,
 }
 
 impl TransformMap {
@@ -250,7 +253,26 @@ impl TransformMap {
             return Err(errors);
         }
         let sources = SourceTree::new(rules.iter().map(|r| &r.source));
-        Ok(TransformMap { spec, rules, single_finding, sources })
+        let finding_list = rules.iter().find(|r| r.slot.place == Place::Finding && r.slot.field == ["externalFindingId"]).and_then(|r| {
+            let upto = r.source.segments.iter().position(|s| s.each)?;
+            Some(r.source.segments[..=upto].iter().map(|s| s.key.clone()).collect())
+        });
+        Ok(TransformMap { spec, rules, single_finding, sources, finding_list })
+    }
+
+    /// Whether `record` carries its list of findings. A record without the list (the key
+    /// absent or null, not an empty list) says nothing about its findings: none of them
+    /// may be closed for it. Records that are one finding always qualify.
+    pub fn lists_findings(&self, record: &serde_json::Value) -> bool {
+        let Some(keys) = &self.finding_list else { return true };
+        let mut cur = record;
+        for k in keys {
+            match cur.get(k) {
+                Some(v) if !v.is_null() => cur = v,
+                _ => return false,
+            }
+        }
+        true
     }
 }
 
@@ -349,5 +371,13 @@ mod tests {
         let got = errors(vec![RuleSpec::new("endpoint_name", "hostName")]);
         assert!(got[0].contains("externalFindingId"), "{got:?}");
         assert!(errors(vec![id, RuleSpec::new("tags.server_tags", "temp_q_customAttributes.serverTags")]).is_empty());
+    }
+
+    #[test]
+    fn an_absent_finding_list_is_not_an_empty_one() {
+        let m = TransformMap::compile(spec(vec![RuleSpec::new("cves[].name", "finding[].externalFindingId")])).unwrap();
+        assert!(m.lists_findings(&serde_json::json!({"cves": []})));
+        assert!(!m.lists_findings(&serde_json::json!({"endpoint_id": "a"})));
+        assert!(!m.lists_findings(&serde_json::json!({"cves": null})));
     }
 }

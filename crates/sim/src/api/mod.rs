@@ -11,6 +11,7 @@ pub mod auth;
 pub mod cloud;
 pub mod semgrep;
 pub mod xdr;
+pub mod xql;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,13 +33,20 @@ use crate::tenant::{Tag, World};
 pub struct Sim {
     pub world: Arc<World>,
     pub nonces: Arc<auth::NonceCache>,
+    /// The Cortex XDR tenant's XQL engine (started queries, streams, quota used).
+    pub xql: Arc<xql::Engine>,
     /// `(second, requests in that second)` for the rate limit.
     rate: Arc<AtomicU64>,
 }
 
 impl Sim {
     pub fn new(world: Arc<World>) -> Sim {
-        Sim { world, nonces: Arc::new(auth::NonceCache::default()), rate: Arc::new(AtomicU64::new(0)) }
+        Sim {
+            world,
+            nonces: Arc::new(auth::NonceCache::default()),
+            xql: Arc::new(xql::Engine::default()),
+            rate: Arc::new(AtomicU64::new(0)),
+        }
     }
 }
 
@@ -164,6 +172,14 @@ async fn vendor_layer(State((sim, vendor)): State<(Sim, Vendor)>, req: Request, 
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from_stream(stream))
             .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
+    edge += f.shape;
+    if x < edge {
+        let body = match vendor {
+            Vendor::Semgrep => serde_json::json!({"findings": {"unexpected": "shape"}, "projects": "unexpected", "deployments": 7}),
+            Vendor::Cortex => serde_json::json!({"reply": "an unexpected shape"}),
+        };
+        return json(StatusCode::OK, &body);
     }
     edge += f.truncate;
     if x < edge {

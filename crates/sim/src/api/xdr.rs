@@ -14,13 +14,11 @@ use serde_json::{Value, json};
 use super::auth::{self, Cortex};
 use super::{Sim, cortex_error, ok};
 use crate::tenant::World;
-use crate::tenant::xdr::{endpoint_id, endpoint_index};
-use crate::types::{EndpointsPage, Reply, VulnerabilitiesPage};
+use crate::tenant::xdr::endpoint_index;
+use crate::types::{EndpointsPage, Reply};
 
 /// `get_endpoint` returns at most this many endpoints per call (vendor limit).
 pub const MAX_ENDPOINTS_PAGE: u64 = 100;
-/// Our choice for the vulnerability search (see vendor-apis.md §2.6).
-pub const MAX_VULNS_PAGE: u64 = 5_000;
 
 /// Registers `path` and `path/` for the same handler.
 fn both(r: Router<Sim>, path: &str, h: axum::routing::MethodRouter<Sim>) -> Router<Sim> {
@@ -33,7 +31,11 @@ pub fn routes() -> Router<Sim> {
     let r = both(r, "/public_api/v1/endpoints/get_endpoints", post(get_endpoints));
     let r = both(r, "/public_api/v1/system/get_tenant_info", post(tenant_info));
     let r = both(r, "/public_api/v1/healthcheck", post(healthcheck).get(healthcheck));
-    both(r, "/public_api/v1/vulnerability-management/get_vulnerabilities", post(vulnerabilities))
+    // Vulnerability data is read through XQL (there is no vulnerabilities call).
+    let r = both(r, "/public_api/v1/xql/start_xql_query", post(super::xql::start));
+    let r = both(r, "/public_api/v1/xql/get_query_results", post(super::xql::results));
+    let r = both(r, "/public_api/v1/xql/get_query_results_stream", post(super::xql::stream));
+    both(r, "/public_api/v1/xql/get_quota", post(super::xql::quota))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -103,6 +105,42 @@ fn matching(w: &World, data: &RequestData, day: u32) -> Result<Vec<u64>, Respons
     if data.filters.len() == 1 && data.filters[0].field == "endpoint_id_list" && data.sort.is_none() {
         let ids = strings(&data.filters[0].value);
         return Ok(ids.iter().filter_map(|id| endpoint_index(w.seed(), id)).filter(|i| *i < count).collect());
+    }
+    // Sorted by id, filtered (if at all) on times only: no endpoint needs generating.
+    let by_id = data.sort.as_ref().is_some_and(|s| s.field == "endpoint_id");
+    let times_only = data.filters.iter().all(|f| matches!(f.field.as_str(), "last_seen" | "first_seen"));
+    if by_id && times_only {
+        let desc = data.sort.as_ref().is_some_and(|s| s.keyword.eq_ignore_ascii_case("desc"));
+        let mut bounds: Vec<(bool, bool, i64)> = Vec::new(); // (last_seen?, gte?, value)
+        for f in &data.filters {
+            let n = f.value.as_i64().ok_or_else(|| bad_request("Bad Request", json!(format!("filter '{}' needs an integer (epoch ms) value", f.field))))?;
+            let gte = match f.operator.to_ascii_lowercase().as_str() {
+                "gte" => true,
+                "lte" => false,
+                _ => return Err(bad_request("Bad Request", json!(format!("filter '{}' supports gte and lte", f.field)))),
+            };
+            bounds.push((f.field == "last_seen", gte, n));
+        }
+        let order = w.endpoints_by_id(day);
+        let mut out: Vec<u64> = if bounds.is_empty() {
+            order.as_ref().clone()
+        } else {
+            order
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let st = w.endpoint_timeline(i, day);
+                    bounds.iter().all(|&(last, gte, n)| {
+                        let t = if last { st.last_seen } else { w.first_seen(i) };
+                        if gte { t >= n } else { t <= n }
+                    })
+                })
+                .collect()
+        };
+        if desc {
+            out.reverse();
+        }
+        return Ok(out);
     }
     let mut checks: Vec<Check> = Vec::new();
     for f in &data.filters {
@@ -206,7 +244,8 @@ async fn get_endpoint(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -
             (total, all.into_iter().skip(from as usize).take((to - from) as usize).collect())
         };
         let endpoints: Vec<_> = page.into_iter().map(|i| w.endpoint(&w.endpoint_timeline(i, day))).collect();
-        Ok(EndpointsPage { total_count: total as i64, result_count: endpoints.len() as i64, endpoints })
+        let total_count = w.cfg.xdr_total_count.then_some(total as i64);
+        Ok(EndpointsPage { total_count, result_count: endpoints.len() as i64, endpoints })
     })
     .await;
     match result {
@@ -231,16 +270,24 @@ async fn tenant_info(State(sim): State<Sim>, headers: HeaderMap) -> Response {
     if let Err(r) = guard(&sim, &headers, false) {
         return r;
     }
+    // Field names and shapes as in the vendor's own fixture (CortexXDRIR
+    // test_data/get_tenant_info.json): expirations are display strings there.
     let n = sim.world.cfg.scale.xdr_endpoints as i64;
+    let hi = if sim.world.cfg.host_insights { n } else { 0 };
     ok(&Reply {
         reply: json!({
-            "pro_per_endpoint_expiration": 1_830_297_600_000i64,
+            "pro_per_endpoint_expiration": "Dec 31st 2027 23:59:59",
             "purchased_pro_per_endpoint": {"agents": n + n / 10},
-            "installed_pro_per_endpoint": n,
+            "data_enabled_pro_per_endpoint": n,
+            "prevent_expiration": 0,
             "purchased_prevent": 0,
             "installed_prevent": 0,
-            "enabled_host_insights": n,
-            "host_insights_expiration": 1_830_297_600_000i64,
+            "compute_unit_expiration": "Dec 31st 2027 23:59:59",
+            "purchased_compute_unit": 10,
+            "compute_unit_is_trial": false,
+            "host_insights_expiration": if hi > 0 { json!("Dec 31st 2027 23:59:59") } else { json!(0) },
+            "enabled_host_insights": hi,
+            "purchased_host_insights": if hi > 0 { n + n / 10 } else { 0 },
         }),
     })
 }
@@ -250,66 +297,4 @@ async fn healthcheck(State(sim): State<Sim>, headers: HeaderMap) -> Response {
         return r;
     }
     ok(&json!({"status": "available"}))
-}
-
-async fn vulnerabilities(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = guard(&sim, &headers, true) {
-        return r;
-    }
-    let data = match parse(&body) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
-    let (from, to) = match window(&data, MAX_VULNS_PAGE) {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let mut ids: Option<Vec<String>> = None;
-    let mut severities: Option<Vec<String>> = None;
-    let mut cves: Option<Vec<String>> = None;
-    for f in &data.filters {
-        match (f.field.as_str(), f.operator.to_ascii_lowercase().as_str()) {
-            ("endpoint_id_list", "in") => ids = Some(strings(&f.value)),
-            ("severity", "in") => severities = Some(strings(&f.value).into_iter().map(|s| s.to_ascii_uppercase()).collect()),
-            ("cve_id", "in") => cves = Some(strings(&f.value).into_iter().map(|s| s.to_ascii_uppercase()).collect()),
-            (field, _) => {
-                return bad_request("Bad Request", json!(format!("unsupported filter field '{field}' with operator '{}'", f.operator)));
-            }
-        }
-    }
-    let w = sim.world.clone();
-    let day = w.day();
-    let result = tokio::task::spawn_blocking(move || {
-        let indexes: Vec<u64> = match &ids {
-            Some(list) => list.iter().filter_map(|id| endpoint_index(w.seed(), id)).filter(|i| *i < w.endpoint_count(day)).collect(),
-            None => (0..w.endpoint_count(day)).collect(),
-        };
-        let mut total = 0u64;
-        let mut data = Vec::new();
-        for i in indexes {
-            let st = w.endpoint_state(i, day);
-            if st.retired() {
-                continue;
-            }
-            let id = endpoint_id(w.seed(), i);
-            let name = w.endpoint_name(i);
-            for v in w.vulnerabilities(&st, &name, &id) {
-                if severities.as_ref().is_some_and(|s| !s.iter().any(|x| *x == v.severity))
-                    || cves.as_ref().is_some_and(|c| !c.iter().any(|x| *x == v.cve_id))
-                {
-                    continue;
-                }
-                if total >= from && total < to {
-                    data.push(v);
-                }
-                total += 1;
-            }
-        }
-        VulnerabilitiesPage { total_count: total as i64, result_count: data.len() as i64, data }
-    })
-    .await;
-    match result {
-        Ok(page) => ok(&Reply { reply: page }),
-        Err(e) => cortex_error(500, 500, "An error occurred while processing XDR public API", json!(e.to_string())),
-    }
 }

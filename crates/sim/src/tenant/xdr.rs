@@ -9,7 +9,7 @@
 use super::vocab::{CLOUDS, DEPARTMENTS, ENDPOINT_TAGS, ENVS, OSES, ROLES, SERVER_TAGS, SITES, USERS};
 use super::{BASE_MS, DAY_MS, Tag, World, event_time, has_event};
 use crate::rng::{Rng, h};
-use crate::types::{AffectedProduct, Endpoint, EndpointTags, Text, Vulnerability};
+use crate::types::{Endpoint, EndpointTags, Text, VaCve, VaEndpoint};
 
 /// One CVE slot of an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,7 +151,18 @@ impl World {
         EndpointState { index: i, created_day, retired_day, last_seen, slots }
     }
 
-    fn first_seen(&self, i: u64) -> i64 {
+    /// Every endpoint index that exists on `day` (retired ones too), ordered by endpoint
+    /// id: the order of `get_endpoint` sorted by `endpoint_id` and of `va_endpoints`
+    /// sorted the same way. Cached per day.
+    pub fn endpoints_by_id(&self, day: u32) -> std::sync::Arc<Vec<u64>> {
+        self.endpoint_set("order:endpoint_id", day, || {
+            let mut ids: Vec<(String, u64)> = (0..self.endpoint_count(day)).map(|i| (endpoint_id(self.seed(), i), i)).collect();
+            ids.sort_unstable();
+            ids.into_iter().map(|(_, i)| i).collect()
+        })
+    }
+
+    pub fn first_seen(&self, i: u64) -> i64 {
         let created = self.created_day(i);
         if created > 0 {
             return event_time(self.seed(), Tag::Endpoint, i, created);
@@ -253,37 +264,52 @@ impl World {
         }
     }
 
-    /// The endpoint's current (open) CVEs, as the vulnerability search returns them.
-    pub fn vulnerabilities(&self, st: &EndpointState, endpoint_name: &str, endpoint_id: &str) -> Vec<Vulnerability> {
+    /// The endpoint's row of the XQL dataset `va_endpoints` (none once it is retired).
+    pub fn va_endpoint(&self, st: &EndpointState) -> Option<VaEndpoint> {
         if st.retired() {
-            return Vec::new();
+            return None;
         }
-        st.open_slots()
-            .map(|s| {
-                let c = self.cves.get(s.cve);
-                let mut r = Rng::new(self.seed(), &[Tag::Slot as u64, st.index, s.cve, 7]);
-                let version = format!("{}.{}.{}", r.range(0, 9), r.range(0, 20), r.range(0, 30));
-                Vulnerability {
-                    endpoint_id: endpoint_id.to_string().into(),
-                    endpoint_name: endpoint_name.to_string().into(),
-                    cve_id: c.id.clone().into(),
-                    cvss_score: c.score,
-                    cvss_vector: Some(c.v31.clone().into()),
-                    severity: c.severity.into(),
-                    description: Some(c.description.clone().into()),
-                    publication_date: Some(c.published),
-                    affected_products: vec![AffectedProduct {
-                        name: c.product.into(),
-                        version: version.into(),
-                        fixed_version: c.fixed_version.clone().map(Text::from),
-                    }],
-                    first_detected: s.detected,
-                    last_detected: st.last_seen,
-                    epss_score: Some(c.epss),
-                    exploitable: Some(c.exploitable),
-                }
-            })
-            .collect()
+        let mut top: Option<&super::cves::Cve> = None;
+        let mut cves = Vec::with_capacity(st.slots.len());
+        for s in st.open_slots() {
+            let c = self.cves.get(s.cve);
+            if top.is_none_or(|t| c.score > t.score) {
+                top = Some(c);
+            }
+            cves.push(Text::from(c.id.clone()));
+        }
+        Some(VaEndpoint {
+            endpoint_id: endpoint_id(self.seed(), st.index).into(),
+            endpoint_name: self.endpoint_name(st.index).into(),
+            cves,
+            severity: top.map_or("NONE", |c| c.severity).into(),
+            severity_score: top.map_or(0.0, |c| c.score),
+            _time: st.last_seen,
+        })
+    }
+
+    /// The `va_cves` row of a CVE id.
+    pub fn va_cve_by_id(&self, id: &str) -> Option<VaCve> {
+        (0..self.cves.len() as u64).find(|k| self.cves.get(*k).id == id).map(|k| self.va_cve(k))
+    }
+
+    /// Catalog CVE `k` as a row of the XQL dataset `va_cves`.
+    pub fn va_cve(&self, k: u64) -> VaCve {
+        let c = self.cves.get(k);
+        VaCve {
+            name: c.id.clone().into(),
+            cve_id: c.id.clone().into(),
+            severity: c.severity.into(),
+            severity_score: c.score,
+            impact_score: (c.score * 0.6 * 10.0).round() / 10.0,
+            exploitability_score: (c.score * 0.4 * 10.0).round() / 10.0,
+            description: c.description.clone().into(),
+            publication_date: c.published,
+            affected_products: vec![c.product.into()],
+            r#type: if c.product.starts_with("linux-image") || c.product.contains("windows") { "OPERATING_SYSTEM" } else { "APPLICATION" }.into(),
+            // Written when the tenant first analysed its endpoints (before day 0).
+            _time: BASE_MS - DAY_MS,
+        }
     }
 }
 

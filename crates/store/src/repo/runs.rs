@@ -10,7 +10,7 @@ use crate::params;
 use crate::value::Row;
 
 const COLUMNS: &str = "id, integration_id, profile_id, mode, status, started_at, ended_at, fetched, created, updated, \
-                       unchanged, closed, skipped, assets_created, assets_updated, assets_retired, error, cursor, initial";
+                       unchanged, closed, skipped, assets_created, assets_updated, assets_retired, error, cursor, initial, notes";
 
 fn run(mut r: Row) -> Result<SyncRun> {
     let cursor: Option<String> = r.take(17)?;
@@ -36,6 +36,7 @@ fn run(mut r: Row) -> Result<SyncRun> {
         error: r.take(16)?,
         cursor: cursor.map(|c| parse_json(&c, "run cursor")).transpose()?,
         initial: r.get::<i64>(18)? != 0,
+        notes: r.take(19)?,
     })
 }
 
@@ -175,6 +176,15 @@ pub fn finish(conn: &mut dyn Conn, run_id: i64, status: SyncStatus, error: Optio
         "UPDATE sync_runs SET status = ?, error = ?, ended_at = ?, closed = closed + ?, assets_retired = assets_retired + ? WHERE id = ?",
         params![status.as_str(), error, now_ms(), d.closed, d.assets_retired, run_id],
     )?;
+    Ok(())
+}
+
+/// Records what a run said besides its counts (one line per note).
+pub fn set_notes(conn: &mut dyn Conn, run_id: i64, notes: &[String]) -> Result<()> {
+    if notes.is_empty() {
+        return Ok(());
+    }
+    conn.execute("UPDATE sync_runs SET notes = ? WHERE id = ?", params![notes.join("\n").as_str(), run_id])?;
     Ok(())
 }
 
