@@ -218,9 +218,10 @@ impl HttpClient {
                         Err(e) => ConnectorError::Unreachable { url: self.base.clone(), reason: transport_reason(&e) },
                         Ok(body) if status.is_success() => match decode(&body) {
                             Ok(v) => return Ok(v),
-                            Err(DecodeFailure::CutOff(reason)) => {
-                                ConnectorError::Unreachable { url: self.base.clone(), reason: format!("the response was cut off ({reason})") }
-                            }
+                            Err(DecodeFailure::CutOff(reason)) => ConnectorError::Unreachable {
+                                url: self.base.clone(),
+                                reason: format!("the response was cut off ({reason})"),
+                            },
                             // A whole reply that does not match the API will not match it on
                             // a second try either: said once, with where and what.
                             Err(DecodeFailure::Invalid(reason)) => {

@@ -100,6 +100,12 @@ pub trait Source: Send {
     fn notes(&self) -> Vec<String> {
         Vec::new()
     }
+    /// For a delta run: the scopes (e.g. Semgrep projects) whose records this run read
+    /// whole, so what they no longer list is closed. `None`: the delta reconciles nothing
+    /// beyond its records (a per-asset source closes per record).
+    fn reconciled_scopes(&self) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// The result of a connection test, in words.

@@ -145,6 +145,13 @@ impl Producer {
         }
     }
 
+    fn reconciled_scopes(&self) -> Option<Vec<String>> {
+        match self {
+            Producer::Vendor(s) => s.reconciled_scopes(),
+            Producer::Replay(_) | Producer::File(_) => None,
+        }
+    }
+
     async fn next(&mut self, engine: &Engine, cursor: Option<&Cursor>) -> Result<Fetched> {
         match self {
             Producer::Vendor(s) => Ok(Fetched { page: s.next_page(cursor).await?, raw_ids: None }),
@@ -181,6 +188,8 @@ struct RunEnd {
     scope: Option<String>,
     /// See [`SyncRun::initial`]: no sweep.
     initial: bool,
+    /// A delta's scopes read whole, with the asset each maps to: swept like a full run.
+    reconciled: Option<Vec<(String, i64)>>,
 }
 
 /// What the transform stage needs besides the page.
@@ -522,8 +531,9 @@ impl Engine {
             run_id: prep.run.id,
             integration_id: prep.integration.id,
             source: prep.kind.product.to_string(),
-            // An initial run needs no seen-marks: it sweeps nothing.
-            full: prep.run.mode != SyncMode::Delta && !prep.run.initial,
+            // An initial run needs no seen-marks: it sweeps nothing. A delta records them
+            // too: a source may read some scopes whole and have them reconciled.
+            full: !prep.run.initial,
             completeness: Completeness::PerFinding,
             rules,
             scope: prep.scope.clone(),
@@ -537,6 +547,7 @@ impl Engine {
         let integration_id = prep.integration.id;
         let dicts = self.blocking(move |s| Ok(s.read(|c| raw::dicts(c, integration_id))?)).await?;
         let dicts = dicts.into_iter().map(|d| (d.stream.clone(), d)).collect();
+        let scope_assets = prep.scopes.clone().unwrap_or_default();
         let mut cx = TransformContext { maps: maps.clone(), kind, scopes: prep.scopes, integration_id, dicts };
         let transform = tokio::task::spawn_blocking(move || {
             while let Some(f) = raw_rx.blocking_recv() {
@@ -579,6 +590,10 @@ impl Engine {
             aborted.store(true, Ordering::SeqCst);
         }
         let notes = producer.notes();
+        // Only scopes mapped to an asset were ingested, so only those are swept.
+        let reconciled = producer
+            .reconciled_scopes()
+            .map(|scopes| scopes.into_iter().filter_map(|s| scope_assets.get(&s).map(|a| (s, *a))).collect::<Vec<_>>());
         for n in &notes {
             tracing::info!(message = "Run note.", run = prep.run.id, note = %n);
         }
@@ -594,6 +609,7 @@ impl Engine {
                     mode: prep.run.mode,
                     scope: prep.scope,
                     initial: prep.run.initial,
+                    reconciled,
                 };
                 self.succeed(end, &maps, swept, notes).await
             }
@@ -608,7 +624,7 @@ impl Engine {
     /// Sweeps (unless the writer already did, in `swept`), records the run and the
     /// integration's status, and commits the delta watermark.
     async fn succeed(&self, end: RunEnd, maps: &RunMaps, swept: Option<RunCounts>, notes: Vec<String>) -> Result<SyncRun> {
-        let RunEnd { integration_id, kind, run_id, mode, scope, initial } = end;
+        let RunEnd { integration_id, kind, run_id, mode, scope, initial, reconciled } = end;
         let products = maps.products(kind);
         let streams: Vec<String> = maps.by_stream.keys().cloned().collect();
         self.blocking(move |store| {
@@ -635,7 +651,13 @@ impl Engine {
                     }
                     None if mode == SyncMode::Replay => ingest::finish_replay(c, &ctx, &products, &streams)?,
                     None if mode != SyncMode::Delta => ingest::finish_full(c, &ctx, &products, &streams)?,
-                    None => RunCounts::default(),
+                    None => match &reconciled {
+                        Some(scopes) => ingest::finish_scopes(c, &ctx, &products, scopes)?,
+                        None => {
+                            ingest::drop_seen(c, run_id)?;
+                            RunCounts::default()
+                        }
+                    },
                 };
                 runs::finish(c, run_id, SyncStatus::Succeeded, None, &swept)?;
                 runs::set_notes(c, run_id, &notes)?;

@@ -227,11 +227,11 @@ tributary_store::backend_tests! {
         });
     }
 
-    fn delta_after_a_day_matches_truth(db) {
+    fn a_delta_sees_fixes_triage_and_removals_of_the_projects_scanned(db) {
         let rt = rt();
         rt.block_on(async {
             let mut cfg = small(24);
-            cfg.churn.finding_change = 0.05;
+            cfg.churn.project_scan = 0.3;
             let sim = sim(cfg).await;
             let e = engine(&db);
             e.add_integration(semgrep("sg", &sim, json!({"auto_map_future": true})), "test").await.unwrap();
@@ -240,12 +240,56 @@ tributary_store::backend_tests! {
             let run = sync(&e, "sg", false).await.unwrap();
             assert_eq!(run.mode, SyncMode::Delta);
             let t = truth(&sim);
-            assert!(run.counts.fetched < n(&t["semgrep"]["sast_findings_total"]) / 2, "a delta fetches what changed: {:?}", run.counts);
-            assert!(run.counts.closed > 0 && run.counts.created > 0, "{:?}", run.counts);
-            assert_eq!(count(&e, SAST_FINDINGS), n(&t["semgrep"]["sast_findings"]));
-            assert_eq!(count(&e, SCA_FINDINGS), n(&t["semgrep"]["sca_findings"]));
+            let sg = &t["semgrep"];
+            assert!(run.counts.fetched < n(&sg["sast_findings_total"]) / 2, "a delta reads only the projects scanned: {:?}", run.counts);
+            assert!(run.notes.as_deref().unwrap_or("").contains("projects scanned since the last sync"), "{:?}", run.notes);
+            // Exactly the findings fixed or removed since: closed.
+            let w = &sim.world;
+            let mut expected_closed = 0;
+            for ty in [IssueType::Sast, IssueType::Sca] {
+                for f in 0..w.finding_count(ty, 0) {
+                    if w.project(w.finding_project(ty, f)).url.is_none() {
+                        continue;
+                    }
+                    let (before, after) = (w.finding_state(ty, f, 0).status, w.finding_state(ty, f, 1).status);
+                    let gone = |s: Status| matches!(s, Status::Fixed | Status::Removed);
+                    if !gone(before) && gone(after) {
+                        expected_closed += 1;
+                    }
+                }
+            }
+            assert!(expected_closed > 0);
+            assert_eq!(run.counts.closed, expected_closed, "{:?}", run.counts);
+            // Open and triaged counts equal the truth.
+            let triaged = |product: &str| {
+                scalar(&e, "SELECT COUNT(*) FROM findings WHERE product = ? AND status IN ('risk_accepted', 'false_positive')", params![product])
+            };
+            assert_eq!(count(&e, SAST_FINDINGS), n(&sg["sast_findings"]));
+            assert_eq!(count(&e, SCA_FINDINGS), n(&sg["sca_findings"]));
+            assert_eq!(triaged("Semgrep Code"), n(&sg["sast_findings_triaged"]));
+            assert_eq!(triaged("Semgrep Supply Chain"), n(&sg["sca_findings_triaged"]));
+            // A full sync after it finds nothing left to reconcile.
             let full = sync(&e, "sg", true).await.unwrap();
-            assert_eq!((full.counts.created, full.counts.closed), (0, 0), "the delta left nothing to reconcile: {:?}", full.counts);
+            assert_eq!((full.counts.created, full.counts.updated, full.counts.closed), (0, 0, 0), "the delta left nothing: {:?}", full.counts);
+            // Nothing scanned since: a delta reads no findings at all.
+            let quiet = sync(&e, "sg", false).await.unwrap();
+            assert_eq!((quiet.mode, quiet.counts.fetched), (SyncMode::Delta, 0));
+            sim.stop().await;
+        });
+    }
+
+    fn a_listing_cut_at_the_cap_is_read_again_by_project(db) {
+        let rt = rt();
+        rt.block_on(async {
+            let mut cfg = small(26);
+            cfg.semgrep_listing_cap = Some(1_000);
+            let sim = sim(cfg).await;
+            let e = engine(&db);
+            e.add_integration(semgrep("sg", &sim, json!({"auto_map_future": true, "listing_cap": 1000, "page_size": 100})), "test").await.unwrap();
+            let run = sync(&e, "sg", false).await.unwrap();
+            let t = truth(&sim);
+            assert_eq!(count(&e, SAST_FINDINGS), n(&t["semgrep"]["sast_findings"]), "nothing cut: {:?}", run.notes);
+            assert!(run.notes.unwrap_or_default().contains("read again project by project"));
             sim.stop().await;
         });
     }

@@ -187,9 +187,13 @@ pub struct Churn {
     pub endpoint_change: f64,
     pub endpoint_add: f64,
     pub endpoint_retire: f64,
-    /// Semgrep findings that change state (open → fixed, fixed → reopened).
+    /// Semgrep projects scanned per day (only a scan changes a project's findings and
+    /// moves its `latest_scan_at`; stale projects are never scanned).
+    pub project_scan: f64,
+    /// Findings of a scanned project whose state changes at the scan (open → fixed,
+    /// triaged or removed; fixed → reintroduced).
     pub finding_change: f64,
-    /// New Semgrep findings per day, as a share of the base count.
+    /// New Semgrep findings per day, as a share of the base count (found by that day's scans).
     pub finding_new: f64,
     /// Repositories whose deployment or exposure changes.
     pub repository_change: f64,
@@ -201,7 +205,8 @@ impl Default for Churn {
             endpoint_change: 0.01,
             endpoint_add: 0.002,
             endpoint_retire: 0.002,
-            finding_change: 0.005,
+            project_scan: 0.02,
+            finding_change: 0.2,
             finding_new: 0.005,
             repository_change: 0.02,
         }
@@ -228,6 +233,9 @@ pub struct SimConfig {
     pub xdr_total_count: bool,
     /// Daily XQL quota in compute units (the vendor's example tenant: 1000).
     pub xql_quota: f64,
+    /// Semgrep findings listings stop after this many results (deployments older than
+    /// mid-2026 stopped at 50,000); none: no cap.
+    pub semgrep_listing_cap: Option<u64>,
 }
 
 impl SimConfig {
@@ -244,6 +252,7 @@ impl SimConfig {
             host_insights: true,
             xdr_total_count: true,
             xql_quota: 1000.0,
+            semgrep_listing_cap: None,
         }
     }
 }

@@ -21,7 +21,7 @@ fn vendor_samples_deserialize() {
     assert_eq!(s.findings[0].location.line, 118);
     let c: FindingsResponse = serde_json::from_str(&load("semgrep_sca_findings.json")).unwrap();
     let dep = c.findings[0].found_dependency.as_ref().unwrap();
-    assert_eq!((&*dep.package, &*dep.transitivity), ("lodash", "TRANSITIVE"));
+    assert_eq!((&*dep.package, &*dep.transitivity), ("lodash", "transitive"));
     assert_eq!(c.findings[0].reachability.as_deref(), Some("conditionally reachable"));
     let e: Reply<EndpointsPage> = serde_json::from_str(&load("xdr_get_endpoint.json")).unwrap();
     assert_eq!(e.reply.endpoints[0].tags.as_ref().unwrap().server_tags, ["pci"]);

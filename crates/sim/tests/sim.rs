@@ -95,14 +95,18 @@ impl Api {
     /// Runs an XQL query the way the vendor's own integration does: start, poll while
     /// PENDING, then inline rows or the (gzip) stream. Returns (rows, polls, streamed).
     async fn xql(&self, query: &str, timeframe: Value) -> (Vec<Value>, u32, bool) {
-        let (s, v) = self.xdr("/public_api/v1/xql/start_xql_query/", json!({"request_data": {"query": query, "timeframe": timeframe}})).await;
+        let (s, v) =
+            self.xdr("/public_api/v1/xql/start_xql_query/", json!({"request_data": {"query": query, "timeframe": timeframe}})).await;
         assert_eq!(s, StatusCode::OK, "{v}");
         let id = v["reply"].as_str().unwrap().to_string();
         let mut polls = 0;
         loop {
             polls += 1;
             let (s, v) = self
-                .xdr("/public_api/v1/xql/get_query_results/", json!({"request_data": {"query_id": id, "pending_flag": true, "format": "json", "limit": 1000}}))
+                .xdr(
+                    "/public_api/v1/xql/get_query_results/",
+                    json!({"request_data": {"query_id": id, "pending_flag": true, "format": "json", "limit": 1000}}),
+                )
                 .await;
             assert_eq!(s, StatusCode::OK, "{v}");
             let r: Reply<XqlResults> = serde_json::from_value(v).unwrap();
@@ -154,7 +158,9 @@ impl Api {
         let mut out = Vec::new();
         for page in 0.. {
             let (s, v) = self
-                .semgrep(&format!("/api/v1/deployments/acme-sec/findings?issue_type={issue_type}&page={page}&page_size={page_size}{extra}"))
+                .semgrep(&format!(
+                    "/api/v1/deployments/acme-sec/findings?issue_type={issue_type}&page={page}&page_size={page_size}&dedup=true{extra}"
+                ))
                 .await;
             assert_eq!(s, StatusCode::OK, "{v}");
             let r: FindingsResponse = serde_json::from_value(v).unwrap();
@@ -249,13 +255,15 @@ async fn full_walks_return_each_record_once_and_match_truth() {
 async fn deltas_after_an_advance_return_exactly_what_changed() {
     let mut cfg = small(4);
     cfg.churn.endpoint_change = 0.2;
-    cfg.churn.finding_change = 0.05;
+    cfg.churn.project_scan = 0.5;
     let sim = start(cfg).await;
     let api = Api::new(&sim);
 
     let before = api.all_endpoints(json!([])).await;
     let vb = api.vulns().await;
     let sast_before = api.all_findings("sast", "", 3000).await;
+    let projects_before: HashMap<String, Option<String>> =
+        api.all_projects().await.into_iter().map(|p| (p.name.to_string(), p.latest_scan_at.map(|t| t.to_string()))).collect();
     let watermark = before.iter().map(|e| e.last_seen).max().unwrap();
     let since_ms =
         sast_before.iter().filter_map(|f| f.relevant_since.as_deref()).filter_map(tributary_core::time::parse_loose).max().unwrap();
@@ -278,16 +286,37 @@ async fn deltas_after_an_advance_return_exactly_what_changed() {
     // va_endpoints rows written since the watermark: the changed endpoints still installed.
     let (rows, _, _) = api.xql("dataset = va_endpoints | fields endpoint_id, cves", json!({"from": watermark + 1, "to": i64::MAX})).await;
     let rows: HashSet<String> = rows.iter().map(|r| r["endpoint_id"].as_str().unwrap().to_string()).collect();
-    let live_changed: HashSet<String> = delta.iter().filter(|e| e.endpoint_status != "UNINSTALLED").map(|e| e.endpoint_id.to_string()).collect();
+    let live_changed: HashSet<String> =
+        delta.iter().filter(|e| e.endpoint_status != "UNINSTALLED").map(|e| e.endpoint_id.to_string()).collect();
     assert_eq!(rows, live_changed, "the timeframe selects the rows written since");
 
     let sast_after = api.all_findings("sast", "", 3000).await;
     let old: HashMap<i64, &tributary_sim::types::Finding> = sast_before.iter().map(|f| (f.id, f)).collect();
     let changed: HashSet<i64> = sast_after.iter().filter(|f| old.get(&f.id).is_none_or(|o| *o != *f)).map(|f| f.id).collect();
     assert!(!changed.is_empty());
+    // `since` sees only findings (re)introduced since then, never fixes or triage.
+    let reintroduced: HashSet<i64> =
+        sast_after.iter().filter(|f| old.get(&f.id).is_none_or(|o| o.relevant_since != f.relevant_since)).map(|f| f.id).collect();
     let since = format!("&since={}", (since_ms + 1) as f64 / 1000.0);
     let delta: HashSet<i64> = api.all_findings("sast", &since, 100).await.iter().map(|f| f.id).collect();
-    assert_eq!(delta, changed, "since returns exactly the changed and new findings");
+    assert_eq!(delta, reintroduced, "since returns exactly the new and reintroduced findings");
+    let state_only: Vec<i64> = changed.difference(&reintroduced).copied().collect();
+    assert!(!state_only.is_empty(), "some findings were fixed or triaged without moving relevant_since");
+    // Removed findings leave the listing; every finding whose state changed is in a project
+    // whose latest_scan_at moved.
+    let after_ids: HashSet<i64> = sast_after.iter().map(|f| f.id).collect();
+    let removed = sast_before.iter().filter(|f| !after_ids.contains(&f.id)).count();
+    assert!(removed > 0, "some findings were removed");
+    let projects_after: HashMap<String, Option<String>> =
+        api.all_projects().await.into_iter().map(|p| (p.name.to_string(), p.latest_scan_at.map(|t| t.to_string()))).collect();
+    let scanned: HashSet<&String> = projects_after.iter().filter(|(n, t)| projects_before.get(*n) != Some(*t)).map(|(n, _)| n).collect();
+    for f in sast_after.iter().filter(|f| changed.contains(&f.id)) {
+        assert!(
+            scanned.contains(&f.repository.name.to_string()),
+            "finding {} changed in a project whose latest_scan_at did not move",
+            f.id
+        );
+    }
     sim.stop().await;
 }
 
@@ -553,7 +582,8 @@ async fn xql_queries_pend_stream_cost_and_refuse_what_is_unsupported() {
     assert!(v["reply"]["used_quota"].as_f64().unwrap() > 0.0 && v["reply"]["license_quota"] == 1000.0, "{v}");
     assert_eq!(sim.xql.started.load(std::sync::atomic::Ordering::SeqCst), 2);
     // A query this tenant does not run: a parse error in the vendor's envelope.
-    let (s, v) = api.xdr("/public_api/v1/xql/start_xql_query/", json!({"request_data": {"query": "dataset = xdr_data | comp count()"}})).await;
+    let (s, v) =
+        api.xdr("/public_api/v1/xql/start_xql_query/", json!({"request_data": {"query": "dataset = xdr_data | comp count()"}})).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(v["reply"]["err_extra"]["parse_err"].as_str().unwrap().contains("xdr_data"), "{v}");
     // The invented vulnerabilities call is gone.
@@ -572,5 +602,43 @@ async fn xql_queries_pend_stream_cost_and_refuse_what_is_unsupported() {
     assert_eq!(s.as_u16(), 402, "{v}");
     let (_, v) = api.xdr("/public_api/v1/endpoints/get_endpoint/", json!({"request_data": {"search_from": 0, "search_to": 100}})).await;
     assert!(v["reply"].get("total_count").is_none() && v["reply"]["result_count"] == 100, "no total_count");
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn findings_repeat_per_ref_without_dedup_and_projects_narrow_the_listing() {
+    let mut cfg = small(33);
+    cfg.semgrep_listing_cap = Some(500);
+    let sim = start(cfg).await;
+    let api = Api::new(&sim);
+    let page = |extra: &'static str| {
+        let api = &api;
+        async move {
+            let (s, v) = api.semgrep(&format!("/api/v1/deployments/acme-sec/findings?issue_type=sast&page_size=3000{extra}")).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            serde_json::from_value::<FindingsResponse>(v).unwrap().findings
+        }
+    };
+    // The cap: a listing stops at 500 results, whatever the page size.
+    assert_eq!(page("&dedup=true").await.len(), 500);
+    assert!(page("&dedup=true&page=1").await.is_empty());
+    // Without dedup, copies on pull-request refs come along.
+    let w = &sim.world;
+    let sast = tributary_sim::tenant::semgrep::IssueType::Sast;
+    let biggest =
+        (0..w.project_count()).max_by_key(|p| (0..w.finding_count(sast, 0)).filter(|f| w.finding_project(sast, *f) == *p).count()).unwrap();
+    let ids: &'static str = Box::leak(format!("&repository_ids={}", 99_000 + biggest).into_boxed_str());
+    let deduped = page(Box::leak(format!("&dedup=true{ids}").into_boxed_str())).await;
+    let all_refs = page(ids).await;
+    assert!(all_refs.len() > deduped.len(), "{} vs {}", all_refs.len(), deduped.len());
+    assert!(all_refs.iter().any(|f| f.r#ref.as_deref().is_some_and(|r| r.starts_with("refs/pull/"))));
+    assert!(deduped.iter().all(|f| !f.r#ref.as_deref().unwrap_or("").starts_with("refs/pull/")));
+    let project = w.project(biggest);
+    assert!(deduped.iter().all(|f| f.repository.name == project.name), "repository_ids narrows to the project");
+    let expected = (0..w.finding_count(sast, 0)).filter(|f| w.finding_project(sast, *f) == biggest).count();
+    assert_eq!(deduped.len(), expected);
+    // Projects: pages are cut at 500 whatever is asked, so only an empty page ends them.
+    let (_, v) = api.semgrep("/api/v1/deployments/acme-sec/projects?page=0&page_size=3000").await;
+    assert_eq!(v["projects"].as_array().unwrap().len(), 50);
     sim.stop().await;
 }

@@ -962,6 +962,45 @@ fn sweep_unseen(
     Ok(counts)
 }
 
+/// Ends a delta that read some scopes whole (a Semgrep delta: the projects scanned since
+/// the last sync): in each `(scope, repository asset)`, open findings of `products` the
+/// run did not see are closed and their raw records deleted; nothing else is touched.
+/// Reads through the findings' repository index, so its cost follows the scopes' size.
+pub fn finish_scopes(
+    conn: &mut dyn Conn,
+    ctx: &RunContext,
+    products: &[(String, Completeness)],
+    scopes: &[(String, i64)],
+) -> Result<RunCounts> {
+    let now = now_ms();
+    let mut counts = RunCounts::default();
+    for (scope, repo) in scopes {
+        let mut close: Vec<i64> = Vec::new();
+        let mut raw: Vec<i64> = Vec::new();
+        for (product, _) in products {
+            conn.query_each(
+                "SELECT id, raw_id FROM findings WHERE repo_asset_id = ? AND integration_id = ? AND product = ? AND scope = ? \
+                 AND status <> 'fixed' AND NOT EXISTS \
+                 (SELECT 1 FROM sync_seen s WHERE s.run_id = ? AND s.item_kind = ? AND s.item_id = findings.id)",
+                params![*repo, ctx.integration_id, product.as_str(), scope.as_str(), ctx.run_id, SEEN_FINDING],
+                &mut |r| {
+                    close.push(r.get(0)?);
+                    if let Some(id) = r.get::<Option<i64>>(1)? {
+                        raw.push(id);
+                    }
+                    Ok(())
+                },
+            )?;
+        }
+        counts.closed += close_findings(conn, &close, now)?;
+        for id in raw {
+            conn.execute("DELETE FROM raw_records WHERE id = ?", params![id])?;
+        }
+    }
+    drop_seen(conn, ctx.run_id)?;
+    Ok(counts)
+}
+
 /// [`finish_scope`] with the marks in memory: reads the scope's ids and closes or deletes
 /// those the run did not see (usually none or few).
 fn finish_scope_in_memory(

@@ -24,7 +24,12 @@ pub const UPGRADES: &[Upgrade] = &[
             format!("ALTER TABLE sync_runs ADD COLUMN {}", schema::column_sql(&schema::SYNC_RUN_INITIAL, d)),
         ]
     }),
-    (3, "run notes", |d| vec![format!("ALTER TABLE sync_runs ADD COLUMN {}", schema::column_sql(&schema::SYNC_RUN_NOTES, d))]),
+    (3, "run notes; findings by repository", |d| {
+        vec![
+            format!("ALTER TABLE sync_runs ADD COLUMN {}", schema::column_sql(&schema::SYNC_RUN_NOTES, d)),
+            schema::create_index_sql(&schema::FINDINGS, &schema::FINDINGS_REPO),
+        ]
+    }),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

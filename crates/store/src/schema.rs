@@ -334,6 +334,9 @@ pub const RAW_RECORDS: Table = bulk_table(
     &[uniq("raw_records_key", &["integration_id", "stream", "record_key"])],
 );
 
+/// Findings by the repository they belong to (added by schema version 3).
+pub const FINDINGS_REPO: Index = idx("findings_repo", &["repo_asset_id"]);
+
 /// `sync_runs.notes`: what the run says besides its counts (see `SyncRun::notes`).
 pub const SYNC_RUN_NOTES: Col = text("notes");
 
@@ -388,8 +391,9 @@ pub const FINDINGS: Table = bulk_table(
     ],
     // Deliberately few indexes: each one costs every insert (bench/RESULTS.md). The unique
     // key is local to the asset, so a first load appends; (product, status) serves
-    // vendorProductName queries and the end-of-sync sweep.
-    &[uniq("findings_key", &["asset_id", "fkey"]), idx("findings_product_status", &["product", "status"])],
+    // vendorProductName queries and the end-of-sync sweep; repo_asset_id serves the
+    // per-project reconcile of a Semgrep delta.
+    &[uniq("findings_key", &["asset_id", "fkey"]), idx("findings_product_status", &["product", "status"]), FINDINGS_REPO],
 );
 
 pub const ISSUES: Table = table(

@@ -36,14 +36,15 @@ tributary_store::backend_tests! {
     }
 
     fn upgrades_a_version_1_database(db) {
-        // Version 1 had no raw-record dictionaries and no initial-run flag: build one, with
-        // a raw record in it.
+        // Version 1 had no raw-record dictionaries, no initial-run flag and no run notes:
+        // build one, with a raw record in it.
         let store = db.open();
         store
             .write(|c| {
                 c.batch_execute("DROP TABLE raw_dicts")?;
                 c.batch_execute("ALTER TABLE raw_records DROP COLUMN dict_id")?;
                 c.batch_execute("ALTER TABLE sync_runs DROP COLUMN initial")?;
+                c.batch_execute("ALTER TABLE sync_runs DROP COLUMN notes")?;
                 c.execute(
                     "INSERT INTO raw_records (integration_id, stream, record_key, chash, body, fetched_at) VALUES (1, 's', 'k', 7, ?, 1)",
                     params![lz4_flex::compress_prepend_size(br#"{"old":true}"#).as_slice()],
@@ -57,6 +58,8 @@ tributary_store::backend_tests! {
         assert_eq!(store.migration().to, tributary_store::migrate::SCHEMA_VERSION);
         let dicts: i64 = store.read(|c| c.scalar("SELECT COUNT(*) FROM raw_dicts", &[])).unwrap();
         assert_eq!(dicts, 0);
+        let notes: i64 = store.read(|c| c.scalar("SELECT COUNT(notes) FROM sync_runs", &[])).unwrap();
+        assert_eq!(notes, 0, "run notes exist after the upgrade");
         // Records written before the upgrade still read back.
         let page = store.read(|c| tributary_store::repo::raw::page(c, 1, "s", 0, 10)).unwrap();
         assert_eq!(page[0].body, serde_json::json!({"old": true}));

@@ -147,7 +147,7 @@ async fn walks(base: &str, pid: u32) -> Result<Vec<Walk>> {
             wall: t0.elapsed().as_secs_f64(),
         });
     }
-    // Cortex XDR endpoints, then their CVEs in batches of 100 endpoints.
+    // Cortex XDR endpoints, then their CVE lists.
     let xdr = |path: &str, body: Value| {
         http.post(format!("{base}/cortex-xdr{path}"))
             .header("x-xdr-auth-id", DEFAULT_XDR_KEY_ID)
@@ -156,7 +156,7 @@ async fn walks(base: &str, pid: u32) -> Result<Vec<Walk>> {
             .send()
     };
     let (cpu0, t0) = (cpu_seconds(pid), Instant::now());
-    let (mut bytes, mut requests, mut ids) = (0u64, 0u64, Vec::new());
+    let (mut bytes, mut requests) = (0u64, 0u64);
     let mut from = 0u64;
     loop {
         let body = xdr("/public_api/v1/endpoints/get_endpoint/", json!({"request_data": {"search_from": from, "search_to": from + 100}}))
@@ -166,30 +166,55 @@ async fn walks(base: &str, pid: u32) -> Result<Vec<Walk>> {
         requests += 1;
         bytes += body.len() as u64;
         let v: Value = serde_json::from_slice(&body)?;
-        let total = v["reply"]["total_count"].as_u64().unwrap_or(0);
-        for e in v["reply"]["endpoints"].as_array().into_iter().flatten() {
-            ids.push(e["endpoint_id"].as_str().unwrap_or_default().to_string());
-        }
+        // A short page is the last one (`total_count` is optional upstream).
+        let n = v["reply"]["endpoints"].as_array().map_or(0, Vec::len);
         from += 100;
-        if from >= total {
+        if n < 100 {
             break;
         }
     }
     out.push(Walk { name: "cortex-xdr endpoints", bytes, requests, cpu: cpu_seconds(pid) - cpu0, wall: t0.elapsed().as_secs_f64() });
+    // Their CVE lists: one XQL query over va_endpoints (start, poll, gzip stream).
     let (cpu0, t0) = (cpu_seconds(pid), Instant::now());
     let (mut bytes, mut requests) = (0u64, 0u64);
-    for chunk in ids.chunks(100) {
+    let start: Value = xdr(
+        "/public_api/v1/xql/start_xql_query/",
+        json!({"request_data": {"query": "dataset = va_endpoints | fields endpoint_id, cves | sort asc endpoint_id", "timeframe": {}}}),
+    )
+    .await?
+    .json()
+    .await?;
+    requests += 1;
+    let query_id = start["reply"].as_str().unwrap_or_default().to_string();
+    let stream = loop {
         let body = xdr(
-            "/public_api/v1/vulnerability-management/get_vulnerabilities/",
-            json!({"request_data": {"filters": [{"field": "endpoint_id_list", "operator": "in", "value": chunk}], "search_from": 0, "search_to": 5000}}),
+            "/public_api/v1/xql/get_query_results/",
+            json!({"request_data": {"query_id": query_id, "pending_flag": true, "format": "json"}}),
         )
         .await?
         .bytes()
         .await?;
         requests += 1;
         bytes += body.len() as u64;
-    }
-    out.push(Walk { name: "cortex-xdr vulnerabilities", bytes, requests, cpu: cpu_seconds(pid) - cpu0, wall: t0.elapsed().as_secs_f64() });
+        let v: Value = serde_json::from_slice(&body)?;
+        if v["reply"]["status"] != "PENDING" {
+            break v["reply"]["results"]["stream_id"].as_str().unwrap_or_default().to_string();
+        }
+    };
+    let body =
+        xdr("/public_api/v1/xql/get_query_results_stream/", json!({"request_data": {"stream_id": stream, "is_gzip_compressed": true}}))
+            .await?
+            .bytes()
+            .await?;
+    requests += 1;
+    bytes += body.len() as u64;
+    out.push(Walk {
+        name: "cortex-xdr va_endpoints (XQL, gzip)",
+        bytes,
+        requests,
+        cpu: cpu_seconds(pid) - cpu0,
+        wall: t0.elapsed().as_secs_f64(),
+    });
     // Cortex Cloud repositories.
     let (cpu0, t0) = (cpu_seconds(pid), Instant::now());
     let (mut bytes, mut requests, mut page) = (0u64, 0u64, 0u64);

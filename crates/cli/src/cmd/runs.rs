@@ -15,7 +15,8 @@ pub fn run(ctx: &Ctx, cmd: RunsCommand) -> Result<()> {
         let id = integration.as_deref().map(|n| integrations::get(c, n).map(|i| i.id)).transpose()?;
         runs::list(c, id, limit)
     })?;
-    let mut t = Tabular::new(&["run", "mode", "status", "started", "fetched", "created", "updated", "unchanged", "closed", "error"]);
+    let mut t =
+        Tabular::new(&["run", "mode", "status", "started", "fetched", "created", "updated", "unchanged", "closed", "error", "notes"]);
     for r in list {
         let k = r.counts;
         t.row(
@@ -30,6 +31,7 @@ pub fn run(ctx: &Ctx, cmd: RunsCommand) -> Result<()> {
                 k.unchanged.to_string(),
                 k.closed.to_string(),
                 r.error.clone().unwrap_or_default(),
+                r.notes.clone().unwrap_or_default().replace('\n', "; "),
             ],
             serde_json::to_value(&r)?,
         );

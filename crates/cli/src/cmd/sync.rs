@@ -87,6 +87,9 @@ impl ProgressView {
             run.counts.fetched,
             summary(&run.counts)
         );
+        for note in run.notes.iter().flat_map(|n| n.lines()) {
+            println!("{}: {note}", self.label);
+        }
     }
 
     pub fn abandon(&self) {

@@ -15,7 +15,8 @@ use crate::http::{ClientOptions, HttpClient};
 use crate::{BoxFuture, Connector, ConnectorError, ScopeInfo, Source, SyncPlan, TestReport};
 
 pub(super) const VENDOR: &str = "Semgrep";
-/// Projects per request (undocumented maximum; the simulator clamps at 3000 like findings).
+/// Projects asked for per request. The maximum is undocumented and a server may return
+/// fewer, so only an empty page ends the listing (Semgrep's own scripts stop so too).
 const PROJECTS_PER_PAGE: u64 = 1_000;
 const DEPLOYMENTS: &str = "/api/v1/deployments";
 
@@ -113,20 +114,59 @@ impl SemgrepClient {
         }
     }
 
+    /// One page of findings, deduplicated across refs (`dedup=true`: without it the API
+    /// lists a finding once per branch and pull-request ref), of the given projects (all
+    /// when empty).
     pub(super) async fn findings(
         &self,
         slug: &str,
         issue_type: &str,
         page: u64,
-        since: Option<f64>,
+        projects: &[i64],
     ) -> Result<FindingsReply, ConnectorError> {
-        let mut q =
-            vec![("issue_type", issue_type.to_string()), ("page", page.to_string()), ("page_size", self.cfg.page_size().to_string())];
-        if let Some(s) = since {
-            q.push(("since", format!("{s:.3}")));
-        }
+        let mut q = vec![
+            ("issue_type", issue_type.to_string()),
+            ("dedup", "true".to_string()),
+            ("page", page.to_string()),
+            ("page_size", self.cfg.page_size().to_string()),
+        ];
+        q.extend(projects.iter().map(|id| ("repository_ids", id.to_string())));
         self.get(&format!("/api/v1/deployments/{slug}/findings"), &q).await
     }
+
+    /// Every project of the deployment, paging until an empty page.
+    pub(super) async fn projects(&self) -> Result<Vec<ProjectRow>, ConnectorError> {
+        let slug = self.slug().await?;
+        let path = format!("/api/v1/deployments/{slug}/projects");
+        let mut out = Vec::new();
+        for page in 0u64.. {
+            let reply: ProjectsReply = self.get(&path, &[("page", page.to_string()), ("page_size", PROJECTS_PER_PAGE.to_string())]).await?;
+            if reply.projects.is_empty() {
+                break;
+            }
+            for p in reply.projects {
+                let Some(name) = p.get("name").and_then(Value::as_str).map(str::to_string) else { continue };
+                let Some(id) = p.get("id").and_then(Value::as_i64) else { continue };
+                let latest_scan_at = p
+                    .get("latest_scan_at")
+                    .and_then(Value::as_str)
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .map(|d| d.timestamp_millis());
+                out.push(ProjectRow { id, name, latest_scan_at, raw: p });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A project as the listing gives it.
+#[derive(Debug, Clone)]
+pub(super) struct ProjectRow {
+    pub id: i64,
+    pub name: String,
+    /// Epoch ms.
+    pub latest_scan_at: Option<i64>,
+    pub raw: Value,
 }
 
 impl Connector for SemgrepClient {
@@ -153,26 +193,16 @@ impl Connector for SemgrepClient {
 
     fn scopes(&self) -> BoxFuture<'_, Result<Option<Vec<ScopeInfo>>, ConnectorError>> {
         Box::pin(async move {
-            let slug = self.slug().await?;
-            let path = format!("/api/v1/deployments/{slug}/projects");
-            let mut out = Vec::new();
-            let mut page = 0u64;
-            loop {
-                let reply: ProjectsReply =
-                    self.get(&path, &[("page", page.to_string()), ("page_size", PROJECTS_PER_PAGE.to_string())]).await?;
-                let n = reply.projects.len() as u64;
-                for p in reply.projects {
-                    let Some(name) = p.get("name").and_then(Value::as_str).map(str::to_string) else { continue };
-                    let url = p.get("url").and_then(Value::as_str).filter(|u| !u.trim().is_empty()).map(str::to_string);
-                    out.push(ScopeInfo { key: name.clone(), name, url, attributes: p });
-                }
-                // No total and no cursor: a short page is the last one.
-                if n < PROJECTS_PER_PAGE {
-                    break;
-                }
-                page += 1;
-            }
-            Ok(Some(out))
+            let projects = self.projects().await?;
+            Ok(Some(
+                projects
+                    .into_iter()
+                    .map(|p| {
+                        let url = p.raw.get("url").and_then(Value::as_str).filter(|u| !u.trim().is_empty()).map(str::to_string);
+                        ScopeInfo { key: p.name.clone(), name: p.name, url, attributes: p.raw }
+                    })
+                    .collect(),
+            ))
         })
     }
 }

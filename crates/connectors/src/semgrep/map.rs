@@ -17,7 +17,11 @@ const SHARED: &[Row] = &[
     ("id", "finding[].externalFindingId", &[]),
     ("severity", "finding[].severity", &[]),
     ("severity", "finding[].sourceSeverity", &[]),
+    // `rule.message` / `rule.name` are current; the flat `rule_message` / `rule_name` are
+    // deprecated and may be missing on newer findings: flat first, so the current field
+    // wins when both are there (a later rule overwrites an earlier one).
     ("rule_message", "finding[].description", &[]),
+    ("rule.message", "finding[].description", &[]),
     ("status", "finding[].status", &[]),
     ("status", "finding[].sourceStatus", &[]),
     ("triage_state", "finding[].triage.state", &[]),
@@ -37,9 +41,13 @@ const SHARED: &[Row] = &[
 
 const SAST_ROWS: &[Row] = &[
     ("rule_name", "finding[].name", &[]),
+    ("rule.name", "finding[].name", &[]),
     ("rule_name", "finding[].findingType.codeWeakness.ruleId", &[]),
+    ("rule.name", "finding[].findingType.codeWeakness.ruleId", &[]),
+    ("rule_name", "finding[].findingType.codeWeakness.ruleName", &[]),
     ("rule.name", "finding[].findingType.codeWeakness.ruleName", &[]),
     ("rule_message", "finding[].findingType.codeWeakness.message", &[]),
+    ("rule.message", "finding[].findingType.codeWeakness.message", &[]),
     ("confidence", "finding[].findingType.codeWeakness.confidence", &[]),
     ("rule.cwe_names", "finding[].findingType.codeWeakness.cwe", &[]),
     ("rule.owasp_names", "finding[].findingType.codeWeakness.owasp", &[]),
@@ -109,6 +117,25 @@ mod tests {
     use tributary_core::transform::{TransformMap, stage};
 
     #[test]
+    fn the_current_rule_fields_win_and_the_deprecated_ones_fill_in() {
+        let m = TransformMap::compile(sast_map()).unwrap();
+        let attrs = |rec: serde_json::Value| -> serde_json::Value {
+            let staged = stage(m.apply(&rec), m.spec.target_model, "semgrep", "Semgrep Code");
+            serde_json::from_str(&staged.findings[0].attributes).unwrap()
+        };
+        // Newer findings: only `rule.*`.
+        let a = attrs(json!({"id": 1, "rule": {"name": "r.new", "message": "new text"}, "location": {"file_path": "a.py", "line": 1}}));
+        assert_eq!((a["name"].as_str(), a["description"].as_str()), (Some("r.new"), Some("new text")));
+        assert_eq!(a["findingType"]["codeWeakness"]["ruleId"], "r.new");
+        // Older findings: only the flat fields.
+        let a = attrs(json!({"id": 2, "rule_name": "r.old", "rule_message": "old text", "rule": {}}));
+        assert_eq!((a["name"].as_str(), a["findingType"]["codeWeakness"]["message"].as_str()), (Some("r.old"), Some("old text")));
+        // Both: the current one.
+        let a = attrs(json!({"id": 3, "rule_name": "r.flat", "rule": {"name": "r.nested", "message": "m"}, "rule_message": "flat"}));
+        assert_eq!((a["name"].as_str(), a["description"].as_str()), (Some("r.nested"), Some("m")));
+    }
+
+    #[test]
     fn sast_record_becomes_a_code_weakness() {
         let m = TransformMap::compile(sast_map()).unwrap();
         let rec = json!({
@@ -146,7 +173,7 @@ mod tests {
             "rule_name": "ssc-6f2d1e0a-lodash", "rule_message": "lodash before 4.17.21 allows ...",
             "rule": {"cwe_names": ["CWE-1321: Improperly Controlled Modification of Object Prototype Attributes"]},
             "vulnerability_identifier": "CVE-2021-23337",
-            "found_dependency": {"package": "lodash", "version": "4.17.15", "ecosystem": "npm", "transitivity": "TRANSITIVE"},
+            "found_dependency": {"package": "lodash", "version": "4.17.15", "ecosystem": "npm", "transitivity": "transitive"},
             "fix_recommendations": [{"package": "lodash", "version": "4.17.21"}, {"package": "lodash", "version": "5.0.0"}],
             "reachability": "conditionally reachable", "epss_score": {"score": 0.0112, "percentile": 0.83},
             "location": {"file_path": "package-lock.json", "line": 2210},

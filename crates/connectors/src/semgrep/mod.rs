@@ -5,8 +5,9 @@
 //! are the connector's *scopes*: the engine maps each to a repository asset (detected
 //! from its URL, created for future projects when asked, or set by hand) and ingests only
 //! mapped projects. Findings are one record each, streamed newest `relevant_since`
-//! first in pages of up to 3,000; delta syncs pass the last run's newest
-//! `relevant_since` as `since`. Semgrep reports fixed findings with status `fixed`.
+//! first in pages of up to 3,000, deduplicated across refs. Delta syncs read whole the
+//! projects scanned since the last sync (`latest_scan_at`) and reconcile them; `since`
+//! is not used (it never returns fixed or triaged findings; see `source`).
 
 mod client;
 mod map;
@@ -62,6 +63,10 @@ pub struct SemgrepConfig {
     /// while still needing only one request per thousand findings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<u64>,
+    /// Results after which the deployment stops a findings listing (default 50,000, what
+    /// deployments older than mid-2026 did); set lower only to test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listing_cap: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

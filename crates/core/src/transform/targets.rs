@@ -137,7 +137,11 @@ pub const FINDING_FIELDS: &[TargetField] = &[
     f("findingType.codeWeakness.categories", StringList, "Rule categories."),
     f("findingType.codeWeakness.vulnerabilityClasses", StringList, "Vulnerability classes (SQL Injection, XSS…)."),
     f("findingType.codeWeakness.tool", String, "The tool that reported it (SARIF imports)."),
-    f("findingType.vulnerability.transitivity", String, "Dependency transitivity (DIRECT, TRANSITIVE)."),
+    f(
+        "findingType.vulnerability.transitivity",
+        String,
+        "Dependency transitivity as the source spells it (Semgrep: direct, transitive, unknown).",
+    ),
     f("findingType.vulnerability.cwe", StringList, "CWE names or ids of the vulnerability."),
     f("location.filePath", String, "File path."),
     f("location.startLine", Integer, "Start line."),

@@ -1,6 +1,12 @@
 //! Semgrep Web API v1 (`/semgrep/api/v1/...`): deployments, projects (with tag
 //! write-back), findings (SAST and SCA) with `page`/`page_size` paging, newest
-//! `relevant_since` first, and the `since` filter for incremental syncs.
+//! `relevant_since` first. As the vendor's OpenAPI documents it: `since` returns only
+//! findings (re)introduced since then (fixes and triage do not move `relevant_since`);
+//! without `dedup=true` a finding is listed once per ref it was seen on (pull-request refs
+//! included); removed findings leave the listing; `repository_ids` narrows to projects.
+//! Our choices (undocumented upstream): projects pages are capped at 500 whatever was
+//! asked (a client must page until an empty page), and a configured listing cap stops a
+//! listing at N results as deployments older than mid-2026 did at 50,000.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -16,8 +22,10 @@ use crate::types::{Deployment, FindingsLink, FindingsResponse, ListDeploymentsRe
 
 pub const MAX_PAGE_SIZE: u64 = 3_000;
 pub const MIN_PAGE_SIZE: u64 = 100;
-/// Our choice for projects (undocumented upstream): same clamp as findings.
-pub const MAX_PROJECT_PAGE_SIZE: u64 = 3_000;
+/// Our choice for projects (undocumented upstream): larger pages are cut to this.
+pub const MAX_PROJECT_PAGE_SIZE: u64 = 500;
+/// Ids of a finding's copy on a pull-request ref: the finding's id plus this.
+pub const REF_COPY_ID_OFFSET: i64 = 5_000_000;
 
 pub fn routes() -> Router<Sim> {
     Router::new()
@@ -65,8 +73,8 @@ async fn projects(State(sim): State<Sim>, Path(slug): Path<String>, headers: Hea
         return r;
     }
     let pairs = query_pairs(q.as_deref());
-    let (page, size) = match paging(&pairs, MAX_PROJECT_PAGE_SIZE, 1) {
-        Ok(p) => p,
+    let (page, size) = match paging(&pairs, u64::MAX, 1) {
+        Ok((p, s)) => (p, s.min(MAX_PROJECT_PAGE_SIZE)),
         Err(r) => return r,
     };
     let w = &sim.world;
@@ -161,11 +169,12 @@ struct Filter {
     projects: Vec<u64>,
     repos: Vec<String>,
     severities: Vec<String>,
+    dedup: bool,
 }
 
 impl Filter {
     fn is_plain(&self) -> bool {
-        self.status.is_none() && self.projects.is_empty() && self.repos.is_empty() && self.severities.is_empty()
+        self.dedup && self.status.is_none() && self.projects.is_empty() && self.repos.is_empty() && self.severities.is_empty()
     }
 }
 
@@ -198,6 +207,7 @@ async fn findings(State(sim): State<Sim>, Path(slug): Path<String>, headers: Hea
         projects: Vec::new(),
         repos: all(&pairs, "repos").into_iter().map(str::to_string).collect(),
         severities: all(&pairs, "severities").into_iter().map(str::to_string).collect(),
+        dedup: one(&pairs, "dedup").is_some_and(|d| d.eq_ignore_ascii_case("true")),
     };
     for id in all(&pairs, "repository_ids") {
         match id.parse::<i64>().ok().and_then(|i| w.project_index(i)) {
@@ -207,13 +217,20 @@ async fn findings(State(sim): State<Sim>, Path(slug): Path<String>, headers: Hea
     }
     // Generation is CPU work: keep it off the async workers.
     let day = w.day();
+    let cap = w.cfg.semgrep_listing_cap;
     let page_items = tokio::task::spawn_blocking(move || {
-        let order = w.ordering(t, day);
-        let total = order.len();
         let start = page.saturating_mul(size);
         let mut out = Vec::with_capacity(size as usize);
+        // A capped deployment stops listing at `cap` results.
+        let end_cap = cap.unwrap_or(u64::MAX);
+        if start >= end_cap {
+            return out;
+        }
+        let size = size.min(end_cap - start);
         let mut projects = crate::tenant::semgrep::ProjectCache::default();
         if filter.is_plain() {
+            let order = w.ordering(t, day);
+            let total = order.len();
             // The `since` window is a prefix of the newest-first order.
             let end = match filter.since_ms {
                 Some(since) => {
@@ -229,29 +246,42 @@ async fn findings(State(sim): State<Sim>, Path(slug): Path<String>, headers: Hea
             for k in start..(start + size).min(end) {
                 out.push(w.finding_in(t, order.at(k), day, &mut projects));
             }
+            return out;
+        }
+        // Everything else: walk the candidates in order, one entry per ref unless deduplicated.
+        let candidates: Box<dyn Iterator<Item = u64>> = if filter.projects.is_empty() {
+            let order = w.ordering(t, day);
+            Box::new((0..order.len()).map(move |k| order.at(k)))
         } else {
-            let mut skipped = 0u64;
-            for k in 0..total {
-                let f = order.at(k);
-                let st = w.finding_state(t, f, day);
-                if filter.since_ms.is_some_and(|s| st.relevant_since < s) {
-                    break;
-                }
-                let project = w.finding_project(t, f);
-                if (!filter.projects.is_empty() && !filter.projects.contains(&project))
-                    || filter.status.as_deref().is_some_and(|s| s != st.status.api())
-                    || (!filter.severities.is_empty() && !filter.severities.iter().any(|s| s == w.finding_severity(t, f)))
-                    || (!filter.repos.is_empty() && !filter.repos.contains(&w.project(project).name))
-                {
-                    continue;
-                }
+            Box::new(w.project_findings(t, &filter.projects, day).into_iter())
+        };
+        let mut skipped = 0u64;
+        for f in candidates {
+            let st = w.finding_state(t, f, day);
+            if filter.since_ms.is_some_and(|s| st.relevant_since < s) {
+                break;
+            }
+            let project = w.finding_project(t, f);
+            if filter.status.as_deref().is_some_and(|s| s != st.status.api())
+                || (!filter.severities.is_empty() && !filter.severities.iter().any(|s| s == w.finding_severity(t, f)))
+                || (!filter.repos.is_empty() && !filter.repos.contains(&w.project(project).name))
+            {
+                continue;
+            }
+            let copies = if filter.dedup { None } else { w.ref_copy(t, f) };
+            for copy in std::iter::once(None).chain(copies.map(Some)) {
                 if skipped < start {
                     skipped += 1;
                     continue;
                 }
-                out.push(w.finding_in(t, f, day, &mut projects));
+                let mut item = w.finding_in(t, f, day, &mut projects);
+                if let Some(pr) = copy {
+                    item.id += REF_COPY_ID_OFFSET;
+                    item.r#ref = Some(format!("refs/pull/{pr}/merge").into());
+                }
+                out.push(item);
                 if out.len() as u64 == size {
-                    break;
+                    return out;
                 }
             }
         }

@@ -113,7 +113,10 @@ fn matching(w: &World, data: &RequestData, day: u32) -> Result<Vec<u64>, Respons
         let desc = data.sort.as_ref().is_some_and(|s| s.keyword.eq_ignore_ascii_case("desc"));
         let mut bounds: Vec<(bool, bool, i64)> = Vec::new(); // (last_seen?, gte?, value)
         for f in &data.filters {
-            let n = f.value.as_i64().ok_or_else(|| bad_request("Bad Request", json!(format!("filter '{}' needs an integer (epoch ms) value", f.field))))?;
+            let n = f
+                .value
+                .as_i64()
+                .ok_or_else(|| bad_request("Bad Request", json!(format!("filter '{}' needs an integer (epoch ms) value", f.field))))?;
             let gte = match f.operator.to_ascii_lowercase().as_str() {
                 "gte" => true,
                 "lte" => false,

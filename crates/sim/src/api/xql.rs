@@ -72,12 +72,9 @@ pub fn parse(text: &str) -> Result<XqlQuery, String> {
             "fields" => q.fields = Some(rest.split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect()),
             "filter" => {
                 let (field, list) = rest.split_once(" in ").ok_or_else(|| format!("unsupported filter '{rest}'"))?;
-                let list = list.trim().strip_prefix('(').and_then(|l| l.strip_suffix(')')).ok_or("a filter list is written (\"a\", \"b\")")?;
-                let values = list
-                    .split(',')
-                    .map(|v| v.trim().trim_matches('"').to_string())
-                    .filter(|v| !v.is_empty())
-                    .collect();
+                let list =
+                    list.trim().strip_prefix('(').and_then(|l| l.strip_suffix(')')).ok_or("a filter list is written (\"a\", \"b\")")?;
+                let values = list.split(',').map(|v| v.trim().trim_matches('"').to_string()).filter(|v| !v.is_empty()).collect();
                 q.filter = Some((field.trim().to_string(), values));
             }
             "sort" => {
@@ -99,8 +96,7 @@ pub fn parse(text: &str) -> Result<XqlQuery, String> {
 /// The rows of a query over the tenant on `day`, in order, each projected to the query's
 /// fields.
 pub fn run(w: &World, q: &XqlQuery, day: u32, window: (i64, i64)) -> Vec<Value> {
-    let wanted: Option<std::collections::HashSet<&str>> =
-        q.filter.as_ref().map(|(_, values)| values.iter().map(String::as_str).collect());
+    let wanted: Option<std::collections::HashSet<&str>> = q.filter.as_ref().map(|(_, values)| values.iter().map(String::as_str).collect());
     let project = |mut v: Value| -> Value {
         if let (Some(fields), Some(obj)) = (&q.fields, v.as_object_mut()) {
             obj.retain(|k, _| fields.iter().any(|f| f == k));
@@ -279,14 +275,24 @@ pub async fn results(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) ->
         Ok(d) => d,
         Err(r) => return r,
     };
-    let unknown = || cortex_error(500, 500, "An error occurred while processing XDR public API", json!(format!("unknown query id '{}'", data.query_id)));
+    let unknown = || {
+        cortex_error(500, 500, "An error occurred while processing XDR public API", json!(format!("unknown query id '{}'", data.query_id)))
+    };
     // First poll: still running.
     let (query, day, window) = {
         let mut queries = sim.xql.queries.lock().unwrap_or_else(|p| p.into_inner());
         let Some(q) = queries.get_mut(&data.query_id) else { return unknown() };
         q.polls += 1;
         if q.polls == 1 {
-            return ok(&Reply { reply: XqlResults { status: "PENDING".into(), number_of_results: None, query_cost: None, remaining_quota: None, results: None } });
+            return ok(&Reply {
+                reply: XqlResults {
+                    status: "PENDING".into(),
+                    number_of_results: None,
+                    query_cost: None,
+                    remaining_quota: None,
+                    results: None,
+                },
+            });
         }
         (q.query.clone(), q.day, q.window)
     };
@@ -335,7 +341,12 @@ pub async fn stream(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> 
         Err(r) => return r,
     };
     let Some(rows) = sim.xql.streams.lock().unwrap_or_else(|p| p.into_inner()).remove(&data.stream_id) else {
-        return cortex_error(404, 404, "Requested resource not found while processing XDR public API", json!(format!("unknown stream '{}'", data.stream_id)));
+        return cortex_error(
+            404,
+            404,
+            "Requested resource not found while processing XDR public API",
+            json!(format!("unknown stream '{}'", data.stream_id)),
+        );
     };
     let gzip = data.is_gzip_compressed;
     let built = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
@@ -353,7 +364,9 @@ pub async fn stream(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> 
     })
     .await;
     match built {
-        Ok(Ok(bytes)) => (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))], bytes).into_response(),
+        Ok(Ok(bytes)) => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))], bytes).into_response()
+        }
         Ok(Err(e)) => cortex_error(500, 500, "An error occurred while processing XDR public API", json!(e.to_string())),
         Err(e) => cortex_error(500, 500, "An error occurred while processing XDR public API", json!(e.to_string())),
     }
@@ -364,7 +377,12 @@ pub async fn quota(State(sim): State<Sim>, headers: HeaderMap) -> Response {
         return r;
     }
     ok(&Reply {
-        reply: XqlQuota { license_quota: sim.world.cfg.xql_quota, additional_purchased_quota: 0.0, used_quota: sim.xql.used(), eval_quota: 0.0 },
+        reply: XqlQuota {
+            license_quota: sim.world.cfg.xql_quota,
+            additional_purchased_quota: 0.0,
+            used_quota: sim.xql.used(),
+            eval_quota: 0.0,
+        },
     })
 }
 
@@ -374,7 +392,8 @@ mod tests {
 
     #[test]
     fn parses_the_queries_tributary_sends_and_refuses_others() {
-        let q = parse("dataset = va_endpoints | filter endpoint_id in (\"a1\", \"b2\") | fields endpoint_id, cves | sort asc endpoint_id").unwrap();
+        let q = parse("dataset = va_endpoints | filter endpoint_id in (\"a1\", \"b2\") | fields endpoint_id, cves | sort asc endpoint_id")
+            .unwrap();
         assert_eq!(q.dataset, Dataset::VaEndpoints);
         assert_eq!(q.filter, Some(("endpoint_id".into(), vec!["a1".into(), "b2".into()])));
         assert_eq!(q.fields, Some(vec!["endpoint_id".into(), "cves".into()]));

@@ -43,6 +43,9 @@ pub enum Tag {
     RepoEvent,
     Fault,
     EventTime,
+    ProjectScan,
+    Triage,
+    RefCopy,
 }
 
 /// The time of an event on day `d ≥ 1` for entity `(tag, id)`.
@@ -74,6 +77,8 @@ pub struct World {
     /// Fault probabilities in force (starts as configured; `/_sim/faults` changes it).
     pub faults: Mutex<crate::config::Faults>,
     orderings: Mutex<HashMap<(semgrep::IssueType, u32), Arc<semgrep::Ordering>>>,
+    /// Semgrep projects scanned on a day (day → sorted project indexes).
+    scans: Mutex<HashMap<u32, Arc<Vec<u64>>>>,
     endpoint_sets: Mutex<Vec<EndpointSet>>,
 }
 
@@ -93,6 +98,7 @@ impl World {
             requests: AtomicU64::new(0),
             faults: Mutex::new(faults),
             orderings: Mutex::new(HashMap::new()),
+            scans: Mutex::new(HashMap::new()),
             endpoint_sets: Mutex::new(Vec::new()),
         }
     }
@@ -130,6 +136,29 @@ impl World {
         }
         cache.insert((t, day), o.clone());
         o
+    }
+
+    /// The Semgrep projects scanned on `day ≥ 1` (cached).
+    pub fn scanned_projects(&self, day: u32) -> Arc<Vec<u64>> {
+        if let Some(v) = self.scans.lock().unwrap_or_else(|p| p.into_inner()).get(&day) {
+            return v.clone();
+        }
+        let mut list: Vec<u64> = (0..self.project_count()).filter(|p| self.project_scanned_raw(*p, day)).collect();
+        if list.is_empty() && day > 0 && self.project_count() > 0 {
+            // Some project is scanned every day (new findings come from scans).
+            let n = self.project_count();
+            let start = h(self.seed(), &[Tag::ProjectScan as u64, day as u64]) % n;
+            if let Some(p) = (0..n).map(|k| (start + k) % n).find(|p| !self.project(*p).stale) {
+                list.push(p);
+            }
+        }
+        let v = Arc::new(list);
+        let mut cache = self.scans.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() > 64 {
+            cache.clear();
+        }
+        cache.insert(day, v.clone());
+        v
     }
 
     /// Endpoint indexes matching a filter (cached per filter and day).

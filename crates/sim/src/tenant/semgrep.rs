@@ -177,6 +177,8 @@ pub enum Status {
     Fixed,
     /// Ignored with a triage reason.
     Ignored(&'static str),
+    /// Removed (its rule or file is gone): it leaves every listing.
+    Removed,
 }
 
 impl Status {
@@ -186,6 +188,7 @@ impl Status {
             Status::Reviewing => "reviewing",
             Status::Fixed => "fixed",
             Status::Ignored(_) => "ignored",
+            Status::Removed => "removed",
         }
     }
     /// Counts as open (what a product maps to "open").
@@ -219,13 +222,19 @@ impl Ordering {
         if day > 0 {
             for f in 0..base {
                 let st = w.finding_state(t, f, day);
-                if st.relevant_since >= BASE_MS {
-                    recent.push((st.relevant_since, f));
+                // Reintroduced findings move to the front; removed ones leave the listing.
+                if st.relevant_since >= BASE_MS || st.status == Status::Removed {
                     changed_base.push(f);
+                    if st.status != Status::Removed {
+                        recent.push((st.relevant_since, f));
+                    }
                 }
             }
             for f in base..w.finding_count(t, day) {
-                recent.push((w.finding_state(t, f, day).relevant_since, f));
+                let st = w.finding_state(t, f, day);
+                if st.status != Status::Removed {
+                    recent.push((st.relevant_since, f));
+                }
             }
         }
         recent.sort_by(|a, b| b.cmp(a));
@@ -327,11 +336,31 @@ impl World {
             url: info.url.clone().map(Text::from),
             tags,
             created_at: Some(rfc3339(info.created_at).into()),
-            latest_scan_at: Some(rfc3339(info.latest_scan_at).into()),
+            latest_scan_at: Some(rfc3339(self.latest_scan_at(info, self.day())).into()),
             default_branch: Some(info.branch.into()),
             primary_branch: Some(info.branch.into()),
             managed_scan_config: single.then(|| serde_json::json!({"diff_scan": {"enabled": false}, "full_scan": {"enabled": false}})),
         }
+    }
+
+    /// Whether project `p` is scanned on day `d ≥ 1` (without the cache; see
+    /// [`World::scanned_projects`]). Stale projects are never scanned.
+    pub fn project_scanned_raw(&self, p: u64, d: u32) -> bool {
+        has_event(self.seed(), Tag::ProjectScan, p, d, self.cfg.churn.project_scan) && !self.project(p).stale
+    }
+
+    /// When project `p`'s scan on day `d` finished (its findings change then).
+    pub fn scan_time(&self, p: u64, d: u32) -> i64 {
+        event_time(self.seed(), Tag::ProjectScan, p, d)
+    }
+
+    fn scanned(&self, p: u64, d: u32) -> bool {
+        self.scanned_projects(d).binary_search(&p).is_ok()
+    }
+
+    /// `latest_scan_at` of a project on `day`: its last scan, or its base time.
+    pub fn latest_scan_at(&self, info: &ProjectInfo, day: u32) -> i64 {
+        (1..=day).rev().find(|d| self.scanned(info.index, *d)).map_or(info.latest_scan_at, |d| self.scan_time(info.index, d))
     }
 
     pub fn base_findings(&self, t: IssueType) -> u64 {
@@ -353,7 +382,13 @@ impl World {
             let pre = self.semgrep.prefix(t);
             (pre.partition_point(|x| *x <= f) as u64).saturating_sub(1)
         } else {
-            h(self.seed(), &[Tag::NewFinding as u64, t.tag(), f]) % self.project_count().max(1)
+            // New findings come from that day's scans.
+            let scanned = self.scanned_projects(self.finding_created_day(t, f));
+            let pick = h(self.seed(), &[Tag::NewFinding as u64, t.tag(), f]);
+            match scanned.len() as u64 {
+                0 => pick % self.project_count().max(1),
+                n => scanned[(pick % n) as usize],
+            }
         }
     }
 
@@ -362,10 +397,16 @@ impl World {
         if f < base { 0 } else { 1 + ((f - base) / self.new_per_day(t).max(1)) as u32 }
     }
 
+    /// A finding's state on `day`. Only its project's scans change it: a fix, a triage
+    /// (ignored, reviewing) or a removal leaves `relevant_since` alone; a fixed finding
+    /// that comes back is reintroduced, and `relevant_since` moves to that scan (the
+    /// vendor's OpenAPI: "when this finding was detected, the first time or when
+    /// reintroduced").
     pub fn finding_state(&self, t: IssueType, f: u64, day: u32) -> FindingState {
         let seed = self.seed();
         let created_day = self.finding_created_day(t, f);
         let base = self.base_findings(t);
+        let project = self.finding_project(t, f);
         let (mut status, created_at) = if created_day == 0 {
             let x = h(seed, &[t.tag(), f, 1]) % 100;
             let status = match x {
@@ -379,27 +420,65 @@ impl World {
             let step = (HISTORY_MS / base.max(1) as i64).max(1);
             (status, BASE_MS - 3_600_000 - (f as i64 + 1) * step)
         } else {
-            (Status::Open, event_time(seed, Tag::NewFinding, t.tag() * 1_000_000_000 + f, created_day))
+            (Status::Open, self.scan_time(project, created_day))
         };
         let mut relevant_since = created_at;
         let mut reopened = false;
         let id = t.tag() * 1_000_000_000 + f;
         for d in created_day + 1..=day {
-            if !has_event(seed, Tag::FindingEvent, id, d, self.cfg.churn.finding_change) {
+            if !has_event(seed, Tag::FindingEvent, id, d, self.cfg.churn.finding_change) || !self.scanned(project, d) {
                 continue;
             }
-            let next = match status {
-                Status::Open | Status::Reviewing => Status::Fixed,
+            status = match status {
+                Status::Open | Status::Reviewing => match h(seed, &[Tag::Triage as u64, id, d as u64]) % 100 {
+                    0..=59 => Status::Fixed,
+                    60..=67 => Status::Ignored("acceptable_risk"),
+                    68..=74 => Status::Ignored("false_positive"),
+                    75..=84 if status == Status::Open => Status::Reviewing,
+                    75..=84 => Status::Fixed,
+                    _ => Status::Removed,
+                },
                 Status::Fixed => {
                     reopened = true;
+                    relevant_since = self.scan_time(project, d);
                     Status::Open
                 }
-                Status::Ignored(_) => continue,
+                Status::Ignored(_) | Status::Removed => continue,
             };
-            status = next;
-            relevant_since = event_time(seed, Tag::FindingEvent, id, d);
         }
         FindingState { status, created_at, relevant_since, reopened }
+    }
+
+    /// A copy of the finding on a pull-request ref (the listing without `dedup=true`
+    /// returns one finding per ref): the PR number, for one finding in ten.
+    pub fn ref_copy(&self, t: IssueType, f: u64) -> Option<u64> {
+        let x = h(self.seed(), &[Tag::RefCopy as u64, t.tag(), f]);
+        x.is_multiple_of(10).then_some(1_000 + (x >> 8) % 9_000)
+    }
+
+    /// The findings of `projects` on `day`, newest `relevant_since` first (removed ones
+    /// left out): a project's base findings are one id range, new ones are few.
+    pub fn project_findings(&self, t: IssueType, projects: &[u64], day: u32) -> Vec<u64> {
+        let pre = self.semgrep.prefix(t);
+        let mut out: Vec<(i64, u64)> = Vec::new();
+        let mut push = |f: u64| {
+            let st = self.finding_state(t, f, day);
+            if st.status != Status::Removed {
+                out.push((st.relevant_since, f));
+            }
+        };
+        for &p in projects {
+            if let (Some(&a), Some(&b)) = (pre.get(p as usize), pre.get(p as usize + 1)) {
+                (a..b).for_each(&mut push);
+            }
+        }
+        for f in self.base_findings(t)..self.finding_count(t, day) {
+            if projects.contains(&self.finding_project(t, f)) {
+                push(f);
+            }
+        }
+        out.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        out.into_iter().map(|(_, f)| f).collect()
     }
 
     fn rule_for(&self, ext: &str, pick: u64) -> &'static Rule {
@@ -623,7 +702,9 @@ impl World {
                     package: pkg.into(),
                     version: version.into(),
                     ecosystem: eco_name.into(),
-                    transitivity: (r.weighted(&[(40, "DIRECT"), (55, "TRANSITIVE"), (5, "UNKNOWN_TRANSITIVITY")])).into(),
+                    // Lower case in the findings listing (the upper-case spellings belong to
+                    // the separate dependencies API).
+                    transitivity: (r.weighted(&[(40, "direct"), (55, "transitive"), (5, "unknown")])).into(),
                     lockfile_line_url: lockfile_url,
                 });
                 let reach = r.weighted(&[
@@ -718,7 +799,9 @@ mod tests {
     fn ordering_is_newest_first_and_complete() {
         let w = World::new(SimConfig::new(2, Scale::small()));
         let o = Ordering::build(&w, IssueType::Sast, 3);
-        assert_eq!(o.len(), w.finding_count(IssueType::Sast, 3));
+        let listed =
+            (0..w.finding_count(IssueType::Sast, 3)).filter(|f| w.finding_state(IssueType::Sast, *f, 3).status != Status::Removed).count();
+        assert_eq!(o.len(), listed as u64, "every finding but the removed ones");
         let ids: Vec<u64> = (0..o.len()).map(|k| o.at(k)).collect();
         let unique: std::collections::HashSet<u64> = ids.iter().copied().collect();
         assert_eq!(unique.len(), ids.len());

@@ -67,17 +67,19 @@ impl World {
         }
 
         // Semgrep findings of projects that have a URL (what an integration that maps future
-        // projects ingests): open ones, and every one not fixed (what a first full sync
+        // projects ingests): open ones (open, reviewing), triaged ones (ignored), fixed and
+        // removed ones, and every one neither fixed nor removed (what a first full sync
         // stores; findings already fixed when first seen are history, not stored).
+        // `_total`: what the listing holds (removed findings leave it).
         // Package assets: every package version an SCA finding of such a project names.
         let mut out = serde_json::Map::new();
         let mut purls = HashSet::new();
         for t in [IssueType::Sast, IssueType::Sca] {
             let (mut open, mut total, mut stored) = (0u64, 0u64, 0u64);
+            let (mut triaged, mut fixed, mut removed) = (0u64, 0u64, 0u64);
             let mut by_severity = BTreeMap::new();
             let mut by_status = BTreeMap::new();
             for f in 0..self.finding_count(t, day) {
-                total += 1;
                 let st = self.finding_state(t, f, day);
                 bump(
                     &mut by_status,
@@ -86,6 +88,9 @@ impl World {
                         s => s.api(),
                     },
                 );
+                if st.status != Status::Removed {
+                    total += 1;
+                }
                 if !with_url[self.finding_project(t, f) as usize] {
                     continue;
                 }
@@ -94,7 +99,13 @@ impl World {
                 {
                     purls.insert(p);
                 }
-                if st.status == Status::Fixed {
+                match st.status {
+                    Status::Fixed => fixed += 1,
+                    Status::Removed => removed += 1,
+                    Status::Ignored(_) => triaged += 1,
+                    _ => {}
+                }
+                if matches!(st.status, Status::Fixed | Status::Removed) {
                     continue;
                 }
                 stored += 1;
@@ -106,6 +117,9 @@ impl World {
             }
             out.insert(format!("{}_findings_stored", t.as_str()), json!(stored));
             out.insert(format!("{}_findings", t.as_str()), json!(open));
+            out.insert(format!("{}_findings_triaged", t.as_str()), json!(triaged));
+            out.insert(format!("{}_findings_fixed", t.as_str()), json!(fixed));
+            out.insert(format!("{}_findings_removed", t.as_str()), json!(removed));
             out.insert(format!("{}_findings_by_severity", t.as_str()), json!(by_severity));
             out.insert(format!("{}_findings_total", t.as_str()), json!(total));
             out.insert(format!("{}_findings_by_status", t.as_str()), json!(by_status));

@@ -306,7 +306,8 @@ impl World {
             description: c.description.clone().into(),
             publication_date: c.published,
             affected_products: vec![c.product.into()],
-            r#type: if c.product.starts_with("linux-image") || c.product.contains("windows") { "OPERATING_SYSTEM" } else { "APPLICATION" }.into(),
+            r#type: if c.product.starts_with("linux-image") || c.product.contains("windows") { "OPERATING_SYSTEM" } else { "APPLICATION" }
+                .into(),
             // Written when the tenant first analysed its endpoints (before day 0).
             _time: BASE_MS - DAY_MS,
         }
