@@ -45,6 +45,7 @@ tributary_store::backend_tests! {
                 c.batch_execute("ALTER TABLE raw_records DROP COLUMN dict_id")?;
                 c.batch_execute("ALTER TABLE sync_runs DROP COLUMN initial")?;
                 c.batch_execute("ALTER TABLE sync_runs DROP COLUMN notes")?;
+                c.batch_execute("DROP INDEX findings_repo")?;
                 c.execute(
                     "INSERT INTO raw_records (integration_id, stream, record_key, chash, body, fetched_at) VALUES (1, 's', 'k', 7, ?, 1)",
                     params![lz4_flex::compress_prepend_size(br#"{"old":true}"#).as_slice()],
