@@ -200,10 +200,11 @@ impl SemgrepSource {
             Some(cursor(stream, page + 1, &queue))
         } else {
             self.ahead = None;
-            // The listing ended exactly at the cap: it may have been cut there.
+            // The listing ended exactly at the cap: it may have been cut there (one that
+            // ended past it was not capped).
             let listed = page * page_size + n;
             let mut queue = queue;
-            if listed >= self.listing_cap {
+            if listed == self.listing_cap {
                 match queue.as_mut() {
                     // The whole listing: read this stream again project by project (what
                     // was read is read again, which changes nothing).
