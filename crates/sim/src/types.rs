@@ -369,8 +369,10 @@ pub struct XqlQuota {
 
 // ---------------------------------------------------------------- Cortex Cloud AppSec
 
+/// A workload a repository's code runs in. **Our choice**: no public document names
+/// these fields (vendor-apis.md §3.4); they are listed here, in one place.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DeployedAsset {
     pub asset_id: Text,
     pub asset_name: Text,
@@ -381,22 +383,28 @@ pub struct DeployedAsset {
     pub exposure_path: Option<Text>,
 }
 
+/// A repository of `GET /public_api/appsec/v1/repositories`. Verified (Cortex docs "Get
+/// repositories"; third-party clients): keyed by `assetId`, with `fullRepositoryName` and
+/// `repositoryUrl`. Everything from `deploymentStatus` on is **our choice** (undocumented
+/// upstream; vendor-apis.md §3.4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Repository {
-    pub id: Text,
-    pub name: Text,
-    pub full_name: Text,
-    pub url: Text,
-    pub provider: Text,
+    pub asset_id: Text,
+    pub repository_name: Text,
+    pub full_repository_name: Text,
+    pub repository_url: Text,
+    /// `GITHUB`, `GITLAB`, … (what `source[]` filters on).
+    pub source: Text,
     pub default_branch: Text,
     pub visibility: Text,
     #[serde(default)]
     pub last_scan_time: Option<i64>,
+    // ---- our choice from here on
     /// DEPLOYED | NOT_DEPLOYED | UNKNOWN
     pub deployment_status: Text,
     pub deployed_assets: Vec<DeployedAsset>,
-    /// EXPOSED | NOT_EXPOSED | UNKNOWN | UNSUPPORTED (our choice; see vendor-apis.md §3.4).
+    /// EXPOSED | NOT_EXPOSED | UNKNOWN | UNSUPPORTED
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub internet_exposure: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -405,10 +413,11 @@ pub struct Repository {
     pub updated_at: Option<i64>,
 }
 
+/// The repositories listing: `offset`/`limit` paging (no page numbers); the rows in
+/// `data` (third-party clients accept it bare or wrapped) with the match count.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RepositoriesPage {
     pub data: Vec<Repository>,
     pub total_count: i64,
-    pub next_page: Option<i64>,
 }

@@ -188,17 +188,18 @@ impl Api {
         out
     }
 
-    async fn all_repositories(&self) -> Vec<tributary_sim::types::Repository> {
+    /// Every repository, `offset`/`limit` paging until a short page.
+    async fn all_repositories(&self, filters: &str) -> Vec<tributary_sim::types::Repository> {
         let mut out = Vec::new();
-        let mut page = 0;
         loop {
-            let (s, v) = self.cloud(&format!("/public_api/appsec/v1/repositories?page={page}&page_size=9")).await;
+            let (s, v) = self.cloud(&format!("/public_api/appsec/v1/repositories?offset={}&limit=9{filters}", out.len())).await;
             assert_eq!(s, StatusCode::OK, "{v}");
             let r: RepositoriesPage = serde_json::from_value(v).unwrap();
+            let n = r.data.len();
             out.extend(r.data);
-            match r.next_page {
-                Some(p) => page = p,
-                None => break,
+            if n < 9 {
+                assert_eq!(out.len() as i64, r.total_count);
+                break;
             }
         }
         out
@@ -239,7 +240,20 @@ async fn full_walks_return_each_record_once_and_match_truth() {
             assert_eq!(counted as u64, truth["semgrep"][key].as_u64().unwrap(), "{t}");
         }
     }
-    let repos = api.all_repositories().await;
+    let repos = api.all_repositories("").await;
+    let ids: HashSet<&str> = repos.iter().map(|r| r.asset_id.as_ref()).collect();
+    assert_eq!(ids.len(), repos.len(), "repositories are keyed by assetId");
+    // One repository by its assetId; filters by source and by name.
+    let one = &repos[3];
+    let (s, v) = api.cloud(&format!("/public_api/appsec/v1/repositories/{}", one.asset_id)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(serde_json::from_value::<tributary_sim::types::Repository>(v).unwrap(), *one);
+    assert_eq!(api.cloud("/public_api/appsec/v1/repositories/no-such-id").await.0, StatusCode::NOT_FOUND);
+    let gitlab = api.all_repositories("&source[]=GITLAB").await;
+    assert_eq!(gitlab.len(), repos.iter().filter(|r| r.source == "GITLAB").count());
+    assert!(!gitlab.is_empty() && gitlab.len() < repos.len());
+    let search = api.all_repositories("&search=PAYMENTS").await;
+    assert!(!search.is_empty() && search.iter().all(|r| r.full_repository_name.contains("payments")));
     assert_eq!(repos.len() as u64, truth["cortex_cloud"]["repositories"].as_u64().unwrap());
     let exposed = repos.iter().filter(|r| r.internet_exposure.as_deref() == Some("EXPOSED")).count();
     assert_eq!(exposed as u64, truth["cortex_cloud"]["repositories_exposed"].as_u64().unwrap());
@@ -415,7 +429,7 @@ async fn bad_requests_get_vendor_error_bodies() {
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     let (s, _) = api.semgrep("/api/v1/deployments/acme-sec/findings?page_size=5000").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (s, _) = api.cloud("/public_api/appsec/v1/repositories?page_size=0").await;
+    let (s, _) = api.cloud("/public_api/appsec/v1/repositories?limit=0").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     // Both spellings of an XDR path answer.
     let (s1, a) = api.xdr("/public_api/v1/endpoints/get_endpoint", json!({})).await;

@@ -217,10 +217,10 @@ async fn walks(base: &str, pid: u32) -> Result<Vec<Walk>> {
     });
     // Cortex Cloud repositories.
     let (cpu0, t0) = (cpu_seconds(pid), Instant::now());
-    let (mut bytes, mut requests, mut page) = (0u64, 0u64, 0u64);
+    let (mut bytes, mut requests, mut offset) = (0u64, 0u64, 0u64);
     loop {
         let body = http
-            .get(format!("{base}/cortex-cloud/public_api/appsec/v1/repositories?page={page}&page_size=500"))
+            .get(format!("{base}/cortex-cloud/public_api/appsec/v1/repositories?offset={offset}&limit=500"))
             .header("x-xdr-auth-id", DEFAULT_CLOUD_KEY_ID)
             .header("Authorization", DEFAULT_CLOUD_KEY)
             .send()
@@ -230,9 +230,10 @@ async fn walks(base: &str, pid: u32) -> Result<Vec<Walk>> {
         requests += 1;
         bytes += body.len() as u64;
         let v: Value = serde_json::from_slice(&body)?;
-        match v["next_page"].as_u64() {
-            Some(p) => page = p,
-            None => break,
+        let n = v["data"].as_array().map_or(0, Vec::len) as u64;
+        offset += n;
+        if n < 500 {
+            break;
         }
     }
     out.push(Walk { name: "cortex-cloud repositories", bytes, requests, cpu: cpu_seconds(pid) - cpu0, wall: t0.elapsed().as_secs_f64() });

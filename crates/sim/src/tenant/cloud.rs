@@ -67,7 +67,19 @@ pub fn repo_url(seed: u64, r: u64) -> String {
     format!("https://{}/{}", repo_host(seed, r), repo_full_name(r))
 }
 
+/// The `assetId` of repository `r` (a UUID-like id, as Cortex asset ids are).
+pub fn repo_asset_id(seed: u64, r: u64) -> String {
+    let x = h(seed, &[Tag::Repo as u64, r, 4]);
+    format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", x as u32, (x >> 32) & 0xffff, r & 0xfff, (x >> 48) & 0xfff, r)
+}
+
 impl World {
+    /// The repository whose `assetId` is `id`.
+    pub fn repository_index(&self, id: &str) -> Option<u64> {
+        let r = u64::from_str_radix(id.rsplit('-').next()?, 16).ok()?;
+        (r < self.repository_count() && repo_asset_id(self.seed(), r) == id).then_some(r)
+    }
+
     pub fn repository_count(&self) -> u64 {
         self.cfg.scale.cloud_repositories
     }
@@ -138,11 +150,11 @@ impl World {
         let updated_at =
             if changed > 0 { event_time(seed, Tag::RepoEvent, r, changed) } else { super::BASE_MS - (r as i64 % 500) * 60_000 };
         Repository {
-            id: format!("repo-{:012x}", h(seed, &[Tag::Repo as u64, r, 4]) & 0xffff_ffff_ffff).into(),
-            name: name.clone().into(),
-            full_name: full.clone().into(),
-            url: format!("https://{host}/{full}").into(),
-            provider: if host == "github.com" { "GITHUB".into() } else { "GITLAB".into() },
+            asset_id: repo_asset_id(seed, r).into(),
+            repository_name: name.clone().into(),
+            full_repository_name: full.clone().into(),
+            repository_url: format!("https://{host}/{full}").into(),
+            source: if host == "github.com" { "GITHUB".into() } else { "GITLAB".into() },
             default_branch: if rng.chance(0.85) { "main".into() } else { "master".into() },
             visibility: (rng.weighted(&[(80, "PRIVATE"), (12, "INTERNAL"), (8, "PUBLIC")])).into(),
             last_scan_time: Some(super::BASE_MS - rng.range(1, 20 * 24) as i64 * 3_600_000),
