@@ -141,7 +141,8 @@ impl Producer {
     fn notes(&self) -> Vec<String> {
         match self {
             Producer::Vendor(s) => s.notes(),
-            Producer::Replay(_) | Producer::File(_) => Vec::new(),
+            Producer::File(f) => f.notes(),
+            Producer::Replay(_) => Vec::new(),
         }
     }
 
@@ -177,6 +178,10 @@ pub(crate) struct Prepared {
     pub single_tx: bool,
     /// See [`RunContext::scope_is_new`].
     pub scope_is_new: bool,
+    /// Assets written first in a single-transaction run (an import's repository), so a
+    /// run that fails leaves none behind; records scoped to a pending asset
+    /// ([`crate::import::PENDING_ASSET`]) get its id.
+    pub context: Vec<RecordIn>,
 }
 
 /// What finishing a run needs to know about it.
@@ -406,11 +411,30 @@ fn writer_single_tx(
     progress: Arc<dyn Progress>,
     aborted: Arc<AtomicBool>,
     sweep: (Vec<(String, Completeness)>, Vec<String>),
+    context: Vec<RecordIn>,
 ) -> Result<(RunCounts, Option<RunCounts>)> {
     let out = store.with_writer(|c| {
         c.transaction(|tx| {
             let mut total = RunCounts::default();
-            while let Ok(p) = rx.recv() {
+            // The run's own assets first (an import's repository), then its pages.
+            let mut pending = None;
+            if !context.is_empty() {
+                ingest::write_context_assets(tx, &base, context)?;
+                if let Some(scope) = &base.scope {
+                    pending = tributary_store::repo::scopes::repository_asset(tx, scope)?;
+                }
+            }
+            while let Ok(mut p) = rx.recv() {
+                if let Some(id) = pending {
+                    for r in &mut p.page.records {
+                        if r.attach_to == Some(crate::import::PENDING_ASSET) {
+                            r.attach_to = Some(id);
+                        }
+                        if r.repo_asset_id == Some(crate::import::PENDING_ASSET) {
+                            r.repo_asset_id = Some(id);
+                        }
+                    }
+                }
                 let ctx = RunContext { completeness: p.completeness, ..base.clone() };
                 total.add(&ingest::write_page(tx, &ctx, p.page)?);
                 progress.committed(&total);
@@ -503,6 +527,7 @@ impl Engine {
                             scope: None,
                             single_tx: false,
                             scope_is_new: false,
+                            context: Vec::new(),
                         })
                     })
                     .map_err(EngineError::from)
@@ -562,7 +587,8 @@ impl Engine {
         let write = if prep.single_tx {
             let sweep = (maps.products(kind), maps.by_stream.keys().cloned().collect());
             let flag = aborted.clone();
-            tokio::task::spawn_blocking(move || writer_single_tx(store, base, page_rx, wprogress, flag, sweep))
+            let context = prep.context;
+            tokio::task::spawn_blocking(move || writer_single_tx(store, base, page_rx, wprogress, flag, sweep, context))
         } else {
             tokio::task::spawn_blocking(move || writer(store, base, page_rx, wprogress))
         };

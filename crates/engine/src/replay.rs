@@ -103,6 +103,7 @@ impl Engine {
                                 scope: None,
                                 single_tx: false,
                                 scope_is_new: false,
+                                context: Vec::new(),
                             },
                             (stream.name, total as u64),
                         ))

@@ -26,7 +26,7 @@ async fn import(
     repo: &str,
 ) -> tributary_engine::Result<tributary_core::model::RunCounts> {
     let req = ImportRequest { format, path: fixture(file), repo_url: repo.into(), tool: None };
-    Ok(e.import_file(req, "test", Arc::new(NoProgress)).await?.run.counts)
+    Ok(e.import_file(req, "test", Arc::new(NoProgress)).await?.run.expect("an import run").counts)
 }
 
 fn counts(k: &tributary_core::model::RunCounts) -> (i64, i64, i64, i64) {
@@ -132,6 +132,84 @@ tributary_store::backend_tests! {
             assert_eq!(count(&e, "finding.vendorProductName:`Semgrep OSS`"), 12, "nothing was closed or written");
             let req = ImportRequest { format: FileFormat::Sarif, path: fixture("scan.sarif"), repo_url: "not a url".into(), tool: None };
             assert!(e.import_file(req, "test", Arc::new(NoProgress)).await.err().unwrap().to_string().contains("--repo"));
+        });
+    }
+
+    fn sarif_identity_is_every_fingerprint_plus_the_region(db) {
+        let rt = rt();
+        rt.block_on(async {
+            let e = engine(&db);
+            let dir = tempfile::tempdir().unwrap();
+            // CodeQL-style: one primaryLocationLineHash shared by results in two places
+            // and two files, one exact repeat, one result that is not a failure, one
+            // suppressed result.
+            let result = |rule: &str, uri: &str, line: u32, hash: &str, extra: &str| {
+                format!(r#"{{"ruleId": "{rule}", "message": {{"text": "m"}}, "partialFingerprints": {{"primaryLocationLineHash": "{hash}"}},
+                    "locations": [{{"physicalLocation": {{"artifactLocation": {{"uri": "{uri}"}}, "region": {{"startLine": {line}}}}}}}]{extra}}}"#)
+            };
+            let doc = |lines: [u32; 2], more: &str| {
+                format!(r#"{{"version": "2.1.0", "runs": [{{"tool": {{"driver": {{"name": "CodeQL", "rules": [{{"id": "py/sql"}}]}}}},
+                    "results": [{}, {}, {}, {}, {}, {}{more}]}}]}}"#,
+                    result("py/sql", "a.py", lines[0], "abc:1", ""),
+                    result("py/sql", "a.py", lines[1], "abc:1", ""),
+                    result("py/sql", "b.py", lines[0], "abc:1", ""),
+                    result("py/sql", "a.py", lines[0], "abc:1", ""),
+                    result("py/sql", "c.py", 3, "def:1", r#", "kind": "pass""#),
+                    result("py/sql", "d.py", 4, "ghi:1", r#", "suppressions": [{"kind": "inSource", "justification": "reviewed"}]"#))
+            };
+            let file = dir.path().join("codeql.sarif");
+            std::fs::write(&file, doc([10, 20], "")).unwrap();
+            let req = || ImportRequest { format: FileFormat::Sarif, path: file.clone(), repo_url: REPO.into(), tool: None };
+            let run = e.import_file(req(), "test", Arc::new(NoProgress)).await.unwrap().run.unwrap();
+            assert_eq!(counts(&run.counts), (4, 0, 0, 0), "a.py:10, a.py:20, b.py:10 and the suppressed one: {:?}", run.notes);
+            let notes = run.notes.unwrap_or_default();
+            assert!(notes.contains("1 results repeated an earlier one") && notes.contains("1 results were not failures"), "{notes}");
+            assert_eq!(count(&e, "finding.vendorProductName:CodeQL finding.status:open"), 3);
+            assert_eq!(count(&e, "finding.vendorProductName:CodeQL finding.status:risk_accepted"), 1, "suppressed, not dropped");
+            // The same file again changes nothing; a rescan whose lines moved keeps every id.
+            let again = e.import_file(req(), "test", Arc::new(NoProgress)).await.unwrap().run.unwrap();
+            assert_eq!(counts(&again.counts), (0, 0, 4, 0));
+            std::fs::write(&file, doc([15, 25], "")).unwrap();
+            let moved = e.import_file(req(), "test", Arc::new(NoProgress)).await.unwrap().run.unwrap();
+            assert_eq!((moved.counts.created, moved.counts.closed), (0, 0), "{:?}", moved.counts);
+        });
+    }
+
+    fn import_edges(db) {
+        let rt = rt();
+        rt.block_on(async {
+            let e = engine(&db);
+            let dir = tempfile::tempdir().unwrap();
+            // `"runs": []` is a valid empty log: no error, nothing written or closed.
+            let empty = dir.path().join("empty.sarif");
+            std::fs::write(&empty, r#"{"version": "2.1.0", "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "runs": []}"#).unwrap();
+            let out = e.import_file(ImportRequest { format: FileFormat::Sarif, path: empty, repo_url: REPO.into(), tool: None }, "test", Arc::new(NoProgress)).await.unwrap();
+            assert!(out.run.is_none());
+            assert_eq!(count(&e, "asset.type:repository"), 0);
+            // A file that fails past its head leaves no repository behind.
+            let full = std::fs::read_to_string(fixture("scan.sarif")).unwrap();
+            let cut = dir.path().join("cut.sarif");
+            std::fs::write(&cut, &full[..full.len() * 2 / 3]).unwrap();
+            let err = e.import_file(ImportRequest { format: FileFormat::Sarif, path: cut, repo_url: REPO.into(), tool: None }, "test", Arc::new(NoProgress)).await;
+            assert!(err.is_err());
+            assert_eq!(count(&e, "asset.type:repository"), 0, "the failed import left no asset");
+            // Tools whose names reduce to one slug get integrations of their own.
+            let a = e.import_file(ImportRequest { format: FileFormat::Sarif, path: fixture("scan.sarif"), repo_url: REPO.into(), tool: Some("Code QL".into()) }, "test", Arc::new(NoProgress)).await.unwrap();
+            let b = e.import_file(ImportRequest { format: FileFormat::Sarif, path: fixture("scan.sarif"), repo_url: REPO.into(), tool: Some("code/ql".into()) }, "test", Arc::new(NoProgress)).await.unwrap();
+            assert_ne!(a.integration, b.integration);
+            assert_eq!((count(&e, "finding.vendorProductName:`Code QL`"), count(&e, "finding.vendorProductName:`code/ql`")), (12, 12));
+            let again = e.import_file(ImportRequest { format: FileFormat::Sarif, path: fixture("scan.sarif"), repo_url: REPO.into(), tool: Some("code/ql".into()) }, "test", Arc::new(NoProgress)).await.unwrap();
+            assert_eq!(again.integration, b.integration, "the second tool keeps its integration");
+            // A field over the cap is cut with a marker.
+            let huge = "x".repeat(tributary_connectors::import::FIELD_CAP + 10_000);
+            let big = dir.path().join("big.sarif");
+            std::fs::write(&big, format!(r#"{{"version": "2.1.0", "runs": [{{"tool": {{"driver": {{"name": "Big"}}}}, "results": [
+                {{"ruleId": "r", "message": {{"text": "{huge}"}}, "locations": [{{"physicalLocation": {{"artifactLocation": {{"uri": "x.py"}}, "region": {{"startLine": 1}}}}}}]}}]}}]}}"#)).unwrap();
+            let run = e.import_file(ImportRequest { format: FileFormat::Sarif, path: big, repo_url: REPO.into(), tool: None }, "test", Arc::new(NoProgress)).await.unwrap().run.unwrap();
+            assert!(run.notes.unwrap_or_default().contains("cut with a marker"));
+            let a = attrs_of(&e, "Big", "r", "x.py");
+            let text = a["description"].as_str().unwrap();
+            assert!(text.len() < tributary_connectors::import::FIELD_CAP + 100 && text.ends_with("more bytes]"), "{}", text.len());
         });
     }
 }

@@ -193,7 +193,7 @@ fn import(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
         tool: None,
     };
     let out = rt.block_on(engine.import_file(req, "bench", Arc::new(NoProgress)))?;
-    Ok(json!({"records": out.run.counts.created, "secs": t.elapsed().as_secs_f64(), "rss_mib": rss::peak_mib()}))
+    Ok(json!({"records": out.run.map_or(0, |r| r.counts.created), "secs": t.elapsed().as_secs_f64(), "rss_mib": rss::peak_mib()}))
 }
 
 /// Writes a SARIF 2.1.0 log of about `bytes` bytes (deterministic), returns its results.

@@ -20,11 +20,19 @@ pub fn run(ctx: &Ctx, cmd: ImportCommand) -> Result<()> {
     let view = ProgressView::new(&format!("import {file}"));
     match runtime()?.block_on(engine.import_file(req, &ctx.actor(), view.clone())) {
         Ok(out) => {
-            view.finish(&out.run);
+            let Some(run) = &out.run else {
+                view.abandon();
+                println!(
+                    "{file} is a valid SARIF log with no runs: nothing imported and nothing closed (a log names its tool in each run; \
+                     name one with --tool to record an empty scan that closes that tool's findings in this repository)."
+                );
+                return Ok(());
+            };
+            view.finish(run);
             let v = out.inspected.tool_version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
             println!(
                 "Imported {file}: {} results from {}{v}, filed as {} under integration {}.",
-                out.run.counts.fetched, out.inspected.tool, out.product, out.integration
+                run.counts.fetched, out.inspected.tool, out.product, out.integration
             );
             Ok(())
         }

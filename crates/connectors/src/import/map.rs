@@ -31,6 +31,8 @@ const SEMGREP_ROWS: &[Row] = &[
     ("result.start.col", "finding[].location.startColumn", &[]),
     ("result.end.line", "finding[].location.endLine", &[]),
     ("result.end.col", "finding[].location.endColumn", &[]),
+    // `nosemgrep`-ignored results (reported with `is_ignored`): risk-accepted, not dropped.
+    ("status", "finding[].status", &[]),
 ];
 
 const SARIF_ROWS: &[Row] = &[
@@ -56,6 +58,10 @@ const SARIF_ROWS: &[Row] = &[
     ("result.locations[].physicalLocation.region.endLine", "finding[].location.endLine", &["first"]),
     ("result.locations[].physicalLocation.region.endColumn", "finding[].location.endColumn", &["first"]),
     ("result.locations[].physicalLocation.region.snippet.text", "finding[].location.snippet", &["first"]),
+    // Suppressed results (an accepted SARIF suppression): risk-accepted, with the reason.
+    ("status", "finding[].status", &[]),
+    ("suppression.kind", "finding[].triage.reason", &[]),
+    ("suppression.justification", "finding[].triage.comment", &[]),
 ];
 
 fn rules(rows: &[Row]) -> Vec<RuleSpec> {

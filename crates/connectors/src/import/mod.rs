@@ -9,10 +9,15 @@
 //! run. A file that turns out broken past the peek fails the import, which is one
 //! transaction, so no findings are written; the error carries the line and column.
 //!
-//! Identity: a finding keeps its id across scans of the same repository. Semgrep and
-//! SARIF fingerprints are used when real (logged-out Semgrep writes "requires login");
-//! otherwise the id hashes the rule, the file, the matched code (or its position) and
-//! which occurrence of that match in the file it is.
+//! Identity: within a file, a result is its tool, rule, artifact, region and every one
+//! of its fingerprints (the matched code standing in when it has none; logged-out
+//! Semgrep writes "requires login", which is no fingerprint). A fingerprint is an input,
+//! not an identity: CodeQL's `primaryLocationLineHash` or a tool's `scanFileHash` repeat
+//! across results, so results alike in all but the region are distinct findings,
+//! numbered in the order met, and results alike in all of it are repeats of one finding
+//! (counted once; the run's notes say how many). Across scans the id leaves the region
+//! out, so a finding keeps it when its line moves. Results whose SARIF `kind` is not
+//! `fail` are not findings; suppressed results are imported as risk-accepted.
 
 mod map;
 pub mod stream;
@@ -211,11 +216,12 @@ fn scan(path: &Path, format: FileFormat, until: Until) -> Result<Inspected, Impo
                 }
                 None => return Err(ImportError::Unsupported { file, reason: "no SARIF \"version\"; Tributary reads SARIF 2.1.0".into() }),
             }
-            if out.runs.is_empty() && !saw_results {
-                return Err(ImportError::Unsupported { file, reason: "this SARIF log has no runs".into() });
-            }
+            // `"runs": []` is a valid, empty log: no tool, nothing to import or close.
             let driver = out.runs.first().and_then(|t| t.get("driver"));
-            out.tool = driver.and_then(|d| d.get("name")).and_then(Value::as_str).unwrap_or("SARIF").trim().to_string();
+            out.tool = driver.and_then(|d| d.get("name")).and_then(Value::as_str).unwrap_or("").trim().to_string();
+            if out.tool.is_empty() && !out.runs.is_empty() {
+                out.tool = "SARIF".into();
+            }
             out.tool_version =
                 driver.and_then(|d| d.get("semanticVersion").or_else(|| d.get("version"))).and_then(Value::as_str).map(str::to_string);
         }
@@ -223,20 +229,95 @@ fn scan(path: &Path, format: FileFormat, until: Until) -> Result<Inspected, Impo
     Ok(out)
 }
 
-/// Counts identities per file, so repeated identical matches get distinct ids.
+/// Identities of the results of one file. A result is identified by tool, rule,
+/// artifact, its fingerprints (the matched code when it has none) and its region. A
+/// fingerprint is an input, not an identity: CodeQL's `primaryLocationLineHash` or a
+/// `scanFileHash` repeat across results, so results sharing every fingerprint but not
+/// the region are distinct findings, numbered in the order met; a rescan that moved
+/// their lines keeps their numbers, so their ids. Results equal in all of it are
+/// repeats of one finding, counted once.
 #[derive(Default)]
-struct Occurrences(HashMap<i64, u32>);
+struct Identities {
+    /// Base identity (tool, rule, artifact, fingerprints) → the regions met, in order.
+    groups: HashMap<u64, Vec<u64>>,
+}
 
-impl Occurrences {
-    fn key(&mut self, parts: &[&str]) -> String {
-        let mut h = KeyHasher::new();
-        for p in parts {
-            h = h.part(p);
+impl Identities {
+    /// The id of a result, or `None` when it repeats one already read.
+    fn key(&mut self, base: &[&str], region: &str) -> Option<String> {
+        let hash = |parts: &[&str]| parts.iter().fold(KeyHasher::new(), |h, p| h.part(p)).finish64() as u64;
+        let (b, r) = (hash(base), hash(&[region]));
+        let regions = self.groups.entry(b).or_default();
+        if regions.contains(&r) {
+            return None;
         }
-        let base = h.finish64();
-        let n = self.0.entry(base).or_insert(0);
-        *n += 1;
-        format!("{:016x}-{}", base as u64, n)
+        regions.push(r);
+        Some(match regions.len() {
+            1 => format!("{b:016x}"),
+            n => format!("{b:016x}-{n}"),
+        })
+    }
+}
+
+/// What reading a file counted besides its records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Results equal to an earlier one in every part of their identity.
+    pub repeats: u64,
+    /// Results whose `kind` says they are not failures (`pass`, `review`, …).
+    pub not_failures: u64,
+    /// Results suppressed in the source or by the tool (imported as risk-accepted).
+    pub suppressed: u64,
+    /// Results with a field cut to [`FIELD_CAP`].
+    pub truncated: u64,
+}
+
+impl ReadStats {
+    /// The run's notes about them.
+    pub fn notes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.repeats > 0 {
+            out.push(format!(
+                "{} results repeated an earlier one exactly (same tool, rule, file, region and fingerprints) and were counted as one finding",
+                self.repeats
+            ));
+        }
+        if self.not_failures > 0 {
+            out.push(format!(
+                "{} results were not failures (SARIF kind pass, review, open, informational or notApplicable) and are not findings",
+                self.not_failures
+            ));
+        }
+        if self.suppressed > 0 {
+            out.push(format!("{} results are suppressed in the source or by the tool: imported as risk-accepted", self.suppressed));
+        }
+        if self.truncated > 0 {
+            out.push(format!("{} results had a field over {} bytes, cut with a marker", self.truncated, FIELD_CAP));
+        }
+        out
+    }
+}
+
+/// The longest text a result field keeps (longer ones are cut, with a marker saying so):
+/// an 80 MB message must not cost a gigabyte on its way through the pipeline.
+pub const FIELD_CAP: usize = 1 << 20;
+
+/// Cuts every string longer than [`FIELD_CAP`] in `v`; returns how many were cut.
+fn truncate_fields(v: &mut Value) -> u64 {
+    match v {
+        Value::String(s) if s.len() > FIELD_CAP => {
+            let mut at = FIELD_CAP;
+            while !s.is_char_boundary(at) {
+                at -= 1;
+            }
+            let dropped = s.len() - at;
+            s.truncate(at);
+            s.push_str(&format!("…[truncated by Tributary: {dropped} more bytes]"));
+            1
+        }
+        Value::Array(a) => a.iter_mut().map(truncate_fields).sum(),
+        Value::Object(o) => o.values_mut().map(truncate_fields).sum(),
+        _ => 0,
     }
 }
 
@@ -300,9 +381,9 @@ fn num(v: &Value, path: &[&str]) -> String {
     cur.to_string()
 }
 
-/// The record a map reads: `{key, result, rule?, tool?}` (built by moving, not copying:
-/// `json!` would serialize the result again).
-fn composite(key: String, result: Value, sarif: Option<(Value, Value)>) -> Value {
+/// The record a map reads: `{key, result, rule?, tool?, status?, suppression?}` (built by
+/// moving, not copying: `json!` would serialize the result again).
+fn composite(key: String, result: Value, sarif: Option<(Value, Value)>, extra: &[(&str, Value)]) -> Value {
     let mut m = serde_json::Map::new();
     m.insert("key".into(), Value::String(key));
     m.insert("result".into(), result);
@@ -310,11 +391,14 @@ fn composite(key: String, result: Value, sarif: Option<(Value, Value)>) -> Value
         m.insert("rule".into(), rule);
         m.insert("tool".into(), tool);
     }
+    for (k, v) in extra {
+        m.insert((*k).into(), v.clone());
+    }
     Value::Object(m)
 }
 
 /// [`composite`] as JSON text, assembled from the result's own text (no serializer).
-fn raw_text(key: &str, result: &str, sarif: Option<(&str, &str)>) -> String {
+fn raw_text(key: &str, result: &str, sarif: Option<(&str, &str)>, extra: &[(&str, Value)]) -> String {
     let key = Value::String(key.to_string()).to_string();
     let mut out = String::with_capacity(result.len() + 64 + sarif.map_or(0, |(r, t)| r.len() + t.len()));
     out.push_str("{\"key\":");
@@ -327,8 +411,22 @@ fn raw_text(key: &str, result: &str, sarif: Option<(&str, &str)>) -> String {
         out.push_str(",\"tool\":");
         out.push_str(tool);
     }
+    for (k, v) in extra {
+        out.push_str(&format!(",\"{k}\":{v}"));
+    }
     out.push('}');
     out
+}
+
+/// A SARIF result's first accepted suppression (a suppression without a status is
+/// accepted; `underReview` and `rejected` ones do not suppress).
+fn accepted_suppression(result: &Value) -> Option<Value> {
+    result
+        .get("suppressions")?
+        .as_array()?
+        .iter()
+        .find(|s| s.get("status").and_then(Value::as_str).is_none_or(|st| st == "accepted"))
+        .cloned()
 }
 
 /// Second pass: streams results as raw records (scope: the repository they belong to).
@@ -339,9 +437,10 @@ pub fn read(
     inspected: &Inspected,
     scope: &str,
     emit: &mut dyn FnMut(RawRecord) -> Result<(), String>,
-) -> Result<(), ImportError> {
+) -> Result<ReadStats, ImportError> {
     let (reader, _) = open(path)?;
-    let mut occurrences = Occurrences::default();
+    let mut ids = Identities::default();
+    let mut stats = ReadStats::default();
     let mut runs = RunTools::default();
     for (i, tool) in inspected.runs.iter().enumerate() {
         runs.learn(i, tool);
@@ -366,24 +465,50 @@ pub fn read(
             Event::Element { index, raw: Some(raw), .. } => (index, raw),
             _ => return Ok(()),
         };
-        let result: Value = serde_json::from_str(raw.get()).map_err(|e| format!("a result: {e}"))?;
+        let mut result: Value = serde_json::from_str(raw.get()).map_err(|e| format!("a result: {e}"))?;
+        // A result over the cap is cut and re-serialized; the rest keep their own text.
+        let cut = if raw.get().len() > FIELD_CAP { truncate_fields(&mut result) } else { 0 };
+        let raw = if cut > 0 {
+            stats.truncated += 1;
+            tracing::warn!(message = "A result field was over the cap and was cut.", file = %path.display(), cap = FIELD_CAP);
+            drop(raw);
+            None
+        } else {
+            Some(raw)
+        };
+        let result_text = |result: &Value| raw.as_ref().map(|r| r.get().to_string()).unwrap_or_else(|| result.to_string());
+        let region = |start: &str, end: &str| format!("{start}-{end}");
         let (key, body, text) = match format {
             FileFormat::SemgrepJson => {
-                let key = match real_fingerprint(result.get("extra").and_then(|x| x.get("fingerprint"))) {
-                    Some(fp) => format!("fp:{fp}"),
-                    None => occurrences.key(&[
-                        text(&result, &["check_id"]),
-                        text(&result, &["path"]),
-                        &num(&result, &["start", "line"]),
-                        &num(&result, &["start", "col"]),
-                        &num(&result, &["end", "line"]),
-                        &num(&result, &["end", "col"]),
-                    ]),
+                let fp = real_fingerprint(result.get("extra").and_then(|x| x.get("fingerprint")));
+                let lines = real_fingerprint(result.get("extra").and_then(|x| x.get("lines")));
+                let evidence = match (fp, lines) {
+                    (Some(f), _) => format!("fingerprint={f}"),
+                    (None, Some(l)) => format!("code={}", l.trim()),
+                    (None, None) => String::new(),
                 };
-                let text = raw_text(&key, raw.get(), None);
-                (key.clone(), composite(key, result, None), text)
+                let at = region(
+                    &format!("{}:{}", num(&result, &["start", "line"]), num(&result, &["start", "col"])),
+                    &format!("{}:{}", num(&result, &["end", "line"]), num(&result, &["end", "col"])),
+                );
+                let Some(key) = ids.key(&["Semgrep", text(&result, &["check_id"]), text(&result, &["path"]), &evidence], &at) else {
+                    stats.repeats += 1;
+                    return Ok(());
+                };
+                let mut extra: Vec<(&str, Value)> = Vec::new();
+                if result.get("extra").and_then(|x| x.get("is_ignored")).and_then(Value::as_bool) == Some(true) {
+                    stats.suppressed += 1;
+                    extra.push(("status", json!("suppressed")));
+                }
+                let text = raw_text(&key, &result_text(&result), None, &extra);
+                (key.clone(), composite(key, result, None, &extra), text)
             }
             FileFormat::Sarif => {
+                // Only failures are findings (`kind` absent means fail).
+                if result.get("kind").and_then(Value::as_str).is_some_and(|k| k != "fail") {
+                    stats.not_failures += 1;
+                    return Ok(());
+                }
                 let run = index.first().copied().unwrap_or(0);
                 if runs.get(run).is_none() && !inspected_all {
                     // This run's results come before its tool (Semgrep writes them so):
@@ -415,35 +540,39 @@ pub fn read(
                     .cloned()
                     .unwrap_or(Value::Null);
                 let rule_id = rule_id.or_else(|| rule.get("id").and_then(Value::as_str)).unwrap_or("").to_string();
-                let fingerprint = ["fingerprints", "partialFingerprints"].iter().find_map(|k| {
-                    let obj = result.get(*k)?.as_object()?;
-                    let mut names: Vec<&String> = obj.keys().collect();
-                    names.sort();
-                    names.into_iter().find_map(|n| real_fingerprint(obj.get(n)).map(|v| format!("{n}:{v}")))
-                });
+                // Every fingerprint, by name: all of them are part of the identity.
+                let mut prints: Vec<String> = ["fingerprints", "partialFingerprints"]
+                    .iter()
+                    .filter_map(|k| result.get(*k).and_then(Value::as_object))
+                    .flat_map(|obj| obj.iter().filter_map(|(n, v)| real_fingerprint(Some(v)).map(|v| format!("{n}={v}"))))
+                    .collect();
+                prints.sort();
                 let loc = result.get("locations").and_then(|l| l.get(0)).and_then(|l| l.get("physicalLocation")).unwrap_or(&Value::Null);
-                let key = match fingerprint {
-                    Some(fp) => format!("fp:{fp}"),
-                    None => {
-                        let snippet = text(loc, &["region", "snippet", "text"]);
-                        let position = if snippet.trim().is_empty() {
-                            format!(
-                                "{}:{}-{}:{}",
-                                num(loc, &["region", "startLine"]),
-                                num(loc, &["region", "startColumn"]),
-                                num(loc, &["region", "endLine"]),
-                                num(loc, &["region", "endColumn"])
-                            )
-                        } else {
-                            snippet.trim().to_string()
-                        };
-                        occurrences.key(&[&rule_id, text(loc, &["artifactLocation", "uri"]), &position])
-                    }
+                let snippet = text(loc, &["region", "snippet", "text"]).trim();
+                if prints.is_empty() && !snippet.is_empty() {
+                    prints.push(format!("code={snippet}"));
+                }
+                let at = region(
+                    &format!("{}:{}", num(loc, &["region", "startLine"]), num(loc, &["region", "startColumn"])),
+                    &format!("{}:{}", num(loc, &["region", "endLine"]), num(loc, &["region", "endColumn"])),
+                );
+                let tool_name = run_tool.map(|t| text(&t.tool, &["name"]).to_string()).unwrap_or_default();
+                let mut base: Vec<&str> = vec![&tool_name, &rule_id, text(loc, &["artifactLocation", "uri"])];
+                base.extend(prints.iter().map(String::as_str));
+                let Some(key) = ids.key(&base, &at) else {
+                    stats.repeats += 1;
+                    return Ok(());
                 };
+                let mut extra: Vec<(&str, Value)> = Vec::new();
+                if let Some(sup) = accepted_suppression(&result) {
+                    stats.suppressed += 1;
+                    extra.push(("status", json!("suppressed")));
+                    extra.push(("suppression", sup));
+                }
                 let (tool, tool_text) = run_tool.map(|t| (t.tool.clone(), t.tool_text.as_str())).unwrap_or((Value::Null, "null"));
                 let rule_text = rule_texts.entry(rule_id.clone()).or_insert_with(|| rule.to_string());
-                let text = raw_text(&key, raw.get(), Some((rule_text, tool_text)));
-                (key.clone(), composite(key, result, Some((rule, tool))), text)
+                let text = raw_text(&key, &result_text(&result), Some((rule_text, tool_text)), &extra);
+                (key.clone(), composite(key, result, Some((rule, tool)), &extra), text)
             }
         };
         emit(RawRecord { stream: STREAM, key, body, tombstone: false, scope: Some(scope.to_string()), raw_json: Some(text) })
@@ -453,7 +582,7 @@ pub fn read(
         return Err(e);
     }
     match (outcome, stopped) {
-        (Ok(()), _) => Ok(()),
+        (Ok(()), _) => Ok(stats),
         // The consumer stopped the read: its reason, not a syntax error.
         (Err(_), Some(reason)) => Err(ImportError::Io { file: path.display().to_string(), reason }),
         (Err(e), None) => Err(syntax(path, format, e)),
