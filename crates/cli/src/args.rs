@@ -96,6 +96,10 @@ pub enum ImportCommand {
         /// The repository that was scanned (any URL spelling).
         #[arg(long, value_name = "URL")]
         repo: String,
+        /// Go ahead even if the run would close or retire more than half of what it
+        /// covers (a fuse stops such runs before anything is closed).
+        #[arg(long)]
+        allow_mass_close: bool,
     },
     /// SARIF 2.1.0 from any tool (semgrep --sarif, CodeQL, …).
     Sarif {
@@ -107,6 +111,10 @@ pub enum ImportCommand {
         /// File findings under this tool name (default: the tool named in the file).
         #[arg(long, value_name = "NAME")]
         tool: Option<String>,
+        /// Go ahead even if the run would close or retire more than half of what it
+        /// covers (a fuse stops such runs before anything is closed).
+        #[arg(long)]
+        allow_mass_close: bool,
     },
 }
 
@@ -269,6 +277,10 @@ pub enum MapCommand {
         name: String,
         #[arg(long, value_name = "NAME")]
         integration: String,
+        /// Go ahead even if the run would close or retire more than half of what it
+        /// covers (a fuse stops such runs before anything is closed).
+        #[arg(long)]
+        allow_mass_close: bool,
     },
 }
 
@@ -338,6 +350,10 @@ pub struct SyncArgs {
     /// Fetch everything and close what is gone (instead of a delta).
     #[arg(long)]
     pub full: bool,
+    /// Go ahead even if the run would close or retire more than half of what it covers
+    /// (a fuse stops such runs before anything is closed).
+    #[arg(long)]
+    pub allow_mass_close: bool,
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,8 @@ pub struct ImportRequest {
     pub repo_url: String,
     /// SARIF: the tool name to file findings under (default: the file's `tool.driver.name`).
     pub tool: Option<String>,
+    /// Go ahead even if the import would close most of the repository's findings.
+    pub allow_mass_close: bool,
 }
 
 pub struct ImportOutcome {
@@ -145,7 +147,7 @@ impl Engine {
             FileFormat::Sarif => format!("import-sarif-{}", slug(&product)),
         };
         let (actor, scope, url, file) = (actor.to_string(), key.as_str().to_string(), req.repo_url.clone(), req.path.display().to_string());
-        let (p, bytes) = (product.clone(), inspected.bytes);
+        let (p, bytes, allow_mass_close) = (product.clone(), inspected.bytes, req.allow_mass_close);
         let prep = self
             .blocking(move |store| {
                 store
@@ -192,6 +194,7 @@ impl Engine {
                                 scope: Some(scope),
                                 single_tx: true,
                                 scope_is_new,
+                                fuses: crate::Fuses { allow_mass_close, ..crate::Fuses::default() },
                                 context,
                             },
                         ))

@@ -24,7 +24,7 @@ use tributary_connectors::ConnectorError;
 use tributary_store::repo::maps;
 use tributary_store::{Store, StoreError};
 
-pub use pipeline::{Progress, SyncOptions, SyncTarget};
+pub use pipeline::{Fuses, Progress, SyncOptions, SyncTarget};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -36,6 +36,9 @@ pub enum EngineError {
     Invalid(String),
     #[error("{0}")]
     Busy(String),
+    /// A fuse stopped the run before its sweep was committed (see `pipeline::Fuses`).
+    #[error("{0}")]
+    Stopped(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -47,11 +47,87 @@ pub struct SyncOptions {
     pub force_full: bool,
     /// A delta sync turns full when the last full sync is older than this.
     pub full_every_ms: i64,
+    pub fuses: Fuses,
 }
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        SyncOptions { force_full: false, full_every_ms: 7 * 86_400_000 }
+        SyncOptions { force_full: false, full_every_ms: 7 * 86_400_000, fuses: Fuses::default() }
+    }
+}
+
+/// Fuses against silent mass changes. A vendor that renames a field, or a map edit that
+/// loses an identity rule, must not close everything: a run whose records mostly produce
+/// nothing, or which would close more than a share of the findings it covers or retire
+/// more than a share of the assets its integration holds, stops before its sweep is
+/// committed, with the reason, and leaves findings and assets as they were.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fuses {
+    /// Go ahead whatever the shares (`--allow-mass-close`).
+    pub allow_mass_close: bool,
+    /// Of the findings a run covers (seen or closed), the share it may close.
+    pub max_close_share: f64,
+    /// Of the integration's active asset attributions, the share a run may retire.
+    pub max_retire_share: f64,
+    /// Of the records fetched, the share that may produce nothing usable.
+    pub max_unusable_share: f64,
+}
+
+impl Default for Fuses {
+    fn default() -> Self {
+        Fuses { allow_mass_close: false, max_close_share: 0.5, max_retire_share: 0.5, max_unusable_share: 0.5 }
+    }
+}
+
+/// Below this many closes, retires or unusable records no fuse trips (small tenants
+/// legitimately change by large shares).
+const FUSE_MIN: i64 = 10;
+
+impl Fuses {
+    /// Why the run must stop before its sweep, if it must. `totals`: the run's pages;
+    /// `swept`: what the sweep would do; `active_after`: active attributions after it.
+    pub fn check(&self, totals: &RunCounts, swept: &RunCounts, active_after: Option<i64>) -> std::result::Result<(), String> {
+        if self.allow_mass_close {
+            return Ok(());
+        }
+        let share = |part: i64, whole: i64| if whole > 0 { part as f64 / whole as f64 } else { 0.0 };
+        // Of all records fetched (records out of scope count as usable: a conservative share).
+        let in_scope = totals.fetched;
+        if totals.unusable >= FUSE_MIN && share(totals.unusable, in_scope) > self.max_unusable_share {
+            return Err(format!(
+                "{} of {} records produced nothing usable (no asset identity, or findings without an externalFindingId): \
+                 the map's identity rules no longer match the records, or the vendor renamed a field",
+                totals.unusable, in_scope
+            ));
+        }
+        let closed = totals.closed + swept.closed;
+        let covered = closed + totals.created + totals.updated + totals.unchanged;
+        if closed >= FUSE_MIN && share(closed, covered) > self.max_close_share {
+            return Err(format!(
+                "it would close {closed} of the {covered} findings it covers ({:.0} %, more than the {:.0} % allowed)",
+                100.0 * share(closed, covered),
+                100.0 * self.max_close_share
+            ));
+        }
+        if let Some(active) = active_after {
+            let retired = totals.assets_retired + swept.assets_retired;
+            if retired >= FUSE_MIN && share(retired, active + retired) > self.max_retire_share {
+                return Err(format!(
+                    "it would retire {retired} of the {} assets the integration holds ({:.0} %, more than the {:.0} % allowed)",
+                    active + retired,
+                    100.0 * share(retired, active + retired),
+                    100.0 * self.max_retire_share
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The message of a tripped fuse.
+    pub fn stopped(why: &str) -> String {
+        format!(
+            "stopped before closing anything: {why}. Nothing was closed or retired. If this is expected, run again with --allow-mass-close"
+        )
     }
 }
 
@@ -178,6 +254,7 @@ pub(crate) struct Prepared {
     pub single_tx: bool,
     /// See [`RunContext::scope_is_new`].
     pub scope_is_new: bool,
+    pub fuses: Fuses,
     /// Assets written first in a single-transaction run (an import's repository), so a
     /// run that fails leaves none behind; records scoped to a pending asset
     /// ([`crate::import::PENDING_ASSET`]) get its id.
@@ -195,6 +272,9 @@ struct RunEnd {
     initial: bool,
     /// A delta's scopes read whole, with the asset each maps to: swept like a full run.
     reconciled: Option<Vec<(String, i64)>>,
+    /// The run's page counts (for the fuses).
+    totals: RunCounts,
+    fuses: Fuses,
 }
 
 /// What the transform stage needs besides the page.
@@ -250,6 +330,7 @@ fn transform_page(f: Fetched, cx: &mut TransformContext) -> Staged {
             watermark: page.watermark,
             fetched,
             skipped: out.skipped,
+            unusable: out.unusable,
         },
         completeness: out.completeness.unwrap_or(Completeness::PerFinding),
         findings: out.findings,
@@ -288,6 +369,7 @@ fn sample_dicts(records: &[RawRecord], cx: &mut TransformContext) -> Vec<RawDict
 struct Transformed {
     records: Vec<RecordIn>,
     skipped: i64,
+    unusable: i64,
     findings: usize,
     completeness: Option<Completeness>,
     warned: usize,
@@ -301,6 +383,7 @@ impl Transformed {
     fn absorb(&mut self, later: Transformed) {
         self.records.extend(later.records);
         self.skipped += later.skipped;
+        self.unusable += later.unusable;
         self.findings += later.findings;
         self.completeness = later.completeness.or(self.completeness);
         self.warned += later.warned;
@@ -367,9 +450,11 @@ fn transform_records(records: Vec<RawRecord>, offset: usize, raw_ids: Option<&[i
             },
             None => &rec.body,
         };
-        // A record without its finding list (the source could not read it) closes nothing.
-        let partial = per_asset && !rec.tombstone && !map.lists_findings(body);
+        // A record without its finding list (the source could not read it), or whose
+        // findings lost their ids (a renamed field), closes nothing.
+        let listed = map.lists_findings(body);
         let mut staged = stage(map.apply(body), map.spec.target_model, kind.name, &product);
+        let partial = per_asset && !rec.tombstone && (!listed || staged.dropped > 0);
         for w in staged.warnings.drain(..) {
             if out.first_warnings.len() < Transformed::LOGGED_WARNINGS {
                 out.first_warnings.push((rec.stream, rec.key.clone(), w));
@@ -382,8 +467,13 @@ fn transform_records(records: Vec<RawRecord>, offset: usize, raw_ids: Option<&[i
             }
             staged.findings.clear();
         }
-        if staged.asset.is_none() && staged.findings.is_empty() {
+        let nothing = staged.asset.is_none() && staged.findings.is_empty();
+        if nothing {
             out.skipped += 1;
+        }
+        // Nothing usable: no asset and no finding, or findings that all lost their ids.
+        if !rec.tombstone && (nothing || (staged.dropped > 0 && staged.findings.is_empty())) {
+            out.unusable += 1;
         }
         out.findings += staged.findings.len();
         out.records.push(RecordIn {
@@ -404,15 +494,24 @@ fn transform_records(records: Vec<RawRecord>, offset: usize, raw_ids: Option<&[i
 
 /// Writes every page and the end-of-run sweep in one transaction (file imports). A run
 /// whose producer failed (`aborted`) rolls back whole. Returns (written, swept).
+/// What a single-transaction run writes besides its pages.
+struct SingleTx {
+    /// The products (with completeness) and streams its sweep covers.
+    sweep: (Vec<(String, Completeness)>, Vec<String>),
+    /// Assets written first (see `Prepared::context`).
+    context: Vec<RecordIn>,
+    fuses: Fuses,
+}
+
 fn writer_single_tx(
     store: Store,
     base: RunContext,
     rx: Receiver<Staged>,
     progress: Arc<dyn Progress>,
     aborted: Arc<AtomicBool>,
-    sweep: (Vec<(String, Completeness)>, Vec<String>),
-    context: Vec<RecordIn>,
+    run: SingleTx,
 ) -> Result<(RunCounts, Option<RunCounts>)> {
+    let SingleTx { sweep, context, fuses } = run;
     let out = store.with_writer(|c| {
         c.transaction(|tx| {
             let mut total = RunCounts::default();
@@ -445,6 +544,10 @@ fn writer_single_tx(
                 ));
             }
             let swept = ingest::finish_full(tx, &base, &sweep.0, &sweep.1)?;
+            // A tripped fuse rolls the whole run back (an import is one transaction).
+            if let Err(why) = fuses.check(&total, &swept, None) {
+                return Err(tributary_store::StoreError::Stopped(Fuses::stopped(&why)));
+            }
             Ok((total, Some(swept)))
         })
     })?;
@@ -527,6 +630,7 @@ impl Engine {
                             scope: None,
                             single_tx: false,
                             scope_is_new: false,
+                            fuses: opts.fuses,
                             context: Vec::new(),
                         })
                     })
@@ -587,8 +691,8 @@ impl Engine {
         let write = if prep.single_tx {
             let sweep = (maps.products(kind), maps.by_stream.keys().cloned().collect());
             let flag = aborted.clone();
-            let context = prep.context;
-            tokio::task::spawn_blocking(move || writer_single_tx(store, base, page_rx, wprogress, flag, sweep, context))
+            let run = SingleTx { sweep, context: prep.context, fuses: prep.fuses };
+            tokio::task::spawn_blocking(move || writer_single_tx(store, base, page_rx, wprogress, flag, run))
         } else {
             tokio::task::spawn_blocking(move || writer(store, base, page_rx, wprogress))
         };
@@ -627,7 +731,7 @@ impl Engine {
         let _ = transform.await;
         let written = write.await.map_err(|e| EngineError::Internal(e.to_string()))?;
         match (fetch_result, written) {
-            (Ok(()), Ok((_, swept))) => {
+            (Ok(()), Ok((totals, swept))) => {
                 let end = RunEnd {
                     integration_id: prep.integration.id,
                     kind,
@@ -636,8 +740,17 @@ impl Engine {
                     scope: prep.scope,
                     initial: prep.run.initial,
                     reconciled,
+                    totals,
+                    fuses: prep.fuses,
                 };
-                self.succeed(end, &maps, swept, notes).await
+                match self.succeed(end, &maps, swept, notes.clone()).await {
+                    Err(EngineError::Store(tributary_store::StoreError::Stopped(why))) => {
+                        let run_id = prep.run.id;
+                        let _ = self.blocking(move |s| Ok(s.write(|c| runs::set_notes(c, run_id, &notes))?)).await;
+                        self.fail(prep.run.id, prep.integration.id, EngineError::Stopped(why)).await
+                    }
+                    other => other,
+                }
             }
             (Err(e), _) | (Ok(()), Err(e)) => {
                 let run_id = prep.run.id;
@@ -650,7 +763,7 @@ impl Engine {
     /// Sweeps (unless the writer already did, in `swept`), records the run and the
     /// integration's status, and commits the delta watermark.
     async fn succeed(&self, end: RunEnd, maps: &RunMaps, swept: Option<RunCounts>, notes: Vec<String>) -> Result<SyncRun> {
-        let RunEnd { integration_id, kind, run_id, mode, scope, initial, reconciled } = end;
+        let RunEnd { integration_id, kind, run_id, mode, scope, initial, reconciled, totals, fuses } = end;
         let products = maps.products(kind);
         let streams: Vec<String> = maps.by_stream.keys().cloned().collect();
         self.blocking(move |store| {
@@ -685,6 +798,12 @@ impl Engine {
                         }
                     },
                 };
+                // The fuses look at what the run did and what its sweep just did, inside
+                // the sweep's transaction: a tripped fuse rolls the sweep back.
+                let active = c.scalar::<i64>("SELECT COUNT(*) FROM asset_sources WHERE integration_id = ? AND active = 1", tributary_store::params![integration_id])?;
+                if let Err(why) = fuses.check(&totals, &swept, Some(active)) {
+                    return Err(tributary_store::StoreError::Stopped(Fuses::stopped(&why)));
+                }
                 runs::finish(c, run_id, SyncStatus::Succeeded, None, &swept)?;
                 runs::set_notes(c, run_id, &notes)?;
                 if mode != SyncMode::Replay && ctx.scope.is_none() {
@@ -818,6 +937,33 @@ mod tests {
             integration_id: 1,
             dicts: HashMap::new(),
         }
+    }
+
+    #[test]
+    fn each_fuse_trips_on_its_own_share_and_not_below_the_minimum() {
+        let f = Fuses::default();
+        let k = |fetched, unusable, created, unchanged, closed, retired| RunCounts {
+            fetched,
+            unusable,
+            created,
+            unchanged,
+            closed,
+            assets_retired: retired,
+            ..RunCounts::default()
+        };
+        let none = RunCounts::default();
+        assert!(f.check(&k(100, 60, 0, 40, 0, 0), &none, None).unwrap_err().contains("60 of 100 records produced nothing usable"));
+        assert!(f.check(&k(100, 0, 0, 40, 0, 0), &RunCounts { closed: 60, ..none }, None).unwrap_err().contains("close 60 of the 100"));
+        assert!(
+            f.check(&k(100, 0, 0, 100, 0, 0), &RunCounts { assets_retired: 30, ..none }, Some(20))
+                .unwrap_err()
+                .contains("retire 30 of the 50")
+        );
+        // Small changes and sub-threshold shares pass; --allow-mass-close passes everything.
+        assert!(f.check(&k(10, 9, 0, 1, 9, 9), &none, Some(1)).is_ok(), "below the minimum");
+        assert!(f.check(&k(100, 40, 0, 60, 40, 0), &none, None).is_ok());
+        let allow = Fuses { allow_mass_close: true, ..f };
+        assert!(allow.check(&k(100, 100, 0, 0, 0, 0), &RunCounts { closed: 1000, ..none }, Some(0)).is_ok());
     }
 
     #[test]

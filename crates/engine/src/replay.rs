@@ -49,6 +49,20 @@ impl Engine {
     /// Re-runs `map` over `integration`'s stored raw records and makes it the map its
     /// profile uses for that stream.
     pub async fn apply_map(&self, map_name: &str, integration_name: &str, actor: &str, progress: Arc<dyn Progress>) -> Result<SyncRun> {
+        self.apply_map_with(map_name, integration_name, actor, crate::Fuses::default(), progress).await
+    }
+
+    /// [`Engine::apply_map`] with the run's fuses set (`--allow-mass-close`). The map
+    /// becomes the integration's only once the replay succeeded: a map that a fuse
+    /// stopped is not left in force.
+    pub async fn apply_map_with(
+        &self,
+        map_name: &str,
+        integration_name: &str,
+        actor: &str,
+        fuses: crate::Fuses,
+        progress: Arc<dyn Progress>,
+    ) -> Result<SyncRun> {
         let (m, i, actor) = (map_name.to_string(), integration_name.to_string(), actor.to_string());
         let (prep, total) = self
             .blocking(move |store| {
@@ -76,9 +90,6 @@ impl Engine {
                                 stream.name
                             )));
                         }
-                        if let Some(p) = profiles::default_for(c, integration.id)? {
-                            profiles::set_map(c, p.id, stream.name, map.id)?;
-                        }
                         audit::record(c, &actor, "map.apply", &m, serde_json::json!({"integration": i}))?;
                         let maps = RunMaps::load(c, kind, &[(stream.name.to_string(), m.clone())], Some(&[stream.name]))
                             .map_err(|e| tributary_store::StoreError::Invalid(e.to_string()))?;
@@ -103,15 +114,28 @@ impl Engine {
                                 scope: None,
                                 single_tx: false,
                                 scope_is_new: false,
+                                fuses,
                                 context: Vec::new(),
                             },
-                            (stream.name, total as u64),
+                            (stream.name, total as u64, map.id),
                         ))
                     })
                     .map_err(EngineError::from)
             })
             .await?;
-        let reader = ReplayReader { integration_id: prep.integration.id, stream: total.0, total: total.1 };
-        self.run_pipeline(prep, Producer::Replay(reader), progress).await
+        let (stream, integration_id, map_id) = (total.0, prep.integration.id, total.2);
+        let reader = ReplayReader { integration_id, stream, total: total.1 };
+        let run = self.run_pipeline(prep, Producer::Replay(reader), progress).await?;
+        // Later syncs use the applied map.
+        self.blocking(move |store| {
+            Ok(store.write(|c| {
+                if let Some(p) = profiles::default_for(c, integration_id)? {
+                    profiles::set_map(c, p.id, stream, map_id)?;
+                }
+                Ok(())
+            })?)
+        })
+        .await?;
+        Ok(run)
     }
 }

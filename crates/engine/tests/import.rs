@@ -25,7 +25,7 @@ async fn import(
     file: &str,
     repo: &str,
 ) -> tributary_engine::Result<tributary_core::model::RunCounts> {
-    let req = ImportRequest { format, path: fixture(file), repo_url: repo.into(), tool: None };
+    let req = ImportRequest { format, path: fixture(file), repo_url: repo.into(), tool: None, allow_mass_close: false };
     Ok(e.import_file(req, "test", Arc::new(NoProgress)).await?.run.expect("an import run").counts)
 }
 
@@ -100,7 +100,7 @@ tributary_store::backend_tests! {
             assert_eq!(a["findingType"]["codeWeakness"]["cweIds"], serde_json::json!([502]));
             assert_eq!(a["severity"], "medium", "SARIF warning");
             // --tool files the same report under another name.
-            let req = ImportRequest { format: FileFormat::Sarif, path: fixture("scan.sarif"), repo_url: REPO.into(), tool: Some("CodeQL".into()) };
+            let req = ImportRequest { format: FileFormat::Sarif, path: fixture("scan.sarif"), repo_url: REPO.into(), tool: Some("CodeQL".into()), allow_mass_close: false };
             let out = e.import_file(req, "test", Arc::new(NoProgress)).await.unwrap();
             assert_eq!((out.integration.as_str(), out.product.as_str()), ("import-sarif-codeql", "CodeQL"));
             assert_eq!(count(&e, "finding.vendorProductName:CodeQL"), 12);
@@ -125,12 +125,12 @@ tributary_store::backend_tests! {
                 (FileFormat::SemgrepJson, not_semgrep.clone(), "not `semgrep --json` output"),
                 (FileFormat::Sarif, dir.path().join("missing.sarif"), "missing.sarif: cannot open it"),
             ] {
-                let req = ImportRequest { format, path, repo_url: REPO.into(), tool: None };
+                let req = ImportRequest { format, path, repo_url: REPO.into(), tool: None, allow_mass_close: false };
                 let err = e.import_file(req, "test", Arc::new(NoProgress)).await.err().expect("refused").to_string();
                 assert!(err.contains(want), "{err}");
             }
             assert_eq!(count(&e, "finding.vendorProductName:`Semgrep OSS`"), 12, "nothing was closed or written");
-            let req = ImportRequest { format: FileFormat::Sarif, path: fixture("scan.sarif"), repo_url: "not a url".into(), tool: None };
+            let req = ImportRequest { format: FileFormat::Sarif, path: fixture("scan.sarif"), repo_url: "not a url".into(), tool: None, allow_mass_close: false };
             assert!(e.import_file(req, "test", Arc::new(NoProgress)).await.err().unwrap().to_string().contains("--repo"));
         });
     }
@@ -159,7 +159,7 @@ tributary_store::backend_tests! {
             };
             let file = dir.path().join("codeql.sarif");
             std::fs::write(&file, doc([10, 20], "")).unwrap();
-            let req = || ImportRequest { format: FileFormat::Sarif, path: file.clone(), repo_url: REPO.into(), tool: None };
+            let req = || ImportRequest { format: FileFormat::Sarif, path: file.clone(), repo_url: REPO.into(), tool: None, allow_mass_close: false };
             let run = e.import_file(req(), "test", Arc::new(NoProgress)).await.unwrap().run.unwrap();
             assert_eq!(counts(&run.counts), (4, 0, 0, 0), "a.py:10, a.py:20, b.py:10 and the suppressed one: {:?}", run.notes);
             let notes = run.notes.unwrap_or_default();
@@ -183,29 +183,29 @@ tributary_store::backend_tests! {
             // `"runs": []` is a valid empty log: no error, nothing written or closed.
             let empty = dir.path().join("empty.sarif");
             std::fs::write(&empty, r#"{"version": "2.1.0", "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "runs": []}"#).unwrap();
-            let out = e.import_file(ImportRequest { format: FileFormat::Sarif, path: empty, repo_url: REPO.into(), tool: None }, "test", Arc::new(NoProgress)).await.unwrap();
+            let out = e.import_file(ImportRequest { format: FileFormat::Sarif, path: empty, repo_url: REPO.into(), tool: None, allow_mass_close: false }, "test", Arc::new(NoProgress)).await.unwrap();
             assert!(out.run.is_none());
             assert_eq!(count(&e, "asset.type:repository"), 0);
             // A file that fails past its head leaves no repository behind.
             let full = std::fs::read_to_string(fixture("scan.sarif")).unwrap();
             let cut = dir.path().join("cut.sarif");
             std::fs::write(&cut, &full[..full.len() * 2 / 3]).unwrap();
-            let err = e.import_file(ImportRequest { format: FileFormat::Sarif, path: cut, repo_url: REPO.into(), tool: None }, "test", Arc::new(NoProgress)).await;
+            let err = e.import_file(ImportRequest { format: FileFormat::Sarif, path: cut, repo_url: REPO.into(), tool: None, allow_mass_close: false }, "test", Arc::new(NoProgress)).await;
             assert!(err.is_err());
             assert_eq!(count(&e, "asset.type:repository"), 0, "the failed import left no asset");
             // Tools whose names reduce to one slug get integrations of their own.
-            let a = e.import_file(ImportRequest { format: FileFormat::Sarif, path: fixture("scan.sarif"), repo_url: REPO.into(), tool: Some("Code QL".into()) }, "test", Arc::new(NoProgress)).await.unwrap();
-            let b = e.import_file(ImportRequest { format: FileFormat::Sarif, path: fixture("scan.sarif"), repo_url: REPO.into(), tool: Some("code/ql".into()) }, "test", Arc::new(NoProgress)).await.unwrap();
+            let a = e.import_file(ImportRequest { format: FileFormat::Sarif, path: fixture("scan.sarif"), repo_url: REPO.into(), tool: Some("Code QL".into()), allow_mass_close: false }, "test", Arc::new(NoProgress)).await.unwrap();
+            let b = e.import_file(ImportRequest { format: FileFormat::Sarif, path: fixture("scan.sarif"), repo_url: REPO.into(), tool: Some("code/ql".into()), allow_mass_close: false }, "test", Arc::new(NoProgress)).await.unwrap();
             assert_ne!(a.integration, b.integration);
             assert_eq!((count(&e, "finding.vendorProductName:`Code QL`"), count(&e, "finding.vendorProductName:`code/ql`")), (12, 12));
-            let again = e.import_file(ImportRequest { format: FileFormat::Sarif, path: fixture("scan.sarif"), repo_url: REPO.into(), tool: Some("code/ql".into()) }, "test", Arc::new(NoProgress)).await.unwrap();
+            let again = e.import_file(ImportRequest { format: FileFormat::Sarif, path: fixture("scan.sarif"), repo_url: REPO.into(), tool: Some("code/ql".into()), allow_mass_close: false }, "test", Arc::new(NoProgress)).await.unwrap();
             assert_eq!(again.integration, b.integration, "the second tool keeps its integration");
             // A field over the cap is cut with a marker.
             let huge = "x".repeat(tributary_connectors::import::FIELD_CAP + 10_000);
             let big = dir.path().join("big.sarif");
             std::fs::write(&big, format!(r#"{{"version": "2.1.0", "runs": [{{"tool": {{"driver": {{"name": "Big"}}}}, "results": [
                 {{"ruleId": "r", "message": {{"text": "{huge}"}}, "locations": [{{"physicalLocation": {{"artifactLocation": {{"uri": "x.py"}}, "region": {{"startLine": 1}}}}}}]}}]}}]}}"#)).unwrap();
-            let run = e.import_file(ImportRequest { format: FileFormat::Sarif, path: big, repo_url: REPO.into(), tool: None }, "test", Arc::new(NoProgress)).await.unwrap().run.unwrap();
+            let run = e.import_file(ImportRequest { format: FileFormat::Sarif, path: big, repo_url: REPO.into(), tool: None, allow_mass_close: false }, "test", Arc::new(NoProgress)).await.unwrap().run.unwrap();
             assert!(run.notes.unwrap_or_default().contains("cut with a marker"));
             let a = attrs_of(&e, "Big", "r", "x.py");
             let text = a["description"].as_str().unwrap();

@@ -28,6 +28,9 @@ pub enum StoreError {
     Conflict { what: &'static str, name: String },
     #[error("{0}")]
     Invalid(String),
+    /// A run's fuse tripped: its transaction was rolled back on purpose.
+    #[error("{0}")]
+    Stopped(String),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("database error: {0}")]

@@ -166,6 +166,8 @@ pub struct PageIn {
     /// Raw records received (including ones skipped before staging).
     pub fetched: i64,
     pub skipped: i64,
+    /// Of `skipped`: records in scope that produced nothing (see `RunCounts::unusable`).
+    pub unusable: i64,
 }
 
 fn text_col<I: IntoIterator<Item = Option<String>>>(it: I) -> Column {
@@ -207,7 +209,7 @@ fn write_seen(conn: &mut dyn Conn, ctx: &RunContext, seen: &[(i64, i64)]) -> Res
 /// Writes one page (call inside a transaction). Returns what changed.
 pub fn write_page(conn: &mut dyn Conn, ctx: &RunContext, mut page: PageIn) -> Result<RunCounts> {
     let now = now_ms();
-    let mut counts = RunCounts { fetched: page.fetched, skipped: page.skipped, ..RunCounts::default() };
+    let mut counts = RunCounts { fetched: page.fetched, skipped: page.skipped, unusable: page.unusable, ..RunCounts::default() };
     let mut seen: Vec<(i64, i64)> = Vec::new();
     write_dicts(conn, ctx, &page.dicts, now)?;
     let raw_ids = write_raw(conn, ctx, &mut page.records, now, &mut seen)?;

@@ -191,6 +191,7 @@ fn import(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
         path: a.url.clone().into(),
         repo_url: "https://github.com/acme/bench".into(),
         tool: None,
+        allow_mass_close: false,
     };
     let out = rt.block_on(engine.import_file(req, "bench", Arc::new(NoProgress)))?;
     Ok(json!({"records": out.run.map_or(0, |r| r.counts.created), "secs": t.elapsed().as_secs_f64(), "rss_mib": rss::peak_mib()}))

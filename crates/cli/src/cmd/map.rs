@@ -20,7 +20,7 @@ pub fn run(ctx: &Ctx, cmd: MapCommand) -> Result<()> {
         MapCommand::Edit { name, file } => edit(ctx, &name, &file),
         MapCommand::Validate { file } => validate(&file),
         MapCommand::Preview { name, integration, sample } => preview(ctx, &name, &integration, sample),
-        MapCommand::Apply { name, integration } => apply(ctx, &name, &integration),
+        MapCommand::Apply { name, integration, allow_mass_close } => apply(ctx, &name, &integration, allow_mass_close),
     }
 }
 
@@ -164,10 +164,17 @@ fn preview(ctx: &Ctx, name: &str, integration: &str, sample: usize) -> Result<()
     Ok(())
 }
 
-fn apply(ctx: &Ctx, name: &str, integration: &str) -> Result<()> {
+fn apply(ctx: &Ctx, name: &str, integration: &str, allow_mass_close: bool) -> Result<()> {
     let engine = ctx.engine()?;
     let view = ProgressView::new(&format!("apply {name} to {integration}"));
-    let run = runtime()?.block_on(engine.apply_map(name, integration, &ctx.actor(), view.clone()))?;
+    let fuses = tributary_engine::Fuses { allow_mass_close, ..Default::default() };
+    let run = match runtime()?.block_on(engine.apply_map_with(name, integration, &ctx.actor(), fuses, view.clone())) {
+        Ok(run) => run,
+        Err(e) => {
+            view.abandon();
+            return Err(e.into());
+        }
+    };
     view.finish(&run);
     println!("{} is now the map {integration} uses.", name);
     Ok(())

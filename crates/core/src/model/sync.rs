@@ -57,6 +57,11 @@ pub struct RunCounts {
     pub assets_updated: i64,
     /// Asset attributions ended: the source reports the asset gone, or stopped reporting it.
     pub assets_retired: i64,
+    /// Records in scope that produced neither an asset nor a finding (a map whose
+    /// identity fields no longer match the vendor's records); counted in `skipped` too.
+    /// Not stored: it feeds the run's fuses.
+    #[serde(skip)]
+    pub unusable: i64,
 }
 
 impl RunCounts {
@@ -70,6 +75,7 @@ impl RunCounts {
         self.assets_created += o.assets_created;
         self.assets_updated += o.assets_updated;
         self.assets_retired += o.assets_retired;
+        self.unusable += o.unusable;
     }
 }
 

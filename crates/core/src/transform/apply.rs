@@ -278,7 +278,11 @@ mod tests {
             source_model: "x".into(),
             target_model: TargetModel::HostVulnerability,
             product: None,
-            rules: rules.iter().map(|(s, t)| RuleSpec::new(s, t)).collect(),
+            rules: rules
+                .iter()
+                .map(|(s, t)| RuleSpec::new(s, t))
+                .chain(rules.iter().all(|(_, t)| *t != "externalAssetId").then(|| RuleSpec::new("endpoint_id", "externalAssetId")))
+                .collect(),
         })
         .unwrap()
     }
@@ -329,6 +333,7 @@ mod tests {
                 RuleSpec::new("id", "finding[].externalFindingId"),
                 RuleSpec { source: "tags".into(), target: "tags".into(), convert: vec!["split:;".into(), "lower".into()] },
                 RuleSpec { source: "os".into(), target: "operatingSystem.name".into(), convert: vec!["upper".into()] },
+                RuleSpec::new("endpoint_id", "externalAssetId"),
             ],
             ..map(&[("id", "finding[].externalFindingId")]).spec
         })

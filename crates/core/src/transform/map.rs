@@ -187,6 +187,8 @@ pub enum MapError {
     Convert { rule: usize, reason: String },
     #[error("no rule writes finding[].externalFindingId, so a {model} map would produce no findings")]
     NoFindingId { model: TargetModel },
+    #[error("no rule writes an identity of the asset ({needs}), so a {model} map would produce no asset")]
+    NoAssetIdentity { model: TargetModel, needs: &'static str },
 }
 
 /// Where a compiled rule writes.
@@ -248,6 +250,30 @@ impl TransformMap {
         let writes_id = rules.iter().any(|r| r.slot.place == Place::Finding && r.slot.field == ["externalFindingId"]);
         if spec.target_model.finding_kind().is_some() && !writes_id && !spec.rules.is_empty() {
             errors.push(MapError::NoFindingId { model: spec.target_model });
+        }
+        // The asset a model stages needs one identifying field (see `staged::stage_asset`);
+        // code weaknesses attach to the repository named outside the record.
+        let asset_ids: &[(Place, &str)] = match spec.target_model {
+            TargetModel::HostVulnerability => &[
+                (Place::Asset, "externalAssetId"),
+                (Place::Asset, "hostName"),
+                (Place::Asset, "fqdn"),
+                (Place::Asset, "asset.assetDetail.cloudInfo.instanceId"),
+                (Place::Nic, "macAddress"),
+            ],
+            TargetModel::PackageVulnerability => &[(Place::Asset, "package.purl"), (Place::Asset, "package.name")],
+            TargetModel::Repository => &[(Place::Asset, "repository.url"), (Place::Asset, "externalAssetId")],
+            TargetModel::CodeWeakness => &[],
+        };
+        let names_asset =
+            asset_ids.is_empty() || rules.iter().any(|r| asset_ids.iter().any(|(p, f)| r.slot.place == *p && r.slot.field.join(".") == *f));
+        if !names_asset && !spec.rules.is_empty() {
+            let needs = match spec.target_model {
+                TargetModel::HostVulnerability => "externalAssetId, hostName, fqdn, a cloud instance id or networkInterfaces[].macAddress",
+                TargetModel::PackageVulnerability => "package.purl, or package.name with package.ecosystem",
+                _ => "repository.url or externalAssetId",
+            };
+            errors.push(MapError::NoAssetIdentity { model: spec.target_model, needs });
         }
         if !errors.is_empty() {
             return Err(errors);
@@ -336,7 +362,15 @@ fn compile_rule(number: usize, r: &RuleSpec, model: TargetModel, single_finding:
 mod tests {
     use super::*;
 
-    fn spec(rules: Vec<RuleSpec>) -> TransformMapSpec {
+    /// A host map of `rules`, plus an asset identity rule at the end (when they have none).
+    fn spec(mut rules: Vec<RuleSpec>) -> TransformMapSpec {
+        if !rules.iter().any(|r| r.target == "externalAssetId") {
+            rules.push(RuleSpec::new("endpoint_id", "externalAssetId"));
+        }
+        bare(rules)
+    }
+
+    fn bare(rules: Vec<RuleSpec>) -> TransformMapSpec {
         TransformMapSpec {
             name: "t".into(),
             description: None,
@@ -370,7 +404,14 @@ mod tests {
         assert!(got[0].starts_with("rule 2: unknown conversion 'shout'"), "{got:?}");
         let got = errors(vec![RuleSpec::new("endpoint_name", "hostName")]);
         assert!(got[0].contains("externalFindingId"), "{got:?}");
-        assert!(errors(vec![id, RuleSpec::new("tags.server_tags", "temp_q_customAttributes.serverTags")]).is_empty());
+        let got: Vec<String> = TransformMap::compile(bare(vec![id.clone(), RuleSpec::new("domain", "domain")]))
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert!(got[0].contains("no rule writes an identity of the asset (externalAssetId, hostName"), "{got:?}");
+        assert!(errors(vec![id.clone(), RuleSpec::new("endpoint_id", "externalAssetId")]).is_empty());
     }
 
     #[test]

@@ -180,7 +180,11 @@ mod tests {
             source_model: "s".into(),
             target_model: TargetModel::HostVulnerability,
             product: None,
-            rules: rules.iter().map(|(s, t)| RuleSpec::new(s, t)).collect(),
+            rules: rules
+                .iter()
+                .map(|(s, t)| RuleSpec::new(s, t))
+                .chain(rules.iter().all(|(_, t)| *t != "externalAssetId").then(|| RuleSpec::new("endpoint_id", "externalAssetId")))
+                .collect(),
         };
         match TransformMap::compile(spec) {
             Ok(m) => m,

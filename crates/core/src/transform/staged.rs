@@ -69,6 +69,9 @@ pub struct StagedRecord {
     pub asset: Option<StagedAsset>,
     pub findings: Vec<StagedFinding>,
     pub warnings: Vec<String>,
+    /// Findings the map produced that could not be staged (no `externalFindingId`): the
+    /// record's finding list is then incomplete, and closes nothing.
+    pub dropped: usize,
 }
 
 fn get<'a>(obj: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
@@ -101,11 +104,13 @@ fn num(obj: &Map<String, Value>, path: &str) -> Option<f64> {
 pub fn stage(applied: Applied, model: TargetModel, connector: &str, product: &str) -> StagedRecord {
     let Applied { asset, findings, mut warnings } = applied;
     let asset = if asset.is_empty() { None } else { stage_asset(asset, model.asset_kind(), connector, &mut warnings) };
-    let findings = match model.finding_kind() {
+    let produced = findings.len();
+    let findings: Vec<StagedFinding> = match model.finding_kind() {
         Some(kind) => findings.into_iter().filter_map(|f| stage_finding(f, kind, product, &mut warnings)).collect(),
         None => Vec::new(),
     };
-    StagedRecord { asset, findings, warnings }
+    let dropped = if model.finding_kind().is_some() { produced - findings.len() } else { 0 };
+    StagedRecord { asset, findings, warnings, dropped }
 }
 
 fn stage_asset(obj: Map<String, Value>, kind: AssetKind, connector: &str, warnings: &mut Vec<String>) -> Option<StagedAsset> {

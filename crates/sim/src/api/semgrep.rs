@@ -289,6 +289,17 @@ async fn findings(State(sim): State<Sim>, Path(slug): Path<String>, headers: Hea
     })
     .await;
     match page_items {
+        Ok(findings) if sim.world.renamed_ids.load(std::sync::atomic::Ordering::SeqCst) => {
+            let mut v = serde_json::to_value(&FindingsResponse { findings }).unwrap_or_default();
+            for f in v["findings"].as_array_mut().into_iter().flatten() {
+                if let Some(o) = f.as_object_mut()
+                    && let Some(id) = o.remove("id")
+                {
+                    o.insert("finding_id".into(), id);
+                }
+            }
+            ok(&v)
+        }
         Ok(findings) => ok(&FindingsResponse { findings }),
         Err(e) => semgrep_error(500, &e.to_string()),
     }

@@ -252,6 +252,17 @@ async fn get_endpoint(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -
     })
     .await;
     match result {
+        Ok(Ok(page)) if sim.world.renamed_ids.load(std::sync::atomic::Ordering::SeqCst) => {
+            let mut v = serde_json::to_value(&Reply { reply: page }).unwrap_or_default();
+            for e in v["reply"]["endpoints"].as_array_mut().into_iter().flatten() {
+                if let Some(o) = e.as_object_mut()
+                    && let Some(id) = o.remove("endpoint_id")
+                {
+                    o.insert("agent_id".into(), id);
+                }
+            }
+            ok(&v)
+        }
         Ok(Ok(page)) => ok(&Reply { reply: page }),
         Ok(Err(r)) => r,
         Err(e) => cortex_error(500, 500, "An error occurred while processing XDR public API", json!(e.to_string())),

@@ -76,6 +76,9 @@ pub struct World {
     pub requests: AtomicU64,
     /// Fault probabilities in force (starts as configured; `/_sim/faults` changes it).
     pub faults: Mutex<crate::config::Faults>,
+    /// A vendor contract change: records name their id field differently (Cortex XDR
+    /// `agent_id` for `endpoint_id`, Semgrep `finding_id` for `id`).
+    pub renamed_ids: std::sync::atomic::AtomicBool,
     orderings: Mutex<HashMap<(semgrep::IssueType, u32), Arc<semgrep::Ordering>>>,
     /// Semgrep projects scanned on a day (day → sorted project indexes).
     scans: Mutex<HashMap<u32, Arc<Vec<u64>>>>,
@@ -97,6 +100,7 @@ impl World {
             revoked: Mutex::new(HashSet::new()),
             requests: AtomicU64::new(0),
             faults: Mutex::new(faults),
+            renamed_ids: std::sync::atomic::AtomicBool::new(false),
             orderings: Mutex::new(HashMap::new()),
             scans: Mutex::new(HashMap::new()),
             endpoint_sets: Mutex::new(Vec::new()),

@@ -32,6 +32,7 @@ fn run(mut r: Row) -> Result<SyncRun> {
             assets_created: r.get(13)?,
             assets_updated: r.get(14)?,
             assets_retired: r.get(15)?,
+            unusable: 0,
         },
         error: r.take(16)?,
         cursor: cursor.map(|c| parse_json(&c, "run cursor")).transpose()?,
