@@ -50,6 +50,8 @@ const SARIF_ROWS: &[Row] = &[
     ("rule.properties.security-severity", "finding[].sourceRiskScore", &["number"]),
     ("rule.properties.precision", "finding[].findingType.codeWeakness.confidence", &[]),
     ("rule.properties.tags", "finding[].findingType.codeWeakness.cwe", &[CWE]),
+    // Taxonomy references (Flawfinder, CodeQL): `relationships[].target.id` = "CWE-120".
+    ("rule.relationships[].target.id", "finding[].findingType.codeWeakness.cwe", &[CWE]),
     ("rule.properties.tags", "finding[].findingType.codeWeakness.categories", &[]),
     ("tool.name", "finding[].findingType.codeWeakness.tool", &[]),
     ("result.locations[].physicalLocation.artifactLocation.uri", "finding[].location.filePath", &["first"]),
