@@ -334,4 +334,17 @@ mod tests {
             assert!(e.contains(why), "{bad}: {e}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_body_gives_a_value_or_a_worded_failure(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256), line in 0usize..5, col in 0usize..300) {
+            let _ = excerpt(&body, line, col);
+            if let Err(e) = serde_json::from_slice::<serde_json::Value>(&body) {
+                let reason = match json_failure(&body, &e) {
+                    DecodeFailure::CutOff(r) | DecodeFailure::Invalid(r) => r,
+                };
+                proptest::prop_assert!(!reason.is_empty());
+            }
+        }
+    }
 }

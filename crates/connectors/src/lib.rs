@@ -12,6 +12,8 @@
 //! * [`semgrep`]: Semgrep Code (SAST) and Supply Chain (SCA) findings per project.
 //! * [`import`]: `semgrep --json` and SARIF 2.1.0 files, streamed.
 
+#[cfg(test)]
+pub(crate) mod arbitrary;
 pub mod cortex_xdr;
 pub mod error;
 pub mod http;

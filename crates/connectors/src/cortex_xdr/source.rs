@@ -178,9 +178,12 @@ fn composite(mut endpoint: Value, cves: Option<Vec<Value>>) -> Value {
             let os = os_name(obj.get("os_type").and_then(Value::as_str).unwrap_or(""));
             obj.insert("operating_system".into(), Value::String(os));
         }
-        if let Some(cves) = cves {
-            obj.insert("cves".into(), Value::Array(cves));
-        }
+        // `cves` is ours (joined from XQL): a key of that name from the vendor must not
+        // pass for a known list when the run does not know it.
+        match cves {
+            Some(cves) => obj.insert("cves".into(), Value::Array(cves)),
+            None => obj.remove("cves"),
+        };
     }
     endpoint
 }
@@ -419,5 +422,25 @@ mod tests {
         }
         let r: VaRow = serde_json::from_str(r#"{"endpoint_id": 7, "cves": null}"#).unwrap();
         assert_eq!((r.endpoint_id.as_str(), r.cves.len()), ("7", 0));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_endpoint_and_va_row_decodes_or_fails_cleanly(
+            e in crate::arbitrary::json(),
+            cves in proptest::option::of(proptest::collection::vec(crate::arbitrary::json(), 0..4)),
+            row in crate::arbitrary::json(),
+            os in ".{0,20}",
+        ) {
+            let id = endpoint_id(&e);
+            let c = composite(e.clone(), cves.clone());
+            if e.is_object() {
+                proptest::prop_assert!(c.get("allIPs").is_some_and(Value::is_array));
+                proptest::prop_assert_eq!(c.get("cves").is_some(), cves.is_some());
+            }
+            let _ = (id, os_name(&os), serde_json::from_value::<VaRow>(row));
+            let page = serde_json::json!({"reply": e});
+            let _ = serde_json::from_value::<super::super::client::EndpointsReply>(page["reply"].clone());
+        }
     }
 }

@@ -679,4 +679,42 @@ mod tests {
         assert_eq!(err.matches("cut.sarif").count(), 1, "said once: {err}");
         assert_eq!(n, 1, "the first run's result was read before the look-ahead");
     }
+
+    /// Peek then read, as an import does; the result or a worded error, never a panic.
+    fn import_of(bytes: &[u8], format: FileFormat) -> Result<usize, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let path = dir.path().join("any");
+        std::fs::write(&path, bytes).map_err(|e| e.to_string())?;
+        let peeked = peek(&path, format).map_err(|e| e.to_string())?;
+        let mut n = 0;
+        read(&path, format, &peeked, "s", &mut |_| {
+            n += 1;
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(n)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+        #[test]
+        fn any_file_imports_or_is_refused_in_words(
+            raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            results in proptest::collection::vec(crate::arbitrary::json(), 0..5),
+            tool in crate::arbitrary::json(),
+            doc in crate::arbitrary::json(),
+        ) {
+            for format in [FileFormat::Sarif, FileFormat::SemgrepJson] {
+                if let Err(e) = import_of(&raw, format) {
+                    proptest::prop_assert!(!e.is_empty());
+                }
+                let _ = import_of(doc.to_string().as_bytes(), format);
+            }
+            // Well-formed envelopes around arbitrary results: every shape is handled.
+            let sarif = json!({"version": "2.1.0", "runs": [{"tool": tool, "results": results.clone()}]});
+            let _ = import_of(sarif.to_string().as_bytes(), FileFormat::Sarif);
+            let semgrep = json!({"version": "1.0", "results": results});
+            let _ = import_of(semgrep.to_string().as_bytes(), FileFormat::SemgrepJson);
+        }
+    }
 }

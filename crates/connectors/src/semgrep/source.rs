@@ -377,4 +377,14 @@ mod tests {
         }
         assert!(Head::read(r#"{"id":1,"relevant_since":"2026-10-02T08:14:55.120Z","repository":{"name":"a"}}"#).is_some());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_finding_text_reads_or_declines(v in crate::arbitrary::json(), text in ".{0,64}") {
+            // The fast path either reads the record or declines; it never panics.
+            let _ = Head::read(&v.to_string()).map(|h| h.key());
+            let _ = Head::read(&text).map(|h| h.key());
+            let _ = serde_json::from_value::<super::super::client::FindingsReply>(v);
+        }
+    }
 }
