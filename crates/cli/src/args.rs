@@ -453,6 +453,19 @@ pub struct SimWorldArgs {
     /// Share of endpoints whose CVEs change per day (default 0.01).
     #[arg(long, value_name = "RATE")]
     pub churn: Option<f64>,
+    /// Share of Semgrep projects scanned per day (default 0.02); only a scan changes a
+    /// project's findings.
+    #[arg(long, value_name = "RATE")]
+    pub project_scan: Option<f64>,
+    /// The Cortex XDR tenant has no Host Insights: no vulnerability data through XQL.
+    #[arg(long)]
+    pub no_host_insights: bool,
+    /// get_endpoint replies leave out total_count (as many real ones do).
+    #[arg(long)]
+    pub no_total_count: bool,
+    /// Semgrep findings listings stop at N results (older deployments: 50000).
+    #[arg(long, value_name = "N")]
+    pub listing_cap: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

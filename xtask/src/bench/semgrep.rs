@@ -73,7 +73,12 @@ pub fn run(a: Args) -> Result<()> {
     println!("cargo xtask bench semgrep --scale {} --sarif-mb {}\n", a.scale, a.sarif_mb);
     phases::print_table(&phases, "findings");
     phases::print_delta(&phases, |f| {
-        format!("findings fetched: {}; new/closed: {}/{}", f("delta_fetched"), f("delta_created"), f("delta_closed"))
+        format!(
+            "findings fetched: {}; new/closed: {}/{}; open and triaged equal sim truth",
+            f("delta_fetched"),
+            f("delta_created"),
+            f("delta_closed")
+        )
     });
     println!("\nSARIF import: {mb:.1} MB, {results} results");
     for (label, v) in &imports {
@@ -161,6 +166,26 @@ fn sync(rt: &tokio::runtime::Runtime, a: &ChildArgs) -> Result<Value> {
         test: true,
     };
     let r = phases::full_then_delta(rt, &a.dir, &a.url, integration)?;
+    // The counts after the delta (and the reconcile, which changed nothing) against the
+    // simulator's truth: open and triaged per product.
+    let truth: Value = rt.block_on(async { reqwest::get(format!("{}/_sim/truth", a.url)).await?.json().await })?;
+    let mut matches = true;
+    for (product, key) in [("Semgrep Code", "sast"), ("Semgrep Supply Chain", "sca")] {
+        let open: i64 =
+            r.engine.store.read(|c| c.scalar("SELECT COUNT(*) FROM findings WHERE product = ? AND status = 'open'", params![product]))?;
+        let triaged: i64 = r.engine.store.read(|c| {
+            c.scalar("SELECT COUNT(*) FROM findings WHERE product = ? AND status IN ('risk_accepted', 'false_positive')", params![product])
+        })?;
+        let (want_open, want_triaged) =
+            (truth["semgrep"][format!("{key}_findings")].as_i64(), truth["semgrep"][format!("{key}_findings_triaged")].as_i64());
+        if Some(open) != want_open || Some(triaged) != want_triaged {
+            eprintln!("{product}: open {open} vs truth {want_open:?}, triaged {triaged} vs truth {want_triaged:?}");
+            matches = false;
+        }
+    }
+    if !matches {
+        bail!("after the delta the open / triaged counts differ from sim truth");
+    }
     Ok(json!({
         "records": r.full.counts.fetched, "secs": r.secs, "rss_mib": r.rss_mib, "checkpoint_secs": r.checkpoint_secs,
         "delta_secs": r.delta_secs, "delta_fetched": r.delta.counts.fetched, "delta_created": r.delta.counts.created, "delta_closed": r.delta.counts.closed,

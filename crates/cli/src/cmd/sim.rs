@@ -55,6 +55,15 @@ fn config(w: &SimWorldArgs) -> Result<SimConfig> {
         }
         cfg.churn.endpoint_change = c;
     }
+    if let Some(p) = w.project_scan {
+        if !(0.0..=1.0).contains(&p) {
+            bail!("--project-scan must be between 0 and 1, got {p}");
+        }
+        cfg.churn.project_scan = p;
+    }
+    cfg.host_insights = !w.no_host_insights;
+    cfg.xdr_total_count = !w.no_total_count;
+    cfg.semgrep_listing_cap = w.listing_cap;
     Ok(cfg)
 }
 
