@@ -492,6 +492,13 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8470", value_name = "ADDR")]
     pub listen: SocketAddr,
+    /// How often to look for profiles that are due (active profiles run at their times;
+    /// several nodes on one PostgreSQL database never start the same run twice).
+    #[arg(long, default_value = "15s", value_name = "DURATION")]
+    pub scheduler_tick: String,
+    /// Serve only: run no scheduled profiles on this node.
+    #[arg(long)]
+    pub no_scheduler: bool,
 }
 
 #[derive(Debug, Args)]

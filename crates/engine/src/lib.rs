@@ -49,11 +49,14 @@ pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 #[derive(Clone)]
 pub struct Engine {
     pub store: Store,
+    /// How often a live run renews its lease, whether or not it commits (a quarter of
+    /// [`pipeline::LEASE_MS`] by default).
+    pub heartbeat_every: std::time::Duration,
 }
 
 impl Engine {
     pub fn new(store: Store) -> Engine {
-        Engine { store }
+        Engine { store, heartbeat_every: std::time::Duration::from_millis(pipeline::LEASE_MS as u64 / 4) }
     }
 
     /// Installs or refreshes every connector's built-in maps. Idempotent and cheap.

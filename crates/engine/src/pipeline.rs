@@ -697,9 +697,40 @@ impl Engine {
             tokio::task::spawn_blocking(move || writer(store, base, page_rx, wprogress))
         };
 
+        // The lease's heartbeat, on its own clock: slow vendor pages must not make this run
+        // look abandoned. If the lease is found taken, the run stops writing.
+        let lease_lost = Arc::new(AtomicBool::new(false));
+        let heartbeat = {
+            let (store, lost, every, run_id, owner) =
+                (self.store.clone(), lease_lost.clone(), self.heartbeat_every, prep.run.id, lease_owner());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let (s, o) = (store.clone(), owner.clone());
+                    let held = tokio::task::spawn_blocking(move || s.write(|c| runs::heartbeat(c, run_id, &o))).await;
+                    match held {
+                        Ok(Ok(true)) => {}
+                        Ok(Ok(false)) => {
+                            lost.store(true, Ordering::SeqCst);
+                            break;
+                        }
+                        Ok(Err(e)) => tracing::warn!(message = "Heartbeat failed.", run = run_id, error = %e),
+                        Err(e) => tracing::warn!(message = "Heartbeat failed.", run = run_id, error = %e),
+                    }
+                }
+            })
+        };
         let mut cursor = prep.run.cursor.clone();
         let mut fetched = 0u64;
         let fetch_result: Result<()> = loop {
+            if lease_lost.load(Ordering::SeqCst) {
+                break Err(EngineError::Busy(format!(
+                    "run {} was taken over by another process (its lease was lost); this one stopped",
+                    prep.run.id
+                )));
+            }
             match producer.next(self, cursor.as_ref()).await {
                 Ok(f) => {
                     fetched += f.page.records.len() as u64;
@@ -730,6 +761,7 @@ impl Engine {
         drop(raw_tx);
         let _ = transform.await;
         let written = write.await.map_err(|e| EngineError::Internal(e.to_string()))?;
+        heartbeat.abort();
         match (fetch_result, written) {
             (Ok(()), Ok((totals, swept))) => {
                 let end = RunEnd {

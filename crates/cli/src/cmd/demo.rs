@@ -6,7 +6,6 @@ use serde_json::json;
 use tributary_core::secret::Secret;
 use tributary_engine::SyncOptions;
 use tributary_engine::integrations::NewIntegration;
-use tributary_server::{AppState, serve};
 use tributary_sim::config::{DEFAULT_SEMGREP_TOKEN, DEFAULT_XDR_KEY, DEFAULT_XDR_KEY_ID};
 use tributary_sim::{Scale, SimConfig, SimServer};
 use tributary_store::repo::integrations;
@@ -80,15 +79,16 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
             sim.stop().await;
             return Ok(());
         }
-        let state = AppState { store };
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        let served = serve(args.listen, state, shutdown, |addr| {
-            eprintln!("tributary {} listening on http://{addr} (Ctrl-C stops the server and the simulators)", env!("CARGO_PKG_VERSION"));
-        })
+        let note = " (Ctrl-C stops the server and the simulators)";
+        let served = super::serve::serve_and_schedule(
+            engine,
+            args.listen,
+            Some(tributary_engine::scheduler::DEFAULT_TICK),
+            note,
+            super::serve::ctrl_c(),
+        )
         .await;
         sim.stop().await;
-        served.map_err(anyhow::Error::from)
+        served
     })
 }

@@ -66,6 +66,17 @@ impl Schedule {
         }
     }
 
+    /// A new (or newly activated) profile's first run at `now`: a recurring schedule
+    /// starts at its start (due at once when that has passed: its missed times run once),
+    /// a single one at its time.
+    pub fn first_run(&self, now: Millis) -> Option<Millis> {
+        match self {
+            Schedule::Manual => None,
+            Schedule::Once { at } => (*at >= now).then_some(*at),
+            Schedule::Every { start, .. } | Schedule::Cron { start, .. } => self.next_after(*start - 1),
+        }
+    }
+
     /// The schedule in words, for `profile list`.
     pub fn describe(&self) -> String {
         match self {
@@ -88,10 +99,36 @@ impl Schedule {
         Ok(Schedule::Every { every_ms, start, end })
     }
 
+    /// Builds a cron schedule, refusing expressions that fire more often than once a
+    /// minute (a seconds field that is not one value) or never (e.g. 30 February), and
+    /// bounds that leave no run.
     pub fn recurring_cron(expr: &str, start: Millis, end: Option<Millis>) -> Result<Self, ScheduleError> {
+        let bad = |reason: String| ScheduleError::Cron { expr: expr.to_string(), reason };
+        let fields: Vec<&str> = expr.split_whitespace().collect();
+        if !(5..=6).contains(&fields.len()) {
+            return Err(bad(format!(
+                "it has {} fields; write 5 (minute hour day-of-month month day-of-week) or 6 (seconds first)",
+                fields.len()
+            )));
+        }
+        if fields.len() == 6 && !fields[0].chars().all(|c| c.is_ascii_digit()) {
+            return Err(bad(format!(
+                "the seconds field '{}' fires more than once a minute; give it one value (e.g. 0) or use 5 fields",
+                fields[0]
+            )));
+        }
         parse_cron(expr)?;
         check_bounds(start, end)?;
-        Ok(Schedule::Cron { expr: expr.trim().to_string(), start, end })
+        let schedule = Schedule::Cron { expr: expr.trim().to_string(), start, end };
+        if schedule.next_after(start - 1).is_none() {
+            let reason = if end.is_some() {
+                "it never fires between the start and the end".to_string()
+            } else {
+                "it never fires: its day-of-month, month and day-of-week fields never meet (e.g. 30 February)".to_string()
+            };
+            return Err(bad(reason));
+        }
+        Ok(schedule)
     }
 }
 
@@ -205,6 +242,20 @@ mod tests {
         assert_eq!(s.next_after(start), parse_loose("2026-12-01T03:00Z"));
         let e = Schedule::recurring_cron("61 * * * *", start, None).unwrap_err();
         assert!(e.to_string().contains("invalid cron expression"), "{e}");
+        let e = Schedule::recurring_cron("*/10 * * * * *", start, None).unwrap_err().to_string();
+        assert!(e.contains("the seconds field '*/10' fires more than once a minute"), "{e}");
+        let e = Schedule::recurring_cron("0 0 30 2 *", start, None).unwrap_err().to_string();
+        assert!(e.contains("never fires") && e.contains("day-of-month"), "{e}");
+        let e = Schedule::recurring_cron("0 3 * *", start, None).unwrap_err().to_string();
+        assert!(e.contains("4 fields"), "{e}");
+        assert!(Schedule::recurring_cron("0 0 3 * * *", start, None).is_ok(), "six fields with one second");
+        let e = Schedule::recurring_cron("0 3 * * *", start, Some(start + 3_600_000)).unwrap_err().to_string();
+        assert!(e.contains("never fires between the start and the end"), "{e}");
+        // Created with its start now (or past): due at once; a later start waits for it.
+        assert_eq!(s.first_run(start + 5 * 86_400_000), parse_loose("2026-12-01T03:00Z"));
+        let every = Schedule::recurring_every("1h", start, None).unwrap();
+        assert_eq!(every.first_run(start), Some(start));
+        assert_eq!(every.first_run(start - 10), Some(start));
         let once = Schedule::Once { at: start };
         assert_eq!(once.next_after(start - 5), Some(start));
         assert_eq!(once.next_after(start), None);

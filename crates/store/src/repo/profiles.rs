@@ -54,7 +54,7 @@ pub fn create(conn: &mut dyn Conn, p: NewProfile<'_>) -> Result<Profile> {
     if name.is_empty() || name.chars().any(char::is_whitespace) {
         return Err(StoreError::Invalid(format!("invalid profile name '{name}': no spaces")));
     }
-    let next = p.active.then(|| p.schedule.next_after(now_ms())).flatten();
+    let next = p.active.then(|| p.schedule.first_run(now_ms())).flatten();
     let schedule = json_text(&serde_json::to_value(&p.schedule).unwrap_or_default());
     let r = conn.query_one(
         &format!(

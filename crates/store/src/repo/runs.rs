@@ -166,11 +166,6 @@ pub fn watermark(conn: &mut dyn Conn, run_id: i64) -> Result<Option<serde_json::
     w.map(|t| parse_json(&t, "run watermark")).transpose()
 }
 
-pub fn heartbeat(conn: &mut dyn Conn, run_id: i64) -> Result<()> {
-    conn.execute("UPDATE sync_runs SET heartbeat_at = ? WHERE id = ?", params![now_ms(), run_id])?;
-    Ok(())
-}
-
 /// Ends a run.
 pub fn finish(conn: &mut dyn Conn, run_id: i64, status: SyncStatus, error: Option<&str>, d: &RunCounts) -> Result<()> {
     conn.execute(
@@ -178,6 +173,17 @@ pub fn finish(conn: &mut dyn Conn, run_id: i64, status: SyncStatus, error: Optio
         params![status.as_str(), error, now_ms(), d.closed, d.assets_retired, run_id],
     )?;
     Ok(())
+}
+
+/// A live run's heartbeat, sent on its own schedule (not only with commits) so a slow
+/// vendor does not make a live run look abandoned. `false`: the run is no longer this
+/// owner's (another process took it over, or it ended), and the caller must stop.
+pub fn heartbeat(conn: &mut dyn Conn, run_id: i64, owner: &str) -> Result<bool> {
+    let n = conn.execute(
+        "UPDATE sync_runs SET heartbeat_at = ? WHERE id = ? AND status = 'running' AND lease_owner = ?",
+        params![now_ms(), run_id, owner],
+    )?;
+    Ok(n == 1)
 }
 
 /// Records what a run said besides its counts (one line per note).

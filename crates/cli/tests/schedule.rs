@@ -1,0 +1,54 @@
+//! `tributary serve` runs active profiles at their times (what the README promises).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::tributary;
+use tributary_sim::config::{DEFAULT_XDR_KEY, DEFAULT_XDR_KEY_ID};
+use tributary_sim::{Scale, SimConfig};
+
+tributary_store::backend_tests! {
+    fn serve_runs_a_due_profile(db) {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let sim = rt.block_on(tributary_sim::start(SimConfig::new(61, Scale::small()), "127.0.0.1:0".parse().unwrap())).unwrap();
+        let mut add = tributary(&db)
+            .args(["integration", "add", "cortex-xdr", "--name", "xdr", "--base-url", &sim.base_url("cortex-xdr"), "--key-id", DEFAULT_XDR_KEY_ID, "--key-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        add.stdin.take().unwrap().write_all(format!("{DEFAULT_XDR_KEY}\n").as_bytes()).unwrap();
+        assert!(add.wait_with_output().unwrap().status.success());
+        // Hourly from now: due at once.
+        let out = tributary(&db).args(["profile", "add", "hourly", "--integration", "xdr", "--every", "1h"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut server = tributary(&db)
+            .args(["serve", "--listen", "127.0.0.1:0", "--scheduler-tick", "1s"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+        let ready = lines.next().unwrap().unwrap();
+        assert!(ready.contains("listening on http://"), "{ready}");
+        std::thread::spawn(move || for _ in lines {});
+        let store = db.open();
+        let started = Instant::now();
+        let succeeded = loop {
+            let n: i64 = store.read(|c| c.scalar("SELECT COUNT(*) FROM sync_runs WHERE status = 'succeeded'", &[])).unwrap();
+            if n > 0 || started.elapsed() > Duration::from_secs(30) {
+                break n;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let _ = server.kill();
+        let _ = server.wait();
+        assert_eq!(succeeded, 1, "the due profile ran once");
+        let next: i64 = store.read(|c| c.scalar("SELECT next_run_at FROM profiles WHERE name = 'hourly'", &[])).unwrap();
+        assert!(next > tributary_core::time::now_ms() + 3_000_000, "next run an hour later");
+        rt.block_on(sim.stop());
+    }
+}
