@@ -109,6 +109,10 @@ tributary_store::backend_tests! {
             let linked = scalar(&e, "SELECT COUNT(*) FROM asset_relations r JOIN asset_identifiers p ON p.asset_id = r.child_id \
                                      JOIN asset_identifiers q ON q.asset_id = r.parent_id WHERE p.value = ? AND q.kind = 'repo_url'", params![purl.as_str()]);
             assert!(linked >= 1, "the package is linked to its repository");
+            if let Some(fix) = fixes.first() {
+                let q = format!("finding.findingType.vulnerability.fixedVersions:{fix}");
+                assert!(count(&e, &q) >= 1, "{q}");
+            }
             let vid = api.vulnerability_identifier.as_deref().unwrap();
             if vid.starts_with("CVE-") {
                 assert_eq!(a["findingType"]["vulnerability"]["cveId"], vid);

@@ -34,6 +34,12 @@ tributary_store::backend_tests! {
             assert_eq!(status.status, IntegrationStatus::Processed);
             assert!(status.status_reason.unwrap().contains("4"), "processed with counts");
 
+            // Exact matches on target-model fields (a text field, a list field) work.
+            let host = sim.world.endpoint(&sim.world.endpoint_state(17, 0)).endpoint_name.to_string();
+            assert_eq!(count(&e, &format!("asset.hostName:{host}")), 1);
+            let tag = "temp_q_customAttributes.endPointTags";
+            assert!(count(&e, &format!("asset.{tag}:*")) > 0);
+
             // The default map is the seed's 22 rows, stored and used.
             let m = sb(|| e.store.read(|c| maps::get(c, "cortex-xdr-default"))).unwrap();
             assert_eq!(m.spec.rules.len(), 22);

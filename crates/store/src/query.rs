@@ -289,6 +289,9 @@ impl Builder<'_> {
                 let quoted = matches!(op, Op::Match | Op::Eq) && !lit.text.contains('*');
                 let cond = self.text_cmp(&e, op, lit, false)?;
                 if quoted {
+                    // The path is a bound parameter: a second use of the expression binds
+                    // it again (sharing one `?` text left a parameter unbound).
+                    let e = self.json_expr(col, p);
                     let like = format!(
                         "LOWER({e}) LIKE LOWER({}) ESCAPE '\\'",
                         self.bind(Value::Text(format!("%\"{}\"%", like_pattern(&lit.text))))
