@@ -1,6 +1,19 @@
 //! Command-line arguments (clap derive). One `Subcommand` enum per noun.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
+
+/// `HOST:PORT` to listen on: an address, or a host name (`localhost:8470`) resolved, IPv4
+/// first.
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = text.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let addrs: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve '{text}' ({e}); write HOST:PORT, e.g. 127.0.0.1:8470 or localhost:8470"))?
+        .collect();
+    addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()).copied().ok_or_else(|| format!("'{text}' resolves to no address"))
+}
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -386,7 +399,7 @@ pub struct SimArgs {
     #[command(subcommand)]
     pub command: Option<SimCommand>,
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8471", value_name = "ADDR")]
+    #[arg(long, default_value = "127.0.0.1:8471", value_name = "ADDR", value_parser = parse_listen)]
     pub listen: SocketAddr,
     #[command(flatten)]
     pub world: SimWorldArgs,
@@ -490,7 +503,7 @@ pub enum SecurityArg {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8470", value_name = "ADDR")]
+    #[arg(long, default_value = "127.0.0.1:8470", value_name = "ADDR", value_parser = parse_listen)]
     pub listen: SocketAddr,
     /// How often to look for profiles that are due (active profiles run at their times;
     /// several nodes on one PostgreSQL database never start the same run twice).
@@ -504,10 +517,10 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Address the server listens on.
-    #[arg(long, default_value = "127.0.0.1:8470", value_name = "ADDR")]
+    #[arg(long, default_value = "127.0.0.1:8470", value_name = "ADDR", value_parser = parse_listen)]
     pub listen: SocketAddr,
     /// Address of the vendor simulators (a small, seeded tenant).
-    #[arg(long, default_value = "127.0.0.1:8471", value_name = "ADDR")]
+    #[arg(long, default_value = "127.0.0.1:8471", value_name = "ADDR", value_parser = parse_listen)]
     pub sim_listen: SocketAddr,
     /// Simulator seed: the same seed gives the same tenant.
     #[arg(long, default_value_t = 7)]
@@ -557,5 +570,16 @@ impl From<RoleArg> for tributary_core::model::Role {
             RoleArg::Analyst => Self::Analyst,
             RoleArg::Viewer => Self::Viewer,
         }
+    }
+}
+
+#[cfg(test)]
+mod listen_tests {
+    #[test]
+    fn host_names_resolve_and_bad_ones_say_how_to_write_it() {
+        assert_eq!(super::parse_listen("127.0.0.1:8470").unwrap().port(), 8470);
+        let local = super::parse_listen("localhost:8470").unwrap();
+        assert!(local.ip().is_loopback() && local.port() == 8470, "{local}");
+        assert!(super::parse_listen("localhost").unwrap_err().contains("write HOST:PORT"));
     }
 }

@@ -214,10 +214,20 @@ fn lex(text: &str) -> Result<Vec<(Tok, Span)>, QueryError> {
     Ok(out)
 }
 
+/// The longest query accepted, in bytes.
+pub const MAX_QUERY_BYTES: usize = 8 * 1024;
+/// How deeply parentheses and `NOT`s may nest.
+pub const MAX_DEPTH: usize = 32;
+/// Terms in one query at most (a database has limits on expression size too).
+pub const MAX_TERMS: usize = 256;
+
 struct Parser {
     toks: Vec<(Tok, Span)>,
     pos: usize,
     len: usize,
+    /// Current nesting (parentheses, groups, `NOT`s).
+    depth: usize,
+    terms: usize,
 }
 
 impl Parser {
@@ -257,19 +267,40 @@ impl Parser {
         Ok(if parts.len() == 1 { parts.remove(0) } else { Expr::And(parts) })
     }
 
+    /// One level deeper, refused past [`MAX_DEPTH`] (a deep query would exhaust the stack).
+    fn deeper(&mut self, span: Span) -> Result<(), QueryError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(QueryError::new(format!("the query nests parentheses or NOTs more than {MAX_DEPTH} deep"), span));
+        }
+        Ok(())
+    }
+
     fn not(&mut self, scoped: bool) -> Result<Expr, QueryError> {
         if matches!(self.peek(), Some(Tok::Not | Tok::Minus)) {
+            let span = self.span();
             self.bump();
-            return Ok(Expr::Not(Box::new(self.not(scoped)?)));
+            self.deeper(span)?;
+            let inner = self.not(scoped)?;
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         self.primary(scoped)
     }
 
     fn primary(&mut self, scoped: bool) -> Result<Expr, QueryError> {
         let span = self.span();
+        if matches!(self.peek(), Some(Tok::Word(_))) {
+            self.terms += 1;
+            if self.terms > MAX_TERMS {
+                return Err(QueryError::new(format!("the query has more than {MAX_TERMS} terms; narrow it down"), span));
+            }
+        }
         match self.bump() {
             Some((Tok::LParen, _)) => {
+                self.deeper(span)?;
                 let e = self.or(scoped)?;
+                self.depth -= 1;
                 match self.bump() {
                     Some((Tok::RParen, _)) => Ok(e),
                     _ => Err(QueryError { message: "missing ')'".into(), span: self.prev_span(), expected: vec![")".into()] }),
@@ -280,8 +311,11 @@ impl Parser {
                     self.bump();
                     let field = Field { path: w, span: wspan };
                     let value = if op == Op::Match && self.peek() == Some(&Tok::LParen) {
+                        let gspan = self.span();
                         self.bump();
+                        self.deeper(gspan)?;
                         let inner = self.or(true)?;
+                        self.depth -= 1;
                         match self.bump() {
                             Some((Tok::RParen, _)) => TermValue::Group(Box::new(inner)),
                             _ => {
@@ -355,11 +389,17 @@ fn describe(t: &Tok) -> String {
 
 /// Parses a query. Never panics; errors carry the byte span to underline.
 pub fn parse(text: &str) -> Result<Expr, QueryError> {
+    if text.len() > MAX_QUERY_BYTES {
+        return Err(QueryError::new(
+            format!("the query is {} bytes long; at most {MAX_QUERY_BYTES} are accepted", text.len()),
+            Span { start: MAX_QUERY_BYTES, end: text.len() },
+        ));
+    }
     let toks = lex(text)?;
     if toks.is_empty() {
         return Err(QueryError::new("the query is empty", Span { start: 0, end: text.len() }));
     }
-    let mut p = Parser { toks, pos: 0, len: text.len() };
+    let mut p = Parser { toks, pos: 0, len: text.len(), depth: 0, terms: 0 };
     let e = p.or(false)?;
     if let Some((t, s)) = p.bump() {
         return Err(QueryError::new(format!("unexpected {} after a complete query", describe(&t)), s));
@@ -370,6 +410,19 @@ pub fn parse(text: &str) -> Result<Expr, QueryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_long_and_wide_queries_are_refused_in_words() {
+        let deep = format!("{}a:1{}", "(".repeat(10_000), ")".repeat(10_000));
+        assert!(parse(&deep).unwrap_err().message.contains("bytes long"));
+        let deep = format!("{}a:1{}", "(".repeat(1_000), ")".repeat(1_000));
+        assert!(parse(&deep).unwrap_err().message.contains("more than 32 deep"));
+        let nots = format!("{}a:1", "NOT ".repeat(1_000));
+        assert!(parse(&nots).unwrap_err().message.contains("more than 32 deep"));
+        let wide = vec!["a:1"; 1_000].join(" AND ");
+        assert!(parse(&wide).unwrap_err().message.contains("more than 256 terms"));
+        assert!(parse(&format!("{}a:1{}", "(".repeat(30), ")".repeat(30))).is_ok());
+    }
 
     fn term(e: &Expr) -> &Term {
         match e {

@@ -60,8 +60,11 @@ impl Engine {
     pub async fn add_integration(&self, new: NewIntegration, actor: &str) -> Result<(Integration, Option<TestReport>)> {
         let kind = kind_of(&new.kind)?;
         let name = new.name.trim().to_string();
-        if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(EngineError::Invalid(format!("invalid integration name '{name}': one word, no spaces")));
+        tributary_core::model::check_name("integration", &name).map_err(EngineError::Invalid)?;
+        if name.starts_with("import-") && !tributary_connectors::IMPORTERS.iter().any(|k| k.name == kind.name) {
+            return Err(EngineError::Invalid(format!(
+                "integration names starting with 'import-' are reserved for file imports (`tributary import`); choose another name than '{name}'"
+            )));
         }
         let (base_url, mut config) = (kind.validate)(&new.base_url, &new.config)?;
         let report = if new.test {

@@ -271,7 +271,16 @@ tributary_store::backend_tests! {
                 let err = e.add_integration(i, "test").await.unwrap_err().to_string();
                 assert!(err.contains(want), "{url}: {err}");
             }
+            // Names: one rule everywhere, and the import-… names are reserved.
+            for (name, want) in [("import-semgrep", "reserved for file imports"), ("a b/c;DROP", "invalid integration name")] {
+                let err = e.add_integration(xdr(name, &sim, json!({})), "test").await.unwrap_err().to_string();
+                assert!(err.contains(want), "{name}: {err}");
+            }
             assert_eq!(sim.world.requests.load(Ordering::SeqCst), before);
+            let mut spec = sb(|| e.store.read(|c| maps::get(c, "cortex-xdr-default"))).unwrap().spec;
+            spec.name = "a b/c;DROP".into();
+            let err = sb(|| e.store.write(|c| maps::create(c, &spec, false))).unwrap_err().to_string();
+            assert!(err.contains("invalid map name"), "{err}");
             sim.stop().await;
         });
     }

@@ -269,7 +269,12 @@ impl Builder<'_> {
                 Ok(format!("{col} {} {}", cmp_sql(op), self.bind(Value::Int(sev.ocsf_id()))))
             }
             Kind::Number(col) => {
-                let n: f64 = lit.text.parse().map_err(|_| err(format!("'{}' is not a number", lit.text), lit.span))?;
+                let n: f64 = lit
+                    .text
+                    .parse()
+                    .ok()
+                    .filter(|n: &f64| n.is_finite())
+                    .ok_or_else(|| err(format!("'{}' is not a number", lit.text), lit.span))?;
                 Ok(format!("{col} {} {}", cmp_sql(op), self.bind(Value::Real(n))))
             }
             Kind::Time(col) => {
@@ -450,6 +455,18 @@ mod tests {
         assert_eq!(c.condition, "(f.severity >= ? AND 1 = 1)");
         let c = sql("asset.hostName:\"web-'; DROP TABLE assets;--\"").unwrap();
         assert!(!c.condition.contains("DROP"), "user text is never in SQL: {}", c.condition);
+        // An exact match on an attribute uses its path twice: bound twice.
+        let c = sql("asset.hostName:web-01").unwrap();
+        assert_eq!(c.condition.matches('?').count(), c.params.len(), "{}", c.condition);
+    }
+
+    #[test]
+    fn numbers_are_finite() {
+        for q in ["finding.cvssScore>NaN", "finding.cvssScore>1e999", "finding.sourceRiskScore<inf"] {
+            let e = sql(q).unwrap_err();
+            assert!(e.message.contains("is not a number"), "{q}: {}", e.message);
+        }
+        assert!(sql("finding.cvssScore>7.5").is_ok());
     }
 
     #[test]

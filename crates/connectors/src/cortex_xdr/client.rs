@@ -70,6 +70,8 @@ fn classify(vendor: &'static str, status: StatusCode, body: &[u8]) -> ConnectorE
             })
         })
         .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_string());
+    // An empty body still says something: the status's own words.
+    let msg = if msg.is_empty() { status.canonical_reason().unwrap_or("no reason given").to_string() } else { msg };
     match status.as_u16() {
         401 => ConnectorError::Unauthorized {
             vendor,
@@ -181,5 +183,23 @@ impl Connector for XdrClient {
 impl XdrClient {
     fn clone_handle(&self) -> XdrClient {
         XdrClient { http: self.http.clone(), cfg: self.cfg.clone(), key: self.key.clone() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_say_something_even_with_an_empty_body() {
+        let e = classify(VENDOR, StatusCode::NOT_FOUND, b"").to_string();
+        assert!(e.contains("(Not Found; check the base URL"), "{e}");
+        let e = classify(
+            VENDOR,
+            StatusCode::UNAUTHORIZED,
+            br#"{"reply": {"err_code": 401, "err_msg": "Public API request unauthorized", "err_extra": null}}"#,
+        )
+        .to_string();
+        assert!(e.contains("Public API request unauthorized; check the API key"), "{e}");
     }
 }

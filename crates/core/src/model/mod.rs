@@ -24,6 +24,35 @@ pub use severity::Severity;
 pub use sync::{Completeness, RunCounts, SyncMode, SyncRun, SyncStatus};
 pub use user::{ApiToken, Role, User};
 
+/// The one rule for names of integrations, profiles and transform maps: 1 to 64 ASCII
+/// letters, digits, `.`, `_` or `-`, starting with a letter or digit (names appear in
+/// paths, URLs, log lines and shell commands). `what` names the thing in the message.
+pub fn check_name(what: &str, name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid {what} name '{name}': use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"))
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    #[test]
+    fn one_rule_for_names() {
+        for good in ["xdr", "cortex-xdr-default", "import-sarif-code-ql-1a2b3c4d", "my_map.v2", "t"] {
+            assert!(super::check_name("map", good).is_ok(), "{good}");
+        }
+        for bad in ["", "a b/c;DROP", "-x", "über", &"x".repeat(65)] {
+            let e = super::check_name("map", bad).unwrap_err();
+            assert!(e.starts_with("invalid map name"), "{e}");
+        }
+    }
+}
+
 /// Error for a string that names no variant of one of the model's enums.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what} '{value}' (expected one of: {expected})")]

@@ -175,6 +175,8 @@ fn compatible(produced: FieldType, target: FieldType) -> bool {
 pub enum MapError {
     #[error("the map has no name")]
     NoName,
+    #[error("{0}")]
+    BadName(String),
     #[error("the map has no rules")]
     NoRules,
     #[error("rule {rule}: {source}")]
@@ -230,6 +232,8 @@ impl TransformMap {
         let mut errors = Vec::new();
         if spec.name.trim().is_empty() {
             errors.push(MapError::NoName);
+        } else if let Err(e) = crate::model::check_name("map", &spec.name) {
+            errors.push(MapError::BadName(e));
         }
         if spec.rules.is_empty() {
             errors.push(MapError::NoRules);

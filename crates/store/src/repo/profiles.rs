@@ -51,9 +51,7 @@ pub struct NewProfile<'a> {
 
 pub fn create(conn: &mut dyn Conn, p: NewProfile<'_>) -> Result<Profile> {
     let name = p.name.trim();
-    if name.is_empty() || name.chars().any(char::is_whitespace) {
-        return Err(StoreError::Invalid(format!("invalid profile name '{name}': no spaces")));
-    }
+    tributary_core::model::check_name("profile", name).map_err(StoreError::Invalid)?;
     let next = p.active.then(|| p.schedule.first_run(now_ms())).flatten();
     let schedule = json_text(&serde_json::to_value(&p.schedule).unwrap_or_default());
     let r = conn.query_one(
