@@ -56,6 +56,10 @@ pub fn load(data_dir: &Path, env_key: Option<&str>, conn: &mut dyn Conn) -> Resu
         let k = MasterKey::from_hex(text).map_err(|e| key_error(format!("{KEY_ENV} is not a valid master key: {e}")))?;
         (k, KeyOrigin::Env)
     } else if path.exists() {
+        if let Some(w) = loose_permissions(&path) {
+            tracing::warn!(message = "The master key file is readable by other users.", warning = %w);
+            eprintln!("warning: {w}");
+        }
         let text = fs::read_to_string(&path).map_err(|e| key_error(format!("cannot read key file {}: {e}", path.display())))?;
         let k = MasterKey::from_hex(&text).map_err(|e| {
             key_error(format!(
@@ -91,6 +95,25 @@ pub fn load(data_dir: &Path, env_key: Option<&str>, conn: &mut dyn Conn) -> Resu
         }
     }
     Ok((key, origin))
+}
+
+/// Why a key file's permissions are too open (group or others may read it), if they are.
+pub fn loose_permissions(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Some(format!(
+                "key file {} has mode {mode:04o}: other users may read the master key; run `chmod 600 {}`",
+                path.display(),
+                path.display()
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    None
 }
 
 fn write_key_file(path: &Path, key: &MasterKey) -> Result<()> {

@@ -237,3 +237,23 @@ fn key_file_is_created_private_and_checked() {
     assert!(err.starts_with("no master key:"), "{err}");
     assert!(!key_path.exists(), "a replacement key must not be generated over existing secrets");
 }
+
+#[test]
+fn the_database_and_key_file_are_private() {
+    let db = tributary_store::testing::TestDb::sqlite();
+    let _store = db.open();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let file = db.dir.path().join("test.db");
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600, "the database file is private");
+        let key = db.dir.path().join("data").join("master.key");
+        assert!(key.exists() || std::env::var("TRIBUTARY_MASTER_KEY").is_ok(), "a key file was created");
+        if key.exists() {
+            assert!(tributary_store::keyring::loose_permissions(&key).is_none());
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let w = tributary_store::keyring::loose_permissions(&key).unwrap();
+            assert!(w.contains("mode 0644") && w.contains("chmod 600"), "{w}");
+        }
+    }
+}

@@ -36,8 +36,17 @@ pub const WAL_KEEP_BYTES: i64 = 64 * 1024 * 1024;
 impl SqliteConn {
     pub fn open(path: &Path, writer: bool) -> Result<SqliteConn> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let created = !path.exists();
         let conn = Connection::open_with_flags(path, flags)
             .map_err(|e| StoreError::SqliteOpen { path: path.to_path_buf(), reason: e.to_string() })?;
+        // The database holds findings and sealed secrets: only its owner reads it (SQLite
+        // gives its WAL and shared-memory files the database file's mode).
+        #[cfg(unix)]
+        if created && path.exists() {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| StoreError::SqliteOpen { path: path.to_path_buf(), reason: format!("cannot make it private: {e}") })?;
+        }
         let cache = if writer { WRITER_CACHE_KIB } else { READER_CACHE_KIB };
         // The writer never checkpoints: a checkpoint (copy + fsync) inside a commit halves
         // bulk-insert throughput. The store's checkpointer thread does it on the other core.
