@@ -194,9 +194,15 @@ fn lex(text: &str) -> Result<Vec<(Tok, Span)>, QueryError> {
             }
             _ => {
                 let mut j = i;
-                while j < b.len()
-                    && !matches!(b[j], b' ' | b'\t' | b'\n' | b'\r' | b'(' | b')' | b':' | b'>' | b'<' | b'=' | b'!' | b'"' | b'`')
-                {
+                while j < b.len() {
+                    // An unquoted RFC 3339 time keeps its colons (`2026-11-25T00:00:00Z`).
+                    if b[j] == b':' && b.get(j + 1).is_some_and(u8::is_ascii_digit) && time_so_far(&text[i..j]) {
+                        j += 1;
+                        continue;
+                    }
+                    if matches!(b[j], b' ' | b'\t' | b'\n' | b'\r' | b'(' | b')' | b':' | b'>' | b'<' | b'=' | b'!' | b'"' | b'`') {
+                        break;
+                    }
                     j += text[j..].chars().next().map_or(1, char::len_utf8);
                 }
                 let w = &text[i..j];
@@ -220,6 +226,13 @@ pub const MAX_QUERY_BYTES: usize = 8 * 1024;
 pub const MAX_DEPTH: usize = 32;
 /// Terms in one query at most (a database has limits on expression size too).
 pub const MAX_TERMS: usize = 256;
+
+/// A word that began as `YYYY-MM-DDT…`: a time, whose colons (and its offset's) belong to it.
+fn time_so_far(w: &str) -> bool {
+    let b = w.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    b.len() >= 13 && digits(0..4) && b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10) && matches!(b[10], b'T' | b't') && digits(11..13)
+}
 
 struct Parser {
     toks: Vec<(Tok, Span)>,
@@ -410,6 +423,19 @@ pub fn parse(text: &str) -> Result<Expr, QueryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unquoted_times_keep_their_colons() {
+        for q in ["finding.lastSeen>2026-11-25T00:00:00Z", "finding.lastSeen>2026-11-25T00:00Z", "finding.lastSeen>=2026-11-25T10:30:00.5+01:00"] {
+            let e = parse(q).unwrap();
+            let t = term(&e);
+            let TermValue::Lit(l) = &t.value else { panic!("{q}") };
+            assert!(l.text.starts_with("2026-11-25T"), "{q}: {}", l.text);
+            assert!(crate::time::parse_loose(&l.text).is_some(), "{q}: {}", l.text);
+        }
+        // A field followed by ':' is still a field.
+        assert_eq!(term(&parse("asset.hostName:web-01").unwrap()).field.as_ref().unwrap().path, "asset.hostName");
+    }
 
     #[test]
     fn deep_long_and_wide_queries_are_refused_in_words() {

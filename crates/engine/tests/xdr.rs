@@ -39,6 +39,8 @@ tributary_store::backend_tests! {
             assert_eq!(count(&e, &format!("asset.hostName:{host}")), 1);
             let tag = "temp_q_customAttributes.endPointTags";
             assert!(count(&e, &format!("asset.{tag}:*")) > 0);
+            // Unquoted RFC 3339 times.
+            assert_eq!(count(&e, "asset.lastSeen>2000-01-01T00:00:00Z asset.inventory:(source:`Cortex XDR`)"), n(&t["cortex_xdr"]["endpoints"]));
 
             // The default map is the seed's 22 rows, stored and used.
             let m = sb(|| e.store.read(|c| maps::get(c, "cortex-xdr-default"))).unwrap();
