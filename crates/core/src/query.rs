@@ -231,7 +231,14 @@ pub const MAX_TERMS: usize = 256;
 fn time_so_far(w: &str) -> bool {
     let b = w.as_bytes();
     let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
-    b.len() >= 13 && digits(0..4) && b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10) && matches!(b[10], b'T' | b't') && digits(11..13)
+    b.len() >= 13
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && matches!(b[10], b'T' | b't')
+        && digits(11..13)
 }
 
 struct Parser {
@@ -426,7 +433,9 @@ mod tests {
 
     #[test]
     fn unquoted_times_keep_their_colons() {
-        for q in ["finding.lastSeen>2026-11-25T00:00:00Z", "finding.lastSeen>2026-11-25T00:00Z", "finding.lastSeen>=2026-11-25T10:30:00.5+01:00"] {
+        for q in
+            ["finding.lastSeen>2026-11-25T00:00:00Z", "finding.lastSeen>2026-11-25T00:00Z", "finding.lastSeen>=2026-11-25T10:30:00.5+01:00"]
+        {
             let e = parse(q).unwrap();
             let t = term(&e);
             let TermValue::Lit(l) = &t.value else { panic!("{q}") };

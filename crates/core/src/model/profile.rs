@@ -27,6 +27,9 @@ pub enum Schedule {
     },
 }
 
+/// The longest interval of a recurring schedule: ten years.
+pub const MAX_INTERVAL_MS: i64 = 3_650 * 86_400_000;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScheduleError {
     #[error("invalid duration '{0}': use a number with a unit, e.g. 30m, 24h, 7d, 1h30m")]
@@ -48,11 +51,12 @@ impl Schedule {
             Schedule::Manual => None,
             Schedule::Once { at } => (*at > after).then_some(*at),
             Schedule::Every { every_ms, start, end } => {
+                // Checked: a time past the end of representable time is no next run.
                 let next = if after < *start {
                     *start
                 } else {
-                    let periods = (after - start) / every_ms + 1;
-                    start + periods * every_ms
+                    let periods = (after.checked_sub(*start)? / (*every_ms).max(1)).checked_add(1)?;
+                    start.checked_add(periods.checked_mul(*every_ms)?)?
                 };
                 end.is_none_or(|e| next < e).then_some(next)
             }
@@ -94,6 +98,9 @@ impl Schedule {
         let every_ms = parse_duration(every)?;
         if every_ms < 60_000 {
             return Err(ScheduleError::TooFrequent(every.to_string()));
+        }
+        if every_ms > MAX_INTERVAL_MS {
+            return Err(ScheduleError::Duration(format!("{every} (at most 3650d between runs)")));
         }
         check_bounds(start, end)?;
         Ok(Schedule::Every { every_ms, start, end })
@@ -223,6 +230,19 @@ mod tests {
         assert!(parse_duration("h").is_err());
         assert!(parse_duration("5y").is_err());
         assert_eq!(format_duration(5_400_000), "1h30m");
+    }
+
+    #[test]
+    fn huge_intervals_are_refused_or_handled_without_overflow() {
+        let start = parse_loose("2026-12-01T10:00Z").unwrap();
+        for every in ["9999999999d", "106751991167d", "99999999999999999999w"] {
+            match Schedule::recurring_every(every, start, None) {
+                Ok(s) => {
+                    let _ = (s.next_after(start), s.next_after(i64::MAX - 1), s.first_run(start), s.describe());
+                }
+                Err(e) => assert!(e.to_string().contains(every), "{e}"),
+            }
+        }
     }
 
     #[test]
