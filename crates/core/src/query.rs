@@ -116,6 +116,69 @@ pub enum Expr {
     Term(Term),
 }
 
+/// A literal as query text: bare when the lexer reads it back as one word, quoted
+/// otherwise (and always when it was quoted).
+fn write_literal(f: &mut fmt::Formatter<'_>, l: &Literal) -> fmt::Result {
+    let bare = !l.quoted
+        && !l.text.is_empty()
+        && !matches!(l.text.as_str(), "AND" | "and" | "&&" | "OR" | "or" | "||" | "NOT" | "not")
+        && !l.text.starts_with('-')
+        && !l.text.chars().any(|c| c.is_whitespace() || matches!(c, '(' | ')' | '>' | '<' | '=' | '!' | '"' | '`'))
+        && (!l.text.contains(':') || time_so_far(&l.text));
+    if bare {
+        return f.write_str(&l.text);
+    }
+    f.write_str("\"")?;
+    for c in l.text.chars() {
+        if matches!(c, '"' | '\\') {
+            f.write_str("\\")?;
+        }
+        write!(f, "{c}")?;
+    }
+    f.write_str("\"")
+}
+
+/// The query as text that parses back to the same tree (`AND` explicit, parentheses only
+/// where precedence needs them).
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let part = |f: &mut fmt::Formatter<'_>, e: &Expr, paren: bool| if paren { write!(f, "({e})") } else { write!(f, "{e}") };
+        match self {
+            Expr::And(parts) => {
+                for (i, p) in parts.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" AND ")?;
+                    }
+                    part(f, p, matches!(p, Expr::Or(_)))?;
+                }
+                Ok(())
+            }
+            Expr::Or(parts) => {
+                for (i, p) in parts.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" OR ")?;
+                    }
+                    part(f, p, false)?;
+                }
+                Ok(())
+            }
+            Expr::Not(inner) => {
+                f.write_str("NOT ")?;
+                part(f, inner, matches!(**inner, Expr::And(_) | Expr::Or(_)))
+            }
+            Expr::Term(t) => {
+                if let Some(field) = &t.field {
+                    write!(f, "{}{}", field.path, t.op)?;
+                }
+                match &t.value {
+                    TermValue::Lit(l) => write_literal(f, l),
+                    TermValue::Group(g) => write!(f, "({g})"),
+                }
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
     Word(String),
@@ -430,6 +493,50 @@ pub fn parse(text: &str) -> Result<Expr, QueryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Random token soup from the query language's own vocabulary.
+    fn soup() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let tok = prop_oneof![
+            Just("finding.severity".to_string()),
+            Just("asset.hostName".to_string()),
+            Just("finding.lastSeen".to_string()),
+            Just("asset.inventory".to_string()),
+            Just("source".to_string()),
+            Just(":".to_string()),
+            Just(">=".to_string()),
+            Just("<".to_string()),
+            Just("!=".to_string()),
+            Just("=".to_string()),
+            Just("(".to_string()),
+            Just(")".to_string()),
+            Just("AND".to_string()),
+            Just("OR".to_string()),
+            Just("NOT".to_string()),
+            Just("-".to_string()),
+            Just("high".to_string()),
+            Just("web-*".to_string()),
+            Just("2026-11-25T00:00:00Z".to_string()),
+            Just("30d".to_string()),
+            Just("`Cortex XDR`".to_string()),
+            Just("\"a \\\" b\"".to_string()),
+            "[a-z0-9*.]{1,6}",
+        ];
+        proptest::collection::vec(tok, 0..14).prop_map(|t| t.join(" "))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_never_panics_and_printing_round_trips(q in soup(), junk in ".{0,40}") {
+            let _ = parse(&junk);
+            if let Ok(e) = parse(&q) {
+                let printed = e.to_string();
+                let again = parse(&printed).map_err(|err| format!("{printed}: {err}"));
+                proptest::prop_assert!(again.is_ok(), "{q} printed as {printed}: {again:?}");
+                proptest::prop_assert_eq!(again.unwrap_or_else(|_| e.clone()).to_string(), printed);
+            }
+        }
+    }
 
     #[test]
     fn unquoted_times_keep_their_colons() {

@@ -95,6 +95,18 @@ fn field(path: &str) -> Option<(Kind, Option<String>)> {
     Some((k, None))
 }
 
+/// A column expression and the parameters its text holds (bound once per use).
+struct Col {
+    sql: String,
+    params: Vec<Value>,
+}
+
+impl Col {
+    fn plain(sql: &str) -> Col {
+        Col { sql: sql.to_string(), params: Vec::new() }
+    }
+}
+
 struct Builder<'a> {
     dialect: Dialect,
     ctx: &'a QueryContext,
@@ -139,14 +151,24 @@ impl Builder<'_> {
         "?"
     }
 
-    fn json_expr(&mut self, col: &str, path: &str) -> String {
+    /// A JSON attribute of `col` as a column expression: its path is a parameter, pushed
+    /// again at every use (see [`Builder::col`]).
+    fn json_col(&self, col: &str, path: &str) -> Col {
         match self.dialect {
             Dialect::Sqlite => {
                 let p = format!("$.{}", path.split('.').map(|s| format!("\"{}\"", s.replace('"', ""))).collect::<Vec<_>>().join("."));
-                format!("json_extract({col}, {})", self.bind(Value::Text(p)))
+                Col { sql: format!("json_extract({col}, ?)"), params: vec![Value::Text(p)] }
             }
-            Dialect::Postgres => format!("(({col})::jsonb #>> string_to_array({}, '.'))", self.bind(Value::Text(path.to_string()))),
+            Dialect::Postgres => {
+                Col { sql: format!("(({col})::jsonb #>> string_to_array(?, '.'))"), params: vec![Value::Text(path.to_string())] }
+            }
         }
+    }
+
+    /// One use of a column expression in the SQL: its parameters are bound for this use.
+    fn col(&mut self, c: &Col) -> String {
+        self.params.extend(c.params.iter().cloned());
+        c.sql.clone()
     }
 
     fn expr(&mut self, e: &Expr, scope: Option<&str>) -> Result<String, QueryError> {
@@ -198,7 +220,7 @@ impl Builder<'_> {
             TermValue::Lit(lit) => {
                 if let Kind::Inventory = kind {
                     // asset.source:X is short for asset.inventory:(source:X).
-                    let cond = self.text_cmp("s.source", t.op, lit, false)?;
+                    let cond = self.text_cmp(&Col::plain("s.source"), t.op, lit, false)?;
                     return Ok(format!("EXISTS (SELECT 1 FROM asset_sources s WHERE s.asset_id = a.id AND s.active = 1 AND {cond})"));
                 }
                 self.literal(kind, json_path.as_deref(), &path, t.op, lit)
@@ -209,30 +231,40 @@ impl Builder<'_> {
     fn inventory_field(&mut self, path: &str, t: &Term, span: Span) -> Result<String, QueryError> {
         let TermValue::Lit(lit) = &t.value else { return Err(err("inventory fields take one value", span)) };
         match path {
-            "inventory.source" => self.text_cmp("s.source", t.op, lit, false),
+            "inventory.source" => self.text_cmp(&Col::plain("s.source"), t.op, lit, false),
             _ => Err(err(format!("unknown inventory field '{path}' (source)"), span)),
         }
     }
 
-    fn text_cmp(&mut self, col: &str, op: Op, lit: &Literal, upper: bool) -> Result<String, QueryError> {
+    fn text_cmp(&mut self, c: &Col, op: Op, lit: &Literal, upper: bool) -> Result<String, QueryError> {
         if lit.text == "*" && op == Op::Match {
-            return Ok(format!("{col} IS NOT NULL"));
+            return Ok(format!("{} IS NOT NULL", self.col(c)));
         }
         let v = if upper { lit.text.to_ascii_uppercase() } else { lit.text.clone() };
         Ok(match op {
             Op::Match | Op::Eq if v.contains('*') => {
+                let col = self.col(c);
                 format!("LOWER({col}) LIKE LOWER({}) ESCAPE '\\'", self.bind(Value::Text(like_pattern(&v))))
             }
-            Op::Match | Op::Eq => format!("LOWER({col}) = LOWER({})", self.bind(Value::Text(v))),
-            Op::Ne => format!("({col} IS NULL OR LOWER({col}) <> LOWER({}))", self.bind(Value::Text(v))),
-            _ => format!("{col} {} {}", cmp_sql(op), self.bind(Value::Text(v))),
+            Op::Match | Op::Eq => {
+                let col = self.col(c);
+                format!("LOWER({col}) = LOWER({})", self.bind(Value::Text(v)))
+            }
+            Op::Ne => {
+                let (a, b) = (self.col(c), self.col(c));
+                format!("({a} IS NULL OR LOWER({b}) <> LOWER({}))", self.bind(Value::Text(v)))
+            }
+            _ => {
+                let col = self.col(c);
+                format!("{col} {} {}", cmp_sql(op), self.bind(Value::Text(v)))
+            }
         })
     }
 
     fn literal(&mut self, kind: Kind, json_path: Option<&str>, path: &str, op: Op, lit: &Literal) -> Result<String, QueryError> {
         let any = lit.text == "*" && op == Op::Match;
         match kind {
-            Kind::Text(col) => self.text_cmp(col, op, lit, col == "f.cve"),
+            Kind::Text(col) => self.text_cmp(&Col::plain(col), op, lit, col == "f.cve"),
             Kind::Product(col) => {
                 if any {
                     return Ok("1 = 1".into());
@@ -240,7 +272,7 @@ impl Builder<'_> {
                 match self.ctx.products.iter().find(|p| p.eq_ignore_ascii_case(&lit.text)) {
                     // A known product: exact, so the (product, status) index serves it.
                     Some(p) if matches!(op, Op::Match | Op::Eq) => Ok(format!("{col} = {}", self.bind(Value::Text(p.clone())))),
-                    _ => self.text_cmp(col, op, lit, false),
+                    _ => self.text_cmp(&Col::plain(col), op, lit, false),
                 }
             }
             Kind::Enum(col, values) => {
@@ -285,18 +317,15 @@ impl Builder<'_> {
                 Ok(format!("{col} {} {}", cmp_sql(op), self.bind(Value::Int(ms))))
             }
             Kind::Json(col) => {
-                let p = json_path.unwrap_or_default();
-                let e = self.json_expr(col, p);
+                let c = self.json_col(col, json_path.unwrap_or_default());
                 if any {
-                    return Ok(format!("{e} IS NOT NULL"));
+                    return Ok(format!("{} IS NOT NULL", self.col(&c)));
                 }
                 // Array attributes (tags) match when any element matches.
                 let quoted = matches!(op, Op::Match | Op::Eq) && !lit.text.contains('*');
-                let cond = self.text_cmp(&e, op, lit, false)?;
+                let cond = self.text_cmp(&c, op, lit, false)?;
                 if quoted {
-                    // The path is a bound parameter: a second use of the expression binds
-                    // it again (sharing one `?` text left a parameter unbound).
-                    let e = self.json_expr(col, p);
+                    let e = self.col(&c);
                     let like = format!(
                         "LOWER({e}) LIKE LOWER({}) ESCAPE '\\'",
                         self.bind(Value::Text(format!("%\"{}\"%", like_pattern(&lit.text))))
