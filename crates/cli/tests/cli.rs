@@ -93,6 +93,22 @@ tributary_store::backend_tests! {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v.as_array().map(|a| a.len()), Some(2));
     }
+
+    fn db_status_names_the_key_in_use_even_when_it_is_wrong(db) {
+        let ok = tributary(&db).args(["db", "status"]).output().unwrap();
+        let text = String::from_utf8_lossy(&ok.stdout).to_string();
+        assert!(ok.status.success() && text.contains("matches this database"), "{text}");
+        let wrong = tributary(&db)
+            .args(["db", "status"])
+            .env("TRIBUTARY_MASTER_KEY", "00".repeat(32))
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&wrong.stdout).to_string();
+        let err = String::from_utf8_lossy(&wrong.stderr).to_string();
+        assert!(!wrong.status.success(), "a wrong key is an error");
+        assert!(out.contains("$TRIBUTARY_MASTER_KEY") && out.contains("FAILS"), "{out}");
+        assert!(err.contains("does not match the key that sealed"), "{err}");
+    }
 }
 
 #[test]

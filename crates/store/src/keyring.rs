@@ -27,6 +27,8 @@ pub enum KeyOrigin {
     Env,
     File(PathBuf),
     Created(PathBuf),
+    /// No key was found (reported by `db status`; a store in use always has one).
+    Missing(PathBuf),
 }
 
 impl std::fmt::Display for KeyOrigin {
@@ -35,6 +37,7 @@ impl std::fmt::Display for KeyOrigin {
             KeyOrigin::Env => write!(f, "${KEY_ENV}"),
             KeyOrigin::File(p) => write!(f, "{}", p.display()),
             KeyOrigin::Created(p) => write!(f, "{} (created)", p.display()),
+            KeyOrigin::Missing(p) => write!(f, "none (neither ${KEY_ENV} nor {})", p.display()),
         }
     }
 }
@@ -49,7 +52,10 @@ fn stored_check(conn: &mut dyn Conn) -> Result<Option<Vec<u8>>> {
 }
 
 /// Loads (or on first start creates) the master key and verifies it against the database.
-pub fn load(data_dir: &Path, env_key: Option<&str>, conn: &mut dyn Conn) -> Result<(MasterKey, KeyOrigin)> {
+/// The master key and where it came from, checked against the database's key check.
+/// `strict`: a key that does not match (or none at all) is an error; otherwise the
+/// problem comes back as the third value (for `db status`).
+pub fn load(data_dir: &Path, env_key: Option<&str>, strict: bool, conn: &mut dyn Conn) -> Result<(MasterKey, KeyOrigin, Option<String>)> {
     let path = data_dir.join(KEY_FILE);
     let check = stored_check(conn)?;
     let (key, origin) = if let Some(text) = env_key.filter(|t| !t.trim().is_empty()) {
@@ -69,11 +75,15 @@ pub fn load(data_dir: &Path, env_key: Option<&str>, conn: &mut dyn Conn) -> Resu
         })?;
         (k, KeyOrigin::File(path.clone()))
     } else if check.is_some() {
-        return Err(key_error(format!(
+        let msg = format!(
             "no master key: this database holds secrets sealed with a master key, but neither {KEY_ENV} nor {} exists; \
              set {KEY_ENV} to the original key or restore the key file",
             path.display()
-        )));
+        );
+        if strict {
+            return Err(key_error(msg));
+        }
+        return Ok((MasterKey::generate(), KeyOrigin::Missing(path.clone()), Some(msg)));
     } else {
         let k = MasterKey::generate();
         write_key_file(&path, &k)?;
@@ -82,11 +92,15 @@ pub fn load(data_dir: &Path, env_key: Option<&str>, conn: &mut dyn Conn) -> Resu
     match check {
         Some(sealed) => {
             if key.open(CHECK_AAD, &sealed).ok().as_deref() != Some(CHECK_TEXT) {
-                return Err(key_error(format!(
+                let msg = format!(
                     "the master key from {origin} does not match the key that sealed this database's secrets; \
                      set {KEY_ENV} to the original key or restore {}",
                     path.display()
-                )));
+                );
+                if strict {
+                    return Err(key_error(msg));
+                }
+                return Ok((key, origin, Some(msg)));
             }
         }
         None => {
@@ -94,7 +108,7 @@ pub fn load(data_dir: &Path, env_key: Option<&str>, conn: &mut dyn Conn) -> Resu
             conn.execute("INSERT INTO meta (key, value) VALUES ('key_check', ?) ON CONFLICT (key) DO NOTHING", params![sealed.as_str()])?;
         }
     }
-    Ok((key, origin))
+    Ok((key, origin, None))
 }
 
 /// Why a key file's permissions are too open (group or others may read it), if they are.

@@ -48,11 +48,20 @@ pub struct StoreOptions {
     pub master_key: Option<String>,
     /// Connections in the read pool (PostgreSQL: all connections).
     pub pool_size: usize,
+    /// Refuse to open with a master key that does not match the database's (default).
+    /// Off only to report on the key (`db status`): the store then says what is wrong in
+    /// [`Store::key_problem`] and must not be used to read or write secrets.
+    pub key_check: bool,
 }
 
 impl StoreOptions {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        StoreOptions { data_dir: data_dir.into(), db: None, master_key: None, pool_size: 4 }
+        StoreOptions { data_dir: data_dir.into(), db: None, master_key: None, pool_size: 4, key_check: true }
+    }
+    /// Opens even when the master key does not match (see [`StoreOptions::key_check`]).
+    pub fn report_key_only(mut self) -> Self {
+        self.key_check = false;
+        self
     }
     pub fn db(mut self, url: impl Into<String>) -> Self {
         self.db = Some(url.into());
@@ -73,6 +82,7 @@ struct Inner {
     pool: pool::Pool,
     key: MasterKey,
     key_origin: KeyOrigin,
+    key_problem: Option<String>,
     migration: MigrationReport,
 }
 
@@ -161,12 +171,18 @@ impl Store {
             pool,
             key: MasterKey::generate(),
             key_origin: KeyOrigin::Env,
+            key_problem: None,
             migration: MigrationReport { from: None, to: migrate::SCHEMA_VERSION },
         };
         let report = with_write_conn(&partial, |c| migrate::migrate(c))?;
-        let (key, origin) = with_write_conn(&partial, |c| keyring::load(&opts.data_dir, opts.master_key.as_deref(), c))?;
+        let (key, origin, problem) =
+            with_write_conn(&partial, |c| keyring::load(&opts.data_dir, opts.master_key.as_deref(), opts.key_check, c))?;
+        if let (true, Some(p)) = (opts.key_check, &problem) {
+            return Err(StoreError::Key(p.clone()));
+        }
         partial.key = key;
         partial.key_origin = origin;
+        partial.key_problem = problem;
         partial.migration = report;
         Ok(Store(Arc::new(partial)))
     }
@@ -186,6 +202,12 @@ impl Store {
 
     pub fn key(&self) -> &MasterKey {
         &self.0.key
+    }
+
+    /// Why the master key in use cannot open this database's secrets (only with
+    /// [`StoreOptions::report_key_only`]; otherwise opening fails instead).
+    pub fn key_problem(&self) -> Option<&str> {
+        self.0.key_problem.as_deref()
     }
 
     pub fn key_origin(&self) -> &KeyOrigin {

@@ -8,7 +8,11 @@ use crate::args::DbCommand;
 use crate::output::Tabular;
 
 pub fn run(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
-    let store = ctx.store()?;
+    // `status` reports on the key even when it is the wrong one (that is what it is for).
+    let store = match cmd {
+        DbCommand::Status => tributary_store::Store::open(&ctx.store_options().report_key_only())?,
+        DbCommand::Migrate => ctx.store()?,
+    };
     match cmd {
         DbCommand::Migrate => {
             let m = store.migration();
@@ -26,11 +30,15 @@ pub fn run(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
                 ("backend", store.backend().to_string()),
                 ("schema_version", version.map(|v| v.to_string()).unwrap_or_default()),
                 ("master_key", store.key_origin().to_string()),
+                ("master_key_check", store.key_problem().map_or("matches this database".to_string(), |p| format!("FAILS: {p}"))),
             ];
             for (k, v) in rows {
                 t.row(vec![k.to_string(), v.clone()], json!({"setting": k, "value": v}));
             }
             t.print(ctx.format);
+            if let Some(p) = store.key_problem() {
+                anyhow::bail!("{p}");
+            }
         }
     }
     Ok(())
