@@ -90,8 +90,13 @@ impl MasterKey {
     /// Parses 64 hex characters (surrounding whitespace allowed).
     pub fn from_hex(text: &str) -> Result<Self, SecretError> {
         let t = text.trim();
-        let bytes = hex::decode(t).map_err(|e| SecretError::BadKeyText(format!("got {} characters ({e})", t.len())))?;
-        let arr: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| SecretError::BadKeyText(format!("got {} bytes", b.len())))?;
+        // Said in characters throughout: that is what a user counts in the text.
+        let chars = t.chars().count();
+        if chars != 64 {
+            return Err(SecretError::BadKeyText(format!("got {chars} characters")));
+        }
+        let bytes = hex::decode(t).map_err(|e| SecretError::BadKeyText(format!("got {chars} characters, not all hexadecimal ({e})")))?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| SecretError::BadKeyText(format!("got {chars} characters")))?;
         Ok(MasterKey(arr))
     }
 
@@ -140,6 +145,19 @@ impl MasterKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_text_errors_count_characters() {
+        for (text, want) in
+            [("abc", "got 3 characters"), (&"a".repeat(62)[..], "got 62 characters"), (&"a".repeat(66)[..], "got 66 characters")]
+        {
+            let e = MasterKey::from_hex(text).unwrap_err().to_string();
+            assert!(e.contains("64 hexadecimal characters") && e.contains(want), "{e}");
+            assert!(!e.contains(" bytes;") && !e.contains("got 31") && !e.contains("got 33"), "counted in characters: {e}");
+        }
+        let e = MasterKey::from_hex(&"z".repeat(64)).unwrap_err().to_string();
+        assert!(e.contains("got 64 characters, not all hexadecimal"), "{e}");
+    }
 
     #[test]
     fn seal_open_round_trip_and_binding() {

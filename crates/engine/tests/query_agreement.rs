@@ -109,4 +109,17 @@ fn sqlite_and_postgres_count_the_same_for_generated_queries() {
         }
     }
     assert!(ran > 150, "most generated queries ran: {ran} ran, {refused} refused");
+    // The widest query accepted (256 terms, attribute terms included) and a long wildcard
+    // run on both databases without a database error.
+    let wide = (0..256).map(|i| format!("asset.hostName!=h{i}")).collect::<Vec<_>>().join(" AND ");
+    let wildcard = format!("finding.title:{}", "*a".repeat(2_000));
+    for q in [wide, wildcard] {
+        let expr = tributary_core::query::parse(&q).unwrap();
+        for e in &engines {
+            let ctx = tributary_store::query::QueryContext { products: vec![] };
+            let dialect = e.store.read(|c| Ok(c.dialect())).unwrap();
+            let compiled = tributary_store::query::compile(&expr, dialect, &ctx).unwrap();
+            e.store.read(|c| tributary_store::query::count(c, &compiled)).unwrap_or_else(|err| panic!("{}: {err}", &q[..60]));
+        }
+    }
 }
