@@ -107,6 +107,42 @@ impl Col {
     }
 }
 
+/// The fields the catalog names itself (target-model attributes are suggested from the
+/// transform targets).
+const CATALOG: &[&str] = &[
+    "asset.type",
+    "asset.name",
+    "asset.id",
+    "asset.identity",
+    "asset.matchedRule",
+    "asset.firstSeen",
+    "asset.lastSeen",
+    "asset.inventory",
+    "finding.vendorProductName",
+    "finding.kind",
+    "finding.severity",
+    "finding.status",
+    "finding.cve",
+    "finding.title",
+    "finding.externalId",
+    "finding.id",
+    "finding.cvssScore",
+    "finding.sourceRiskScore",
+    "finding.firstSeen",
+    "finding.lastSeen",
+    "finding.closedAt",
+];
+
+/// The known field nearest to an unknown one.
+fn suggest_field(path: &str) -> Option<String> {
+    if let Some(s) = targets::nearest(path, CATALOG.iter().copied()) {
+        return Some(s.to_string());
+    }
+    let (prefix, place) = if path.starts_with("asset.") { ("asset.", Place::Asset) } else { ("finding.", Place::Finding) };
+    let rest = path.strip_prefix(prefix)?;
+    targets::suggest(place, rest).map(|s| format!("{prefix}{s}"))
+}
+
 struct Builder<'a> {
     dialect: Dialect,
     ctx: &'a QueryContext,
@@ -198,7 +234,8 @@ impl Builder<'_> {
             return self.inventory_field(&path, t, span);
         }
         let Some((kind, json_path)) = field(&path) else {
-            return Err(err(format!("unknown field '{path}'"), span));
+            let hint = suggest_field(&path).map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default();
+            return Err(err(format!("unknown field '{path}'{hint}"), span));
         };
         if path.starts_with("finding.") {
             self.entity = Entity::Finding;
@@ -502,6 +539,8 @@ mod tests {
     fn errors_point_at_fields_and_values() {
         let e = sql("asset.colour:red").unwrap_err();
         assert_eq!(e.message, "unknown field 'asset.colour'");
+        assert_eq!(sql("finding.severty:high").unwrap_err().message, "unknown field 'finding.severty' (did you mean 'finding.severity'?)");
+        assert_eq!(sql("asset.hostname:web").unwrap_err().message, "unknown field 'asset.hostname' (did you mean 'asset.hostName'?)");
         assert_eq!(e.span, Span { start: 0, end: 12 });
         let e = sql("finding.kind:bug").unwrap_err();
         assert!(e.message.contains("vulnerability, code_weakness"), "{}", e.message);
