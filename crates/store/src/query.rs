@@ -54,45 +54,45 @@ const ASSET_KINDS: &[&str] = &["host", "repository", "package", "cloud_resource"
 const FINDING_KINDS: &[&str] = &["vulnerability", "code_weakness"];
 const STATUSES: &[&str] = &["open", "fixed", "risk_accepted", "false_positive"];
 
+/// The fields the catalog stores in columns of their own: name, aliases, kind. Unknown
+/// fields are suggested from these names and the transform targets.
+const CATALOG: &[(&str, &[&str], Kind)] = &[
+    ("asset.type", &["asset.kind"], Kind::Enum("a.kind", ASSET_KINDS)),
+    ("asset.name", &[], Kind::Text("a.name")),
+    ("asset.id", &[], Kind::Number("a.id")),
+    ("asset.identity", &[], Kind::Text("a.identity")),
+    ("asset.matchedRule", &[], Kind::Text("a.matched_rule")),
+    ("asset.firstSeen", &[], Kind::Time("a.first_seen")),
+    ("asset.lastSeen", &[], Kind::Time("a.last_seen")),
+    ("asset.inventory", &["asset.source"], Kind::Inventory),
+    ("finding.vendorProductName", &["finding.product"], Kind::Product("f.product")),
+    ("finding.kind", &[], Kind::Enum("f.kind", FINDING_KINDS)),
+    ("finding.severity", &[], Kind::Severity("f.severity")),
+    ("finding.status", &[], Kind::Enum("f.status", STATUSES)),
+    ("finding.cve", &["finding.cveId"], Kind::Text("f.cve")),
+    ("finding.title", &["finding.name"], Kind::Text("f.title")),
+    ("finding.externalId", &["finding.externalFindingId"], Kind::Text("f.external_id")),
+    ("finding.id", &[], Kind::Number("f.id")),
+    ("finding.cvssScore", &[], Kind::Number("f.cvss_score")),
+    ("finding.sourceRiskScore", &[], Kind::Number("f.source_score")),
+    ("finding.firstSeen", &[], Kind::Time("f.first_seen")),
+    ("finding.lastSeen", &[], Kind::Time("f.last_seen")),
+    ("finding.closedAt", &[], Kind::Time("f.closed_at")),
+];
+
 fn field(path: &str) -> Option<(Kind, Option<String>)> {
-    let k = match path {
-        "asset.type" | "asset.kind" => Kind::Enum("a.kind", ASSET_KINDS),
-        "asset.name" => Kind::Text("a.name"),
-        "asset.id" => Kind::Number("a.id"),
-        "asset.identity" => Kind::Text("a.identity"),
-        "asset.matchedRule" => Kind::Text("a.matched_rule"),
-        "asset.firstSeen" => Kind::Time("a.first_seen"),
-        "asset.lastSeen" => Kind::Time("a.last_seen"),
-        "asset.inventory" | "asset.source" => Kind::Inventory,
-        "finding.vendorProductName" | "finding.product" => Kind::Product("f.product"),
-        "finding.kind" => Kind::Enum("f.kind", FINDING_KINDS),
-        "finding.severity" => Kind::Severity("f.severity"),
-        "finding.status" => Kind::Enum("f.status", STATUSES),
-        "finding.cve" | "finding.cveId" => Kind::Text("f.cve"),
-        "finding.title" | "finding.name" => Kind::Text("f.title"),
-        "finding.externalId" | "finding.externalFindingId" => Kind::Text("f.external_id"),
-        "finding.id" => Kind::Number("f.id"),
-        "finding.cvssScore" => Kind::Number("f.cvss_score"),
-        "finding.sourceRiskScore" => Kind::Number("f.source_score"),
-        "finding.firstSeen" => Kind::Time("f.first_seen"),
-        "finding.lastSeen" => Kind::Time("f.last_seen"),
-        "finding.closedAt" => Kind::Time("f.closed_at"),
-        _ => {
-            // Any target-model attribute: asset.hostName, finding.findingType.codeWeakness.ruleId, …
-            if let Some(rest) = path.strip_prefix("asset.") {
-                let rest = rest.strip_prefix("attributes.").unwrap_or(rest);
-                targets::lookup(Place::Asset, rest)?;
-                return Some((Kind::Json("a.attributes"), Some(rest.to_string())));
-            }
-            if let Some(rest) = path.strip_prefix("finding.") {
-                let rest = rest.strip_prefix("attributes.").unwrap_or(rest);
-                targets::lookup(Place::Finding, rest)?;
-                return Some((Kind::Json("f.attributes"), Some(rest.to_string())));
-            }
-            return None;
+    if let Some((_, _, k)) = CATALOG.iter().find(|(name, aliases, _)| *name == path || aliases.contains(&path)) {
+        return Some((*k, None));
+    }
+    // Any target-model attribute: asset.hostName, finding.findingType.codeWeakness.ruleId, …
+    for (prefix, place, col) in [("asset.", Place::Asset, "a.attributes"), ("finding.", Place::Finding, "f.attributes")] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let rest = rest.strip_prefix("attributes.").unwrap_or(rest);
+            targets::lookup(place, rest)?;
+            return Some((Kind::Json(col), Some(rest.to_string())));
         }
-    };
-    Some((k, None))
+    }
+    None
 }
 
 /// A column expression and the parameters its text holds (bound once per use).
@@ -107,35 +107,9 @@ impl Col {
     }
 }
 
-/// The fields the catalog names itself (target-model attributes are suggested from the
-/// transform targets).
-const CATALOG: &[&str] = &[
-    "asset.type",
-    "asset.name",
-    "asset.id",
-    "asset.identity",
-    "asset.matchedRule",
-    "asset.firstSeen",
-    "asset.lastSeen",
-    "asset.inventory",
-    "finding.vendorProductName",
-    "finding.kind",
-    "finding.severity",
-    "finding.status",
-    "finding.cve",
-    "finding.title",
-    "finding.externalId",
-    "finding.id",
-    "finding.cvssScore",
-    "finding.sourceRiskScore",
-    "finding.firstSeen",
-    "finding.lastSeen",
-    "finding.closedAt",
-];
-
 /// The known field nearest to an unknown one.
 fn suggest_field(path: &str) -> Option<String> {
-    if let Some(s) = targets::nearest(path, CATALOG.iter().copied()) {
+    if let Some(s) = targets::nearest(path, CATALOG.iter().map(|(name, _, _)| *name)) {
         return Some(s.to_string());
     }
     let (prefix, place) = if path.starts_with("asset.") { ("asset.", Place::Asset) } else { ("finding.", Place::Finding) };

@@ -191,13 +191,7 @@ pub fn suggest(place: Place, path: &str) -> Option<&'static str> {
         Place::Nic => NIC_FIELDS,
         Place::Finding => FINDING_FIELDS,
     };
-    let lower = path.to_ascii_lowercase();
-    fields
-        .iter()
-        .map(|fd| (edit_distance(&lower, &fd.path.to_ascii_lowercase()), fd.path))
-        .filter(|(d, p)| *d <= 3.max(p.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, p)| p)
+    nearest(path, fields.iter().map(|fd| fd.path))
 }
 
 /// The candidate nearest to `word` (case-insensitive edit distance), if any is near.
