@@ -760,8 +760,11 @@ impl Engine {
         }
         drop(raw_tx);
         let _ = transform.await;
-        let written = write.await.map_err(|e| EngineError::Internal(e.to_string()))?;
+        let written = write.await;
+        // Stopped before any early return: a heartbeat left running would keep renewing the
+        // lease of a run that has ended.
         heartbeat.abort();
+        let written = written.map_err(|e| EngineError::Internal(e.to_string()))?;
         match (fetch_result, written) {
             (Ok(()), Ok((totals, swept))) => {
                 let end = RunEnd {
