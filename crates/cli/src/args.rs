@@ -109,10 +109,8 @@ pub enum ImportCommand {
         /// The repository that was scanned (any URL spelling).
         #[arg(long, value_name = "URL")]
         repo: String,
-        /// Go ahead even if the run would close or retire more than half of what it
-        /// covers (a fuse stops such runs before anything is closed).
-        #[arg(long)]
-        allow_mass_close: bool,
+        #[command(flatten)]
+        fuses: FuseArgs,
     },
     /// SARIF 2.1.0 from any tool (semgrep --sarif, CodeQL, …).
     Sarif {
@@ -124,10 +122,8 @@ pub enum ImportCommand {
         /// File findings under this tool name (default: the tool named in the file).
         #[arg(long, value_name = "NAME")]
         tool: Option<String>,
-        /// Go ahead even if the run would close or retire more than half of what it
-        /// covers (a fuse stops such runs before anything is closed).
-        #[arg(long)]
-        allow_mass_close: bool,
+        #[command(flatten)]
+        fuses: FuseArgs,
     },
 }
 
@@ -290,10 +286,8 @@ pub enum MapCommand {
         name: String,
         #[arg(long, value_name = "NAME")]
         integration: String,
-        /// Go ahead even if the run would close or retire more than half of what it
-        /// covers (a fuse stops such runs before anything is closed).
-        #[arg(long)]
-        allow_mass_close: bool,
+        #[command(flatten)]
+        fuses: FuseArgs,
     },
 }
 
@@ -363,10 +357,23 @@ pub struct SyncArgs {
     /// Fetch everything and close what is gone (instead of a delta).
     #[arg(long)]
     pub full: bool,
+    #[command(flatten)]
+    pub fuses: FuseArgs,
+}
+
+/// The fuse against silent mass changes, for every command whose run can close findings.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct FuseArgs {
     /// Go ahead even if the run would close or retire more than half of what it covers
     /// (a fuse stops such runs before anything is closed).
     #[arg(long)]
     pub allow_mass_close: bool,
+}
+
+impl FuseArgs {
+    pub fn fuses(self) -> tributary_engine::Fuses {
+        tributary_engine::Fuses { allow_mass_close: self.allow_mass_close, ..Default::default() }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -10,11 +10,15 @@ use crate::args::ImportCommand;
 
 pub fn run(ctx: &Ctx, cmd: ImportCommand) -> Result<()> {
     let req = match cmd {
-        ImportCommand::SemgrepJson { file, repo, allow_mass_close } => {
-            ImportRequest { format: FileFormat::SemgrepJson, path: file, repo_url: repo, tool: None, allow_mass_close }
-        }
-        ImportCommand::Sarif { file, repo, tool, allow_mass_close } => {
-            ImportRequest { format: FileFormat::Sarif, path: file, repo_url: repo, tool, allow_mass_close }
+        ImportCommand::SemgrepJson { file, repo, fuses } => ImportRequest {
+            format: FileFormat::SemgrepJson,
+            path: file,
+            repo_url: repo,
+            tool: None,
+            allow_mass_close: fuses.allow_mass_close,
+        },
+        ImportCommand::Sarif { file, repo, tool, fuses } => {
+            ImportRequest { format: FileFormat::Sarif, path: file, repo_url: repo, tool, allow_mass_close: fuses.allow_mass_close }
         }
     };
     let engine = ctx.engine()?;

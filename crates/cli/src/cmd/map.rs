@@ -9,7 +9,7 @@ use tributary_store::repo::{audit, maps};
 
 use super::sync::ProgressView;
 use super::{Ctx, runtime};
-use crate::args::{Format, MapCommand};
+use crate::args::{Format, FuseArgs, MapCommand};
 use crate::output::Tabular;
 
 pub fn run(ctx: &Ctx, cmd: MapCommand) -> Result<()> {
@@ -20,7 +20,7 @@ pub fn run(ctx: &Ctx, cmd: MapCommand) -> Result<()> {
         MapCommand::Edit { name, file } => edit(ctx, &name, &file),
         MapCommand::Validate { file } => validate(&file),
         MapCommand::Preview { name, integration, sample } => preview(ctx, &name, &integration, sample),
-        MapCommand::Apply { name, integration, allow_mass_close } => apply(ctx, &name, &integration, allow_mass_close),
+        MapCommand::Apply { name, integration, fuses } => apply(ctx, &name, &integration, fuses),
     }
 }
 
@@ -164,11 +164,10 @@ fn preview(ctx: &Ctx, name: &str, integration: &str, sample: usize) -> Result<()
     Ok(())
 }
 
-fn apply(ctx: &Ctx, name: &str, integration: &str, allow_mass_close: bool) -> Result<()> {
+fn apply(ctx: &Ctx, name: &str, integration: &str, fuses: FuseArgs) -> Result<()> {
     let engine = ctx.engine()?;
     let view = ProgressView::new(&format!("apply {name} to {integration}"));
-    let fuses = tributary_engine::Fuses { allow_mass_close, ..Default::default() };
-    let run = match runtime()?.block_on(engine.apply_map_with(name, integration, &ctx.actor(), fuses, view.clone())) {
+    let run = match runtime()?.block_on(engine.apply_map_with(name, integration, &ctx.actor(), fuses.fuses(), view.clone())) {
         Ok(run) => run,
         Err(e) => {
             view.abandon();

@@ -16,7 +16,7 @@ use crate::args::SyncArgs;
 pub fn run(ctx: &Ctx, a: SyncArgs) -> Result<()> {
     let engine = ctx.engine()?;
     let view = ProgressView::new(&a.name);
-    let fuses = tributary_engine::Fuses { allow_mass_close: a.allow_mass_close, ..Default::default() };
+    let fuses = a.fuses.fuses();
     let opts = SyncOptions { force_full: a.full, fuses, ..SyncOptions::default() };
     let run = runtime()?.block_on(engine.sync(&a.name, opts, view.clone()));
     match run {
