@@ -51,11 +51,11 @@ fn stored_check(conn: &mut dyn Conn) -> Result<Option<Vec<u8>>> {
     v.map(|h| hex::decode(h).map_err(|_| StoreError::Decode("meta.key_check is not hex".into()))).transpose()
 }
 
-/// Loads (or on first start creates) the master key and verifies it against the database.
-/// The master key and where it came from, checked against the database's key check.
-/// `strict`: a key that does not match (or none at all) is an error; otherwise the
-/// problem comes back as the third value (for `db status`).
-pub fn load(data_dir: &Path, env_key: Option<&str>, strict: bool, conn: &mut dyn Conn) -> Result<(MasterKey, KeyOrigin, Option<String>)> {
+/// Loads (or on first start creates) the master key and checks it against the database's
+/// key check. A key that does not match (or none at all) comes back with the problem as
+/// the third value: the caller refuses to open ([`crate::Store::open`]) or reports it
+/// (`db status`).
+pub fn load(data_dir: &Path, env_key: Option<&str>, conn: &mut dyn Conn) -> Result<(MasterKey, KeyOrigin, Option<String>)> {
     let path = data_dir.join(KEY_FILE);
     let check = stored_check(conn)?;
     let (key, origin) = if let Some(text) = env_key.filter(|t| !t.trim().is_empty()) {
@@ -80,9 +80,6 @@ pub fn load(data_dir: &Path, env_key: Option<&str>, strict: bool, conn: &mut dyn
              set {KEY_ENV} to the original key or restore the key file",
             path.display()
         );
-        if strict {
-            return Err(key_error(msg));
-        }
         return Ok((MasterKey::generate(), KeyOrigin::Missing(path.clone()), Some(msg)));
     } else {
         let k = MasterKey::generate();
@@ -97,9 +94,6 @@ pub fn load(data_dir: &Path, env_key: Option<&str>, strict: bool, conn: &mut dyn
                      set {KEY_ENV} to the original key or restore {}",
                     path.display()
                 );
-                if strict {
-                    return Err(key_error(msg));
-                }
                 return Ok((key, origin, Some(msg)));
             }
         }

@@ -175,8 +175,7 @@ impl Store {
             migration: MigrationReport { from: None, to: migrate::SCHEMA_VERSION },
         };
         let report = with_write_conn(&partial, |c| migrate::migrate(c))?;
-        let (key, origin, problem) =
-            with_write_conn(&partial, |c| keyring::load(&opts.data_dir, opts.master_key.as_deref(), opts.key_check, c))?;
+        let (key, origin, problem) = with_write_conn(&partial, |c| keyring::load(&opts.data_dir, opts.master_key.as_deref(), c))?;
         if let (true, Some(p)) = (opts.key_check, &problem) {
             return Err(StoreError::Key(p.clone()));
         }
