@@ -68,6 +68,15 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Triage findings: decisions, assignees, comments, bulk by query, standing rules.
+    #[command(subcommand)]
+    Triage(TriageCommand),
+    /// One finding or asset in full.
+    #[command(subcommand)]
+    Show(ShowCommand),
     /// Run the vendor simulators (Semgrep, Cortex XDR, Cortex Cloud) on one port.
     Sim(Box<SimArgs>),
     /// Connections to vendor tenants.
@@ -371,21 +380,32 @@ pub struct FuseArgs {
 }
 
 impl FuseArgs {
-    pub fn fuses(self) -> tributary_engine::Fuses {
-        tributary_engine::Fuses { allow_mass_close: self.allow_mass_close, ..Default::default() }
+    pub fn fuses(self) -> tributary_app::Fuses {
+        tributary_app::Fuses { allow_mass_close: self.allow_mass_close, ..Default::default() }
     }
 }
 
 #[derive(Debug, Args)]
 pub struct QueryArgs {
-    /// The query, e.g. 'finding.vendorProductName:`Cortex XDR`'.
-    pub query: String,
-    /// Rows to print at most.
+    /// The query, e.g. 'finding.vendorProductName:`Cortex XDR`' (see --fields).
+    #[arg(required_unless_present = "fields")]
+    pub query: Option<String>,
+    /// Rows to print at most (1–1000).
     #[arg(long, default_value_t = 100)]
     pub limit: i64,
     /// Print only the number of matches.
     #[arg(long)]
     pub count: bool,
+    /// Sort by a field (findings: severity, id, first_seen, last_seen; assets: id, name,
+    /// first_seen, last_seen); prefix - for descending.
+    #[arg(long, value_name = "FIELD", allow_hyphen_values = true)]
+    pub sort: Option<String>,
+    /// Continue after a previous page (the cursor it printed).
+    #[arg(long)]
+    pub cursor: Option<String>,
+    /// List the query fields: name, type, operators, description.
+    #[arg(long, conflicts_with_all = ["count", "sort", "cursor"])]
+    pub fields: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -561,6 +581,129 @@ pub enum UserCommand {
     },
     /// List users.
     List,
+    /// Change a user's role.
+    Role {
+        name: String,
+        #[arg(value_enum)]
+        role: RoleArg,
+    },
+    /// Set a user's password (read from the first line of standard input).
+    Password { name: String },
+    /// Delete a user and their tokens.
+    Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token (printed once: store it now). Use it as `Authorization: Bearer TOKEN`.
+    Create {
+        /// What the token is for, e.g. ci-export.
+        name: String,
+        /// The user it acts as (it has that user's role).
+        #[arg(long, value_name = "USER")]
+        user: String,
+        /// Days until it expires (1–366).
+        #[arg(long, default_value_t = 90)]
+        days: i64,
+    },
+    /// List tokens (never the tokens themselves).
+    List,
+    /// Revoke a token: it stops working at once.
+    Revoke { id: i64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TriageStatusArg {
+    Open,
+    InProgress,
+    Fixed,
+    RiskAccepted,
+    FalsePositive,
+}
+
+impl From<TriageStatusArg> for tributary_core::model::TriageStatus {
+    fn from(s: TriageStatusArg) -> Self {
+        match s {
+            TriageStatusArg::Open => Self::Open,
+            TriageStatusArg::InProgress => Self::InProgress,
+            TriageStatusArg::Fixed => Self::Fixed,
+            TriageStatusArg::RiskAccepted => Self::RiskAccepted,
+            TriageStatusArg::FalsePositive => Self::FalsePositive,
+        }
+    }
+}
+
+/// A triage decision.
+#[derive(Debug, Clone, Args)]
+pub struct DecisionArgs {
+    /// The decision.
+    #[arg(long, value_enum)]
+    pub status: TriageStatusArg,
+    /// Why (required for risk-accepted and false-positive).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// When a risk acceptance ends (RFC 3339 or a date; required for risk-accepted).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Assign as well ("" unassigns).
+    #[arg(long, value_name = "USER")]
+    pub assignee: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TriageCommand {
+    /// Set the decision on one finding.
+    Set {
+        finding: i64,
+        #[command(flatten)]
+        decision: DecisionArgs,
+    },
+    /// Assign a finding ("" unassigns).
+    Assign { finding: i64, assignee: String },
+    /// Comment on a finding.
+    Comment { finding: i64, text: String },
+    /// Apply a decision to every finding a query matches: shows how many first, then
+    /// applies it in one transaction with one audit entry (confirm with --yes).
+    Bulk {
+        /// e.g. 'finding.cve:CVE-2024-3094'
+        #[arg(long, short)]
+        query: String,
+        #[command(flatten)]
+        decision: DecisionArgs,
+        /// Apply without asking.
+        #[arg(long)]
+        yes: bool,
+        /// Only say how many findings it would touch.
+        #[arg(long, conflicts_with = "yes")]
+        dry_run: bool,
+    },
+    /// Standing rules: findings that arrive later matching the query get the decision.
+    #[command(subcommand)]
+    Rule(TriageRuleCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TriageRuleCommand {
+    /// Add a rule (also applied at once to untriaged findings it matches).
+    Add {
+        name: String,
+        #[arg(long, short)]
+        query: String,
+        #[command(flatten)]
+        decision: DecisionArgs,
+    },
+    /// List rules.
+    List,
+    /// Delete a rule (decisions it made stay).
+    Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShowCommand {
+    /// A finding: attributes, source record, triage, comments.
+    Finding { id: i64 },
+    /// An asset: attributes, sources and their records.
+    Asset { id: i64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -63,7 +63,7 @@ pub struct Identifier {
 }
 
 /// One precedence entry for one asset kind.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IdentificationRule {
     pub asset_kind: AssetKind,
     pub identifier: IdentifierKind,

@@ -23,6 +23,21 @@ pub fn generate(len: usize) -> String {
     (0..len).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect()
 }
 
+/// The prefix of every API token, so a leaked one is recognizable (and greppable).
+pub const TOKEN_PREFIX: &str = "trb_";
+
+/// A new API token: the prefix and 40 random characters (about 230 bits).
+pub fn new_token() -> String {
+    format!("{TOKEN_PREFIX}{}", generate(40))
+}
+
+/// How a token is stored: SHA-256, hex. A token is random and long, so a fast hash is
+/// enough (a slow one would cost every API request); a password is not, so it gets Argon2.
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

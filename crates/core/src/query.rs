@@ -392,6 +392,19 @@ impl Parser {
             Some((Tok::Word(w), wspan)) => {
                 if let Some(Tok::Op(op)) = self.peek().cloned() {
                     self.bump();
+                    // Field names are dotted identifiers: anything else before an operator
+                    // is a typo (and would not print back as the same query).
+                    if !w.starts_with(|c: char| c.is_ascii_alphabetic())
+                        || !w.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_'))
+                    {
+                        return Err(QueryError {
+                            message: format!(
+                                "'{w}' is not a field name (fields look like finding.severity; quote a value that holds an operator)"
+                            ),
+                            span: wspan,
+                            expected: Vec::new(),
+                        });
+                    }
                     let field = Field { path: w, span: wspan };
                     let value = if op == Op::Match && self.peek() == Some(&Tok::LParen) {
                         let gspan = self.span();

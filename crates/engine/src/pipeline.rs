@@ -840,6 +840,10 @@ impl Engine {
                     return Err(tributary_store::StoreError::Stopped(Fuses::stopped(&why)));
                 }
                 runs::finish(c, run_id, SyncStatus::Succeeded, None, &swept)?;
+                let mut notes = notes;
+                for (rule, ids) in tributary_store::repo::triage::apply_standing(c)? {
+                    notes.push(format!("triage rule {rule} set {} new findings", ids.len()));
+                }
                 runs::set_notes(c, run_id, &notes)?;
                 if mode != SyncMode::Replay && ctx.scope.is_none() {
                     let w = runs::watermark(c, run_id)?;

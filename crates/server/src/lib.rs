@@ -1,23 +1,37 @@
-//! Tributary's HTTP server. Handlers are thin: they parse, call the store or engine on
-//! a blocking thread, and render. Routes:
+//! Tributary's HTTP server. Handlers are thin: they take typed input, call one use case
+//! of the application layer (`tributary-app`) and render its result; nothing here
+//! touches the store. Routes:
 //!
 //! * `GET /healthz` — liveness and database reachability: `{status, version, db, schema_version}`.
+//! * `/api/v1/…` — the REST API ([`routes`]; every route is documented where it is added, see [`api`]).
+//! * `GET /api/openapi.json` — the OpenAPI 3.1 document, generated from the route table.
+//! * `GET /api/docs` — a page that reads it (embedded; no CDN).
+//!
+//! Every error is an RFC 9457 problem ([`problem`]). Bodies are limited to [`MAX_BODY`]
+//! (uploads to [`MAX_UPLOAD`]).
+
+pub mod api;
+pub mod extract;
+pub mod problem;
+pub mod routes;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use tributary_store::Store;
+use tributary_app::App;
 
-/// Shared state of every handler.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-}
+use crate::problem::problem;
+
+/// The largest JSON body.
+pub const MAX_BODY: usize = 1024 * 1024;
+/// The largest uploaded scan file.
+pub const MAX_UPLOAD: u64 = 1024 * 1024 * 1024;
 
 #[derive(Debug, Serialize)]
 pub struct Health {
@@ -30,26 +44,55 @@ pub struct Health {
     pub error: Option<String>,
 }
 
-async fn healthz(State(state): State<AppState>) -> Response {
-    let store = state.store.clone();
-    let probe = tokio::task::spawn_blocking(move || store.read(|c| tributary_store::migrate::version(c))).await;
+async fn healthz(State(app): State<App>) -> Response {
+    let db = app.backend();
+    let probe = app.blocking(tributary_app::admin::probe).await;
     let (code, schema_version, error) = match probe {
-        Ok(Ok(v)) => (StatusCode::OK, v, None),
-        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, None, Some(e.to_string())),
+        Ok(v) => (StatusCode::OK, v, None),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, None, Some(e.to_string())),
     };
     let body = Health {
         status: if code == StatusCode::OK { "ok" } else { "unavailable" },
         version: env!("CARGO_PKG_VERSION"),
-        db: state.store.backend(),
+        db,
         schema_version,
         error,
     };
     (code, Json(body)).into_response()
 }
 
-pub fn router(state: AppState) -> Router {
-    Router::new().route("/healthz", get(healthz)).with_state(state)
+const DOCS_HTML: &str = include_str!("../assets/docs.html");
+
+async fn not_found(uri: Uri) -> problem::Problem {
+    problem(StatusCode::NOT_FOUND, format!("no route {}; the API is under /api/v1 (GET /api/openapi.json lists it)", uri.path()))
+}
+
+/// The OpenAPI document of the API, built once.
+pub fn openapi_document(app: &App) -> serde_json::Value {
+    let (_, routes) = routes::api(app.clone()).into_parts();
+    api::openapi(&routes)
+}
+
+pub fn router(app: App) -> Router {
+    let (api_router, routes) = routes::api(app.clone()).into_parts();
+    let doc = Arc::new(api::openapi(&routes).to_string());
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
+            }),
+        )
+        .route("/api/docs", get(|| async { Html(DOCS_HTML) }))
+        .merge(api_router)
+        .fallback(not_found)
+        .method_not_allowed_fallback(|| async {
+            problem(StatusCode::METHOD_NOT_ALLOWED, "this route does not take that method (see /api/docs)")
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(app)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,12 +106,12 @@ pub enum ServeError {
 /// Binds `addr` and serves until `shutdown` resolves.
 pub async fn serve(
     addr: SocketAddr,
-    state: AppState,
+    app: App,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     on_ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
     on_ready(listener.local_addr()?);
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }

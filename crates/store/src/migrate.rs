@@ -12,7 +12,7 @@ use tributary_core::identify;
 use tributary_core::time::now_ms;
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Upgrade steps: `(version, name, DDL for a dialect)`. Step N upgrades N-1 → N.
 type Upgrade = (i64, &'static str, fn(Dialect) -> Vec<String>);
@@ -29,6 +29,22 @@ pub const UPGRADES: &[Upgrade] = &[
             format!("ALTER TABLE sync_runs ADD COLUMN {}", schema::column_sql(&schema::SYNC_RUN_NOTES, d)),
             schema::create_index_sql(&schema::FINDINGS, &schema::FINDINGS_REPO),
         ]
+    }),
+    (4, "triage, comments, standing triage rules; token revocation", |d| {
+        let mut v: Vec<String> = [
+            schema::FINDING_TRIAGE,
+            schema::FINDING_TRIAGE_REASON,
+            schema::FINDING_TRIAGE_UNTIL,
+            schema::FINDING_ASSIGNEE,
+            schema::FINDING_TRIAGED_AT,
+        ]
+        .iter()
+        .map(|c| format!("ALTER TABLE findings ADD COLUMN {}", schema::column_sql(c, d)))
+        .collect();
+        v.push(format!("ALTER TABLE api_tokens ADD COLUMN {}", schema::column_sql(&schema::API_TOKEN_REVOKED_AT, d)));
+        v.extend(schema::table_ddl(&schema::FINDING_COMMENTS, d));
+        v.extend(schema::table_ddl(&schema::TRIAGE_RULES, d));
+        v
     }),
 ];
 

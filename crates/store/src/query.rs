@@ -48,41 +48,127 @@ enum Kind {
     Json(&'static str),
     /// `asset.inventory:(source:…)` — a condition over the asset's active attributions.
     Inventory,
+    /// `finding.triage`: the decision, with an expired risk acceptance reading as `none`.
+    Triage,
 }
 
 const ASSET_KINDS: &[&str] = &["host", "repository", "package", "cloud_resource"];
 const FINDING_KINDS: &[&str] = &["vulnerability", "code_weakness"];
 const STATUSES: &[&str] = &["open", "fixed", "risk_accepted", "false_positive"];
 
-/// The fields the catalog stores in columns of their own: name, aliases, kind. Unknown
-/// fields are suggested from these names and the transform targets.
-const CATALOG: &[(&str, &[&str], Kind)] = &[
-    ("asset.type", &["asset.kind"], Kind::Enum("a.kind", ASSET_KINDS)),
-    ("asset.name", &[], Kind::Text("a.name")),
-    ("asset.id", &[], Kind::Number("a.id")),
-    ("asset.identity", &[], Kind::Text("a.identity")),
-    ("asset.matchedRule", &[], Kind::Text("a.matched_rule")),
-    ("asset.firstSeen", &[], Kind::Time("a.first_seen")),
-    ("asset.lastSeen", &[], Kind::Time("a.last_seen")),
-    ("asset.inventory", &["asset.source"], Kind::Inventory),
-    ("finding.vendorProductName", &["finding.product"], Kind::Product("f.product")),
-    ("finding.kind", &[], Kind::Enum("f.kind", FINDING_KINDS)),
-    ("finding.severity", &[], Kind::Severity("f.severity")),
-    ("finding.status", &[], Kind::Enum("f.status", STATUSES)),
-    ("finding.cve", &["finding.cveId"], Kind::Text("f.cve")),
-    ("finding.title", &["finding.name"], Kind::Text("f.title")),
-    ("finding.externalId", &["finding.externalFindingId"], Kind::Text("f.external_id")),
-    ("finding.id", &[], Kind::Number("f.id")),
-    ("finding.cvssScore", &[], Kind::Number("f.cvss_score")),
-    ("finding.sourceRiskScore", &[], Kind::Number("f.source_score")),
-    ("finding.firstSeen", &[], Kind::Time("f.first_seen")),
-    ("finding.lastSeen", &[], Kind::Time("f.last_seen")),
-    ("finding.closedAt", &[], Kind::Time("f.closed_at")),
+const TRIAGES: &[&str] = &["none", "open", "in_progress", "fixed", "risk_accepted", "false_positive"];
+
+/// One field of the query language: its name (and older names), how it is stored and
+/// compared, the key it has in API and CLI results (`api`, empty when results do not carry
+/// it) and what it means. This table is the field registry: the compiler, the API's
+/// filters and sort keys, `tributary query --fields` and docs/query.md are all read from
+/// it. Target-model attributes (`asset.hostName`, …) come from the transform targets.
+pub struct Field {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    kind: Kind,
+    pub api: &'static str,
+    pub description: &'static str,
+}
+
+const fn f(name: &'static str, aliases: &'static [&'static str], kind: Kind, api: &'static str, description: &'static str) -> Field {
+    Field { name, aliases, kind, api, description }
+}
+
+pub const FIELDS: &[Field] = &[
+    f("asset.type", &["asset.kind"], Kind::Enum("a.kind", ASSET_KINDS), "kind", "Asset kind: host, repository, package, cloud_resource."),
+    f("asset.name", &[], Kind::Text("a.name"), "name", "Display name (host name, repository path, package purl)."),
+    f("asset.id", &[], Kind::Number("a.id"), "id", "Tributary's asset id."),
+    f("asset.identity", &[], Kind::Text("a.identity"), "identity", "The identifier the asset was matched on (kind:value)."),
+    f("asset.matchedRule", &[], Kind::Text("a.matched_rule"), "matched_rule", "The identification rule that matched it."),
+    f("asset.firstSeen", &[], Kind::Time("a.first_seen"), "first_seen", "First time any source reported it."),
+    f("asset.lastSeen", &[], Kind::Time("a.last_seen"), "last_seen", "Last time any source reported it."),
+    f(
+        "asset.inventory",
+        &["asset.source"],
+        Kind::Inventory,
+        "sources",
+        "Sources currently reporting it: asset.inventory:(source:`Cortex XDR`).",
+    ),
+    f(
+        "finding.vendorProductName",
+        &["finding.product"],
+        Kind::Product("f.product"),
+        "product",
+        "The tool that reported it (Semgrep, Cortex XDR, an imported tool).",
+    ),
+    f(
+        "finding.kind",
+        &[],
+        Kind::Enum("f.kind", FINDING_KINDS),
+        "kind",
+        "vulnerability (CVE in a package or host) or code_weakness (SAST).",
+    ),
+    f("finding.severity", &[], Kind::Severity("f.severity"), "severity", "critical, high, medium, low, info; compares in that order."),
+    f(
+        "finding.status",
+        &[],
+        Kind::Enum("f.status", STATUSES),
+        "status",
+        "The vendor's status. Queries match open findings unless they name it (finding.status:* for all).",
+    ),
+    f(
+        "finding.triage",
+        &[],
+        Kind::Triage,
+        "triage",
+        "The team's decision: none, open, in_progress, fixed, risk_accepted (until it expires), false_positive.",
+    ),
+    f("finding.assignee", &[], Kind::Text("f.assignee"), "assignee", "Who the finding is assigned to."),
+    f("finding.cve", &["finding.cveId"], Kind::Text("f.cve"), "cve", "CVE id (vulnerabilities)."),
+    f("finding.title", &["finding.name"], Kind::Text("f.title"), "title", "Title; * wildcards search within it."),
+    f("finding.externalId", &["finding.externalFindingId"], Kind::Text("f.external_id"), "external_id", "The vendor's id for it."),
+    f("finding.id", &[], Kind::Number("f.id"), "id", "Tributary's finding id."),
+    f("finding.cvssScore", &[], Kind::Number("f.cvss_score"), "cvss_score", "CVSS base score, 0-10."),
+    f("finding.sourceRiskScore", &[], Kind::Number("f.source_score"), "source_score", "The vendor's own risk score."),
+    f("finding.firstSeen", &[], Kind::Time("f.first_seen"), "first_seen", "First time it was reported."),
+    f("finding.lastSeen", &[], Kind::Time("f.last_seen"), "last_seen", "Last time it was reported."),
+    f("finding.closedAt", &[], Kind::Time("f.closed_at"), "closed_at", "When the vendor reported it fixed."),
 ];
 
+impl Field {
+    /// The value type, as docs and the API show it.
+    pub fn type_name(&self) -> String {
+        match self.kind {
+            Kind::Text(_) => "text".into(),
+            Kind::Product(_) => "text (a product name)".into(),
+            Kind::Enum(_, values) => format!("one of {}", values.join(", ")),
+            Kind::Triage => format!("one of {}", TRIAGES.join(", ")),
+            Kind::Severity(_) => "severity".into(),
+            Kind::Number(_) => "number".into(),
+            Kind::Time(_) => "time (RFC 3339, a date, or an age like 30d)".into(),
+            Kind::Json(_) => "attribute".into(),
+            Kind::Inventory => "group (source:NAME)".into(),
+        }
+    }
+
+    /// The operators it takes.
+    pub fn operators(&self) -> &'static str {
+        match self.kind {
+            Kind::Enum(..) | Kind::Triage => ": !=",
+            Kind::Inventory => ":",
+            _ => ": = != > >= < <=",
+        }
+    }
+
+    /// The storage column (`table.column`), or how it is stored when not one column.
+    pub fn column(&self) -> &'static str {
+        match self.kind {
+            Kind::Text(c) | Kind::Product(c) | Kind::Enum(c, _) | Kind::Severity(c) | Kind::Number(c) | Kind::Time(c) | Kind::Json(c) => c,
+            Kind::Triage => "f.triage, f.triage_until",
+            Kind::Inventory => "asset_sources",
+        }
+    }
+}
+
 fn field(path: &str) -> Option<(Kind, Option<String>)> {
-    if let Some((_, _, k)) = CATALOG.iter().find(|(name, aliases, _)| *name == path || aliases.contains(&path)) {
-        return Some((*k, None));
+    if let Some(f) = FIELDS.iter().find(|f| f.name == path || f.aliases.contains(&path)) {
+        return Some((f.kind, None));
     }
     // Any target-model attribute: asset.hostName, finding.findingType.codeWeakness.ruleId, …
     for (prefix, place, col) in [("asset.", Place::Asset, "a.attributes"), ("finding.", Place::Finding, "f.attributes")] {
@@ -109,7 +195,7 @@ impl Col {
 
 /// The known field nearest to an unknown one.
 fn suggest_field(path: &str) -> Option<String> {
-    if let Some(s) = targets::nearest(path, CATALOG.iter().map(|(name, _, _)| *name)) {
+    if let Some(s) = targets::nearest(path, FIELDS.iter().map(|f| f.name)) {
         return Some(s.to_string());
     }
     let (prefix, place) = if path.starts_with("asset.") { ("asset.", Place::Asset) } else { ("finding.", Place::Finding) };
@@ -346,6 +432,30 @@ impl Builder<'_> {
                     Ok(cond)
                 }
             }
+            Kind::Triage => {
+                if any {
+                    return Ok("f.triage IS NOT NULL".into());
+                }
+                let v = lit.text.to_ascii_lowercase().replace('-', "_");
+                if !TRIAGES.contains(&v.as_str()) {
+                    return Err(err(format!("{path} is one of: {}", TRIAGES.join(", ")), lit.span));
+                }
+                if !matches!(op, Op::Match | Op::Eq | Op::Ne) {
+                    return Err(err(format!("{path} compares with ':' or '!='"), lit.span));
+                }
+                // A risk acceptance past its expiry is no decision at all. (Parameters
+                // bind in the order their `?` appear.)
+                let is = if v == "none" { None } else { Some(format!("f.triage = {} AND ", self.bind(Value::Text(v)))) };
+                let now = self.bind(Value::Int(tributary_core::time::now_ms()));
+                let none = format!(
+                    "(f.triage IS NULL OR (f.triage = 'risk_accepted' AND f.triage_until IS NOT NULL AND f.triage_until <= {now}))"
+                );
+                let cond = match is {
+                    None => none,
+                    Some(is) => format!("({is}NOT {none})"),
+                };
+                Ok(if op == Op::Ne { format!("(NOT {cond})") } else { cond })
+            }
             Kind::Inventory => unreachable!("handled by the caller"),
         }
     }
@@ -374,8 +484,26 @@ fn parse_time(t: &str) -> Option<i64> {
 
 /// Compiles a parsed query for `dialect`.
 pub fn compile(e: &Expr, dialect: Dialect, ctx: &QueryContext) -> Result<Compiled, QueryError> {
-    let mut b = Builder { dialect, ctx, params: Vec::new(), entity: Entity::Asset, names_status: false };
+    compile_as(e, dialect, ctx, None)
+}
+
+/// Everything of an entity (an empty query): all assets, or the open findings.
+pub fn all(entity: Entity, dialect: Dialect) -> Compiled {
+    let condition = match entity {
+        Entity::Asset => "1 = 1",
+        Entity::Finding => "f.status = 'open'",
+    };
+    Compiled { entity, condition: condition.into(), params: Vec::new(), dialect }
+}
+
+/// [`compile`] for a given entity: a findings list filtered by asset fields is about
+/// findings; an assets list refuses finding fields.
+pub fn compile_as(e: &Expr, dialect: Dialect, ctx: &QueryContext, entity: Option<Entity>) -> Result<Compiled, QueryError> {
+    let mut b = Builder { dialect, ctx, params: Vec::new(), entity: entity.unwrap_or(Entity::Asset), names_status: false };
     let mut condition = b.expr(e, None)?;
+    if entity == Some(Entity::Asset) && b.entity == Entity::Finding {
+        return Err(err("this lists assets; finding fields filter findings (use the findings list)", Span { start: 0, end: 0 }));
+    }
     if b.entity == Entity::Finding && !b.names_status {
         condition = format!("f.status = 'open' AND {condition}");
     }
@@ -389,35 +517,105 @@ fn from(c: &Compiled) -> &'static str {
     }
 }
 
+pub(crate) fn param(v: &Value) -> Param<'_> {
+    match v {
+        Value::Null => Param::Null,
+        Value::Int(i) => Param::Int(*i),
+        Value::Real(r) => Param::Real(*r),
+        Value::Text(t) => Param::Text(t),
+        Value::Blob(b) => Param::Blob(b),
+    }
+}
+
 fn params(c: &Compiled) -> Vec<Param<'_>> {
-    c.params
-        .iter()
-        .map(|v| match v {
-            Value::Null => Param::Null,
-            Value::Int(i) => Param::Int(*i),
-            Value::Real(r) => Param::Real(*r),
-            Value::Text(t) => Param::Text(t),
-            Value::Blob(b) => Param::Blob(b),
-        })
-        .collect()
+    c.params.iter().map(param).collect()
 }
 
 pub fn count(conn: &mut dyn Conn, c: &Compiled) -> Result<i64> {
     conn.scalar(&format!("SELECT COUNT(*) {} WHERE {}", from(c), c.condition), &params(c))
 }
 
-/// Result columns, per entity.
+/// Result columns, per entity: the `api` names of [`FIELDS`] results carry.
 pub fn columns(entity: Entity) -> &'static [&'static str] {
     match entity {
         Entity::Asset => &["id", "kind", "name", "identity", "matched_rule", "sources", "first_seen", "last_seen"],
-        Entity::Finding => {
-            &["id", "product", "kind", "severity", "status", "title", "cve", "asset", "external_id", "first_seen", "last_seen"]
-        }
+        Entity::Finding => &[
+            "id",
+            "product",
+            "kind",
+            "severity",
+            "status",
+            "triage",
+            "assignee",
+            "title",
+            "cve",
+            "asset",
+            "external_id",
+            "first_seen",
+            "last_seen",
+        ],
     }
 }
 
-/// Matching rows as JSON objects (values typed: numbers, text, severity names).
-pub fn rows(conn: &mut dyn Conn, c: &Compiled, limit: i64, offset: i64) -> Result<Vec<serde_json::Value>> {
+/// A sort order for [`page`]: a column that is never null, ties broken by id in the
+/// same direction, so a (value, id) cursor continues it exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub key: &'static str,
+    col: &'static str,
+    pub desc: bool,
+}
+
+/// Sort keys per entity: `(api name, column)`.
+pub fn sort_keys(entity: Entity) -> &'static [(&'static str, &'static str)] {
+    match entity {
+        Entity::Asset => &[("id", "a.id"), ("name", "a.name"), ("first_seen", "a.first_seen"), ("last_seen", "a.last_seen")],
+        Entity::Finding => &[("severity", "f.severity"), ("id", "f.id"), ("first_seen", "f.first_seen"), ("last_seen", "f.last_seen")],
+    }
+}
+
+impl Sort {
+    /// The default: most severe first for findings, by id for assets.
+    pub fn default_for(entity: Entity) -> Sort {
+        match entity {
+            Entity::Asset => Sort { key: "id", col: "a.id", desc: false },
+            Entity::Finding => Sort { key: "severity", col: "f.severity", desc: true },
+        }
+    }
+
+    /// `severity`, `-severity` (descending), …; the error lists the keys.
+    pub fn parse(entity: Entity, text: &str) -> Result<Sort, String> {
+        let (desc, key) = match text.strip_prefix('-') {
+            Some(k) => (true, k),
+            None => (false, text),
+        };
+        match sort_keys(entity).iter().find(|(k, _)| *k == key) {
+            Some((k, c)) => Ok(Sort { key: k, col: c, desc }),
+            None => {
+                let keys: Vec<&str> = sort_keys(entity).iter().map(|(k, _)| *k).collect();
+                Err(format!("cannot sort by '{key}': sort by one of {} (prefix - for descending)", keys.join(", ")))
+            }
+        }
+    }
+
+    fn id_col(&self) -> &'static str {
+        if self.col.starts_with("f.") { "f.id" } else { "a.id" }
+    }
+}
+
+/// Where a page ends: the sort value and id of its last row.
+pub type Cursor = (Value, i64);
+
+/// One page of matching rows as JSON objects (values typed: numbers, text, severity
+/// names), sorted by `sort`, after `after`; with the cursor of the next page when there
+/// may be one. Keyset paging: a deep page costs what the first does.
+pub fn page(
+    conn: &mut dyn Conn,
+    c: &Compiled,
+    sort: Sort,
+    after: Option<&Cursor>,
+    limit: i64,
+) -> Result<(Vec<serde_json::Value>, Option<Cursor>)> {
     let agg = match c.dialect {
         Dialect::Sqlite => "group_concat(s.source, ',')",
         Dialect::Postgres => "string_agg(s.source, ',')",
@@ -427,29 +625,55 @@ pub fn rows(conn: &mut dyn Conn, c: &Compiled, limit: i64, offset: i64) -> Resul
             "SELECT a.id, a.kind, a.name, a.identity, a.matched_rule, \
              (SELECT {agg} FROM asset_sources s WHERE s.asset_id = a.id AND s.active = 1), a.first_seen, a.last_seen"
         ),
-        Entity::Finding => {
-            "SELECT f.id, f.product, f.kind, f.severity, f.status, f.title, f.cve, a.name, f.external_id, f.first_seen, f.last_seen".into()
+        Entity::Finding => "SELECT f.id, f.product, f.kind, f.severity, f.status, \
+             CASE WHEN f.triage = 'risk_accepted' AND f.triage_until IS NOT NULL AND f.triage_until <= ? THEN NULL ELSE f.triage END, \
+             f.assignee, f.title, f.cve, a.name, f.external_id, f.first_seen, f.last_seen"
+            .into(),
+    };
+    let mut bound: Vec<Value> = Vec::new();
+    if c.entity == Entity::Finding {
+        bound.push(Value::Int(tributary_core::time::now_ms()));
+    }
+    bound.extend(c.params.iter().cloned());
+    let (cmp, dir) = if sort.desc { ("<", "DESC") } else { (">", "ASC") };
+    let id = sort.id_col();
+    let mut condition = c.condition.clone();
+    if let Some((v, last_id)) = after {
+        if sort.col == id {
+            condition = format!("({condition}) AND {id} {cmp} ?");
+            bound.push(Value::Int(*last_id));
+        } else {
+            condition = format!("({condition}) AND ({col} {cmp} ? OR ({col} = ? AND {id} {cmp} ?))", col = sort.col);
+            bound.extend([v.clone(), v.clone(), Value::Int(*last_id)]);
         }
+    }
+    let order = if sort.col == id { format!("{id} {dir}") } else { format!("{} {dir}, {id} {dir}", sort.col) };
+    let limit = limit.max(1);
+    // One row more than asked says whether another page exists.
+    let sql = format!("{select} {} WHERE {condition} ORDER BY {order} LIMIT {}", from(c), limit + 1);
+    let params: Vec<Param<'_>> = bound.iter().map(param).collect();
+    let mut rows = conn.query(&sql, &params)?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let sort_index = columns(c.entity).iter().position(|k| *k == sort.key).unwrap_or(0);
+    let next = match (more, rows.last()) {
+        (true, Some(last)) => {
+            let id = match last.0.first() {
+                Some(Value::Int(i)) => *i,
+                _ => 0,
+            };
+            Some((last.0.get(sort_index).cloned().unwrap_or(Value::Null), id))
+        }
+        _ => None,
     };
-    let order = match c.entity {
-        Entity::Asset => "ORDER BY a.id",
-        Entity::Finding => "ORDER BY f.severity DESC, f.id",
-    };
-    let sql = format!(
-        "{select} {} WHERE {} {order} LIMIT {limit} OFFSET {offset}",
-        from(c),
-        c.condition,
-        limit = limit.max(0),
-        offset = offset.max(0)
-    );
     let cols = columns(c.entity);
-    let mut out = Vec::new();
-    for row in conn.query(&sql, &params(c))? {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
         let mut m = serde_json::Map::new();
-        for (i, (name, v)) in cols.iter().zip(row.0).enumerate() {
+        for (name, v) in cols.iter().zip(row.0) {
             let j = match v {
                 Value::Null => serde_json::Value::Null,
-                Value::Int(n) if c.entity == Entity::Finding && i == 3 => {
+                Value::Int(n) if c.entity == Entity::Finding && *name == "severity" => {
                     serde_json::Value::String(Severity::from_ocsf_id(n).map(|s| s.as_str().to_string()).unwrap_or_default())
                 }
                 Value::Int(n) if name.ends_with("_seen") => serde_json::Value::String(tributary_core::time::to_rfc3339(n)),
@@ -462,7 +686,13 @@ pub fn rows(conn: &mut dyn Conn, c: &Compiled, limit: i64, offset: i64) -> Resul
         }
         out.push(serde_json::Value::Object(m));
     }
-    Ok(out)
+    Ok((out, next))
+}
+
+/// `SELECT f.id …` of the findings a query matches, for `UPDATE … WHERE id IN (…)`; its
+/// parameters are [`Compiled::params`].
+pub fn finding_ids_sql(c: &Compiled) -> Option<String> {
+    (c.entity == Entity::Finding).then(|| format!("SELECT f.id {} WHERE {}", from(c), c.condition))
 }
 
 #[cfg(test)]

@@ -121,6 +121,7 @@ pub const API_TOKENS: Table = table(
         int_nn("created_at"),
         int("expires_at"),
         int("last_used_at"),
+        API_TOKEN_REVOKED_AT,
     ],
     &[uniq("api_tokens_hash", &["token_hash"]), idx("api_tokens_user", &["user_id"])],
 );
@@ -337,6 +338,44 @@ pub const RAW_RECORDS: Table = bulk_table(
 /// Findings by the repository they belong to (added by schema version 3).
 pub const FINDINGS_REPO: Index = idx("findings_repo", &["repo_asset_id"]);
 
+/// `api_tokens.revoked_at` (schema 4): a revoked token never authenticates again.
+pub const API_TOKEN_REVOKED_AT: Col = int("revoked_at");
+
+/// Triage (schema 4): the human decision on a finding, kept beside the vendor's `status`
+/// and never written by a sync. `triage` is one of `TriageStatus`; `triage_until` ends a
+/// risk acceptance.
+pub const FINDING_TRIAGE: Col = text("triage");
+pub const FINDING_TRIAGE_REASON: Col = text("triage_reason");
+pub const FINDING_TRIAGE_UNTIL: Col = int("triage_until");
+pub const FINDING_ASSIGNEE: Col = text("assignee");
+pub const FINDING_TRIAGED_AT: Col = int("triaged_at");
+
+/// Comments on findings (schema 4).
+pub const FINDING_COMMENTS: Table = table(
+    "finding_comments",
+    &[id(), int_nn("finding_id"), text_nn("author"), text_nn("body"), int_nn("created_at")],
+    &[idx("finding_comments_finding", &["finding_id"])],
+);
+
+/// Standing triage rules (schema 4): a query and the decision findings matching it get
+/// when they arrive untriaged.
+pub const TRIAGE_RULES: Table = table(
+    "triage_rules",
+    &[
+        id(),
+        text_nn("name"),
+        text_nn("query"),
+        text_nn("triage"),
+        text("reason"),
+        int("until"),
+        text("assignee"),
+        text_nn("created_by"),
+        int_nn("created_at"),
+        flag("applied", "0"),
+    ],
+    &[uniq("triage_rules_name", &["name"])],
+);
+
 /// `sync_runs.notes`: what the run says besides its counts (see `SyncRun::notes`).
 pub const SYNC_RUN_NOTES: Col = text("notes");
 
@@ -388,6 +427,11 @@ pub const FINDINGS: Table = bulk_table(
         text_nn("attributes"),
         int_nn("created_at"),
         int_nn("updated_at"),
+        FINDING_TRIAGE,
+        FINDING_TRIAGE_REASON,
+        FINDING_TRIAGE_UNTIL,
+        FINDING_ASSIGNEE,
+        FINDING_TRIAGED_AT,
     ],
     // Deliberately few indexes: each one costs every insert (bench/RESULTS.md). The unique
     // key is local to the asset, so a first load appends; (product, status) serves
@@ -456,6 +500,8 @@ pub const TABLES: &[&Table] = &[
     &FINDINGS,
     &ISSUES,
     &SCOPES,
+    &FINDING_COMMENTS,
+    &TRIAGE_RULES,
 ];
 
 fn sql_type(ty: Ty, d: Dialect) -> &'static str {
@@ -527,16 +573,16 @@ pub fn table_named(name: &str) -> Option<&'static Table> {
     TABLES.iter().copied().find(|t| t.name == name)
 }
 
+/// One table and its indexes as DDL statements for `d`.
+pub fn table_ddl(t: &Table, d: Dialect) -> Vec<String> {
+    let mut out = vec![create_table_sql(t, d)];
+    out.extend(t.indexes.iter().map(|i| create_index_sql(t, i)));
+    out
+}
+
 /// The whole current schema as DDL statements for `d`.
 pub fn ddl(d: Dialect) -> Vec<String> {
-    let mut out = Vec::new();
-    for t in TABLES {
-        out.push(create_table_sql(t, d));
-        for i in t.indexes {
-            out.push(create_index_sql(t, i));
-        }
-    }
-    out
+    TABLES.iter().flat_map(|t| table_ddl(t, d)).collect()
 }
 
 #[cfg(test)]

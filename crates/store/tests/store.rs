@@ -46,6 +46,12 @@ tributary_store::backend_tests! {
                 c.batch_execute("ALTER TABLE sync_runs DROP COLUMN initial")?;
                 c.batch_execute("ALTER TABLE sync_runs DROP COLUMN notes")?;
                 c.batch_execute("DROP INDEX findings_repo")?;
+                for col in ["triage", "triage_reason", "triage_until", "assignee", "triaged_at"] {
+                    c.batch_execute(&format!("ALTER TABLE findings DROP COLUMN {col}"))?;
+                }
+                c.batch_execute("ALTER TABLE api_tokens DROP COLUMN revoked_at")?;
+                c.batch_execute("DROP TABLE finding_comments")?;
+                c.batch_execute("DROP TABLE triage_rules")?;
                 c.execute(
                     "INSERT INTO raw_records (integration_id, stream, record_key, chash, body, fetched_at) VALUES (1, 's', 'k', 7, ?, 1)",
                     params![lz4_flex::compress_prepend_size(br#"{"old":true}"#).as_slice()],
@@ -61,6 +67,10 @@ tributary_store::backend_tests! {
         assert_eq!(dicts, 0);
         let notes: i64 = store.read(|c| c.scalar("SELECT COUNT(notes) FROM sync_runs", &[])).unwrap();
         assert_eq!(notes, 0, "run notes exist after the upgrade");
+        let triaged: i64 = store.read(|c| c.scalar("SELECT COUNT(triage) FROM findings", &[])).unwrap();
+        assert_eq!(triaged, 0, "triage columns exist after the upgrade");
+        let rules: i64 = store.read(|c| c.scalar("SELECT COUNT(*) FROM triage_rules", &[])).unwrap();
+        assert_eq!(rules, 0, "standing triage rules exist after the upgrade");
         // Records written before the upgrade still read back.
         let page = store.read(|c| tributary_store::repo::raw::page(c, 1, "s", 0, 10)).unwrap();
         assert_eq!(page[0].body, serde_json::json!({"old": true}));

@@ -3,64 +3,64 @@
 
 use anyhow::{Context, Result};
 use serde_json::json;
+use tributary_app::SyncOptions;
+use tributary_app::integrations::{AddIntegration, ConnectorSettings};
 use tributary_core::secret::Secret;
-use tributary_engine::SyncOptions;
-use tributary_engine::integrations::NewIntegration;
 use tributary_sim::config::{DEFAULT_SEMGREP_TOKEN, DEFAULT_XDR_KEY, DEFAULT_XDR_KEY_ID};
 use tributary_sim::{Scale, SimConfig, SimServer};
-use tributary_store::repo::integrations;
 
 use super::sync::ProgressView;
 use super::{Ctx, runtime};
 use crate::args::DemoArgs;
 
 /// The demo's integrations, against the simulator at `sim`.
-fn demo_integrations(sim: &SimServer) -> Vec<NewIntegration> {
-    vec![
-        NewIntegration {
+fn demo_integrations(sim: &SimServer) -> Result<Vec<AddIntegration>> {
+    Ok(vec![
+        AddIntegration {
             name: "demo-xdr".into(),
-            kind: "cortex-xdr".into(),
             base_url: sim.base_url("cortex-xdr"),
-            config: json!({"key_id": DEFAULT_XDR_KEY_ID, "security": "standard"}),
+            settings: ConnectorSettings::from_json("cortex-xdr", json!({"key_id": DEFAULT_XDR_KEY_ID, "security": "standard"}))?,
             secret: Secret::new(DEFAULT_XDR_KEY),
             test: true,
         },
-        NewIntegration {
+        AddIntegration {
             name: "demo-semgrep".into(),
-            kind: "semgrep".into(),
             base_url: sim.base_url("semgrep"),
-            config: json!({"scan": ["sast", "sca"], "auto_map_future": true}),
+            settings: ConnectorSettings::from_json("semgrep", json!({"scan": ["sast", "sca"], "auto_map_future": true}))?,
             secret: Secret::new(DEFAULT_SEMGREP_TOKEN),
             test: true,
         },
-    ]
+    ])
 }
 
 pub fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
-    let engine = ctx.engine()?;
-    let store = engine.store.clone();
+    let app = ctx.app()?;
+    let who = ctx.who();
+    let first_admin = super::serve::first_admin(&app)?;
     let rt = runtime()?;
     rt.block_on(async move {
         let sim = tributary_sim::start(SimConfig::new(args.seed, Scale::small()), args.sim_listen)
             .await
             .with_context(|| format!("cannot start the simulators on {} (is the port taken? use --sim-listen)", args.sim_listen))?;
         eprintln!("simulators (Semgrep, Cortex XDR, Cortex Cloud) on http://{}", sim.addr);
-        for new in demo_integrations(&sim) {
+        for new in demo_integrations(&sim)? {
             let name = new.name.clone();
             // A second demo run keeps the integrations and points them at this simulator.
-            let (st, n, url) = (store.clone(), name.clone(), new.base_url.clone());
-            let existing = tokio::task::spawn_blocking(move || {
-                st.write(|c| match integrations::find(c, &n)? {
-                    Some(i) => integrations::set_base_url(c, i.id, &url).map(|()| true),
-                    None => Ok(false),
+            let (n, url, w) = (name.clone(), new.base_url.clone(), who.clone());
+            let existing = app
+                .blocking(move |app| {
+                    let found = app.has_integration(&w, &n)?;
+                    if found {
+                        app.set_integration_url(&w, &n, &url)?;
+                    }
+                    Ok(found)
                 })
-            })
-            .await??;
+                .await?;
             if !existing {
-                engine.add_integration(new, "demo").await.with_context(|| format!("cannot add the demo integration '{name}'"))?;
+                app.add_integration(&who, new).await.with_context(|| format!("cannot add the demo integration '{name}'"))?;
             }
             let view = ProgressView::new(&name);
-            match engine.sync(&name, SyncOptions::default(), view.clone()).await {
+            match app.sync(&who, &name, SyncOptions::default(), view.clone()).await {
                 Ok(run) => view.finish(&run),
                 Err(e) => {
                     view.abandon();
@@ -80,14 +80,10 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
             return Ok(());
         }
         let note = " (Ctrl-C stops the server and the simulators)";
-        let served = super::serve::serve_and_schedule(
-            engine,
-            args.listen,
-            Some(tributary_engine::scheduler::DEFAULT_TICK),
-            note,
-            super::serve::ctrl_c(),
-        )
-        .await;
+        super::serve::print_first_admin(first_admin.as_ref());
+        let served =
+            super::serve::serve_and_schedule(app, args.listen, Some(tributary_app::scheduler_tick_default()), note, super::serve::ctrl_c())
+                .await;
         sim.stop().await;
         served
     })

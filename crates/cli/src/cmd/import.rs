@@ -1,8 +1,7 @@
 //! `tributary import semgrep-json|sarif FILE --repo URL`.
 
 use anyhow::Result;
-use tributary_connectors::import::FileFormat;
-use tributary_engine::import::ImportRequest;
+use tributary_app::imports::{FileFormat, ImportFile};
 
 use super::sync::ProgressView;
 use super::{Ctx, runtime};
@@ -10,21 +9,17 @@ use crate::args::ImportCommand;
 
 pub fn run(ctx: &Ctx, cmd: ImportCommand) -> Result<()> {
     let req = match cmd {
-        ImportCommand::SemgrepJson { file, repo, fuses } => ImportRequest {
-            format: FileFormat::SemgrepJson,
-            path: file,
-            repo_url: repo,
-            tool: None,
-            allow_mass_close: fuses.allow_mass_close,
-        },
+        ImportCommand::SemgrepJson { file, repo, fuses } => {
+            ImportFile { format: FileFormat::SemgrepJson, path: file, repo_url: repo, tool: None, allow_mass_close: fuses.allow_mass_close }
+        }
         ImportCommand::Sarif { file, repo, tool, fuses } => {
-            ImportRequest { format: FileFormat::Sarif, path: file, repo_url: repo, tool, allow_mass_close: fuses.allow_mass_close }
+            ImportFile { format: FileFormat::Sarif, path: file, repo_url: repo, tool, allow_mass_close: fuses.allow_mass_close }
         }
     };
-    let engine = ctx.engine()?;
+    let app = ctx.app()?;
     let file = req.path.display().to_string();
     let view = ProgressView::new(&format!("import {file}"));
-    match runtime()?.block_on(engine.import_file(req, &ctx.actor(), view.clone())) {
+    match runtime()?.block_on(app.import_file(&ctx.who(), req, view.clone())) {
         Ok(out) => {
             let Some(run) = &out.run else {
                 view.abandon();

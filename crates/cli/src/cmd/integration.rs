@@ -2,12 +2,11 @@
 
 use anyhow::{Result, bail};
 use serde_json::json;
+use tributary_app::integrations::{AddIntegration, ConnectorSettings, SecurityLevel, SemgrepConfig, XdrConfig};
 use tributary_core::time::to_rfc3339;
-use tributary_engine::integrations::NewIntegration;
-use tributary_store::repo::{audit, integrations, runs};
 
 use super::{Ctx, confirm, runtime, secret_from_stdin};
-use crate::args::{CommonAddArgs, IntegrationCommand, IntegrationKindArgs, SecurityArg};
+use crate::args::{IntegrationCommand, IntegrationKindArgs, SecurityArg};
 use crate::output::Tabular;
 
 pub fn run(ctx: &Ctx, cmd: IntegrationCommand) -> Result<()> {
@@ -19,28 +18,38 @@ pub fn run(ctx: &Ctx, cmd: IntegrationCommand) -> Result<()> {
     }
 }
 
-fn with_rate(mut config: serde_json::Value, common: &CommonAddArgs) -> serde_json::Value {
-    if let (Some(r), Some(obj)) = (common.rate_limit, config.as_object_mut()) {
-        obj.insert("rate_limit".into(), json!(r));
-    }
-    config
-}
-
 fn add(ctx: &Ctx, kind: IntegrationKindArgs) -> Result<()> {
-    let (kind, common, base_url, config, secret) = match kind {
+    let (common, base_url, settings, secret) = match kind {
         IntegrationKindArgs::CortexXdr(a) => {
             let secret = secret_from_stdin("API key", "--key-stdin")?;
             let security = match a.security {
-                SecurityArg::Standard => "standard",
-                SecurityArg::Advanced => "advanced",
+                SecurityArg::Standard => SecurityLevel::Standard,
+                SecurityArg::Advanced => SecurityLevel::Advanced,
             };
-            let config = json!({"key_id": a.key_id.trim(), "security": security, "types": a.types});
-            ("cortex-xdr", a.common, a.base_url, config, secret)
+            let config = XdrConfig {
+                key_id: a.key_id.trim().to_string(),
+                security,
+                types: a.types,
+                rate_limit: a.common.rate_limit,
+                retry_attempts: None,
+                retry_base_ms: None,
+            };
+            (a.common, a.base_url, ConnectorSettings::CortexXdr(config), secret)
         }
         IntegrationKindArgs::Semgrep(a) => {
             let secret = secret_from_stdin("API token", "--token-stdin")?;
-            let config = json!({"scan": a.scan, "auto_map_future": a.auto_map_future});
-            ("semgrep", a.common, a.base_url, config, secret)
+            let config = SemgrepConfig {
+                scan: a.scan,
+                auto_map_future: a.auto_map_future,
+                deployment: None,
+                deployment_name: None,
+                page_size: None,
+                listing_cap: None,
+                rate_limit: a.common.rate_limit,
+                retry_attempts: None,
+                retry_base_ms: None,
+            };
+            (a.common, a.base_url, ConnectorSettings::Semgrep(config), secret)
         }
     };
     if let Some(r) = common.rate_limit
@@ -48,14 +57,14 @@ fn add(ctx: &Ctx, kind: IntegrationKindArgs) -> Result<()> {
     {
         bail!("--rate-limit must be a positive number of requests per second");
     }
-    let config = with_rate(config, &common);
-    let engine = ctx.engine()?;
-    let new = NewIntegration { name: common.name.clone(), kind: kind.into(), base_url, config, secret, test: !common.skip_test };
+    let kind = settings.kind();
+    let app = ctx.app()?;
+    let add = AddIntegration { name: common.name.clone(), base_url, settings, secret, test: !common.skip_test };
     let (integration, report) = runtime()?
-        .block_on(engine.add_integration(new, &ctx.actor()))
+        .block_on(app.add_integration(&ctx.who(), add))
         .map_err(|e| anyhow::anyhow!("cannot add integration '{}': {e}", common.name))?;
     match report {
-        Some(r) => println!("Added {} integration {}: {}.", kind, integration.name, r.summary),
+        Some(r) => println!("Added {} integration {}: {}.", kind, integration.name, r),
         None => println!("Added {} integration {} (connection not tested).", kind, integration.name),
     }
     println!("Its profile is {}-default; run it with `tributary sync {}`.", integration.name, integration.name);
@@ -63,23 +72,16 @@ fn add(ctx: &Ctx, kind: IntegrationKindArgs) -> Result<()> {
 }
 
 fn list(ctx: &Ctx) -> Result<()> {
-    let store = ctx.store()?;
-    let (items, latest) = store.read(|c| {
-        let items = integrations::list(c)?;
-        let mut latest = Vec::new();
-        for i in &items {
-            latest.push(runs::latest(c, i.id)?);
-        }
-        Ok((items, latest))
-    })?;
+    let items = ctx.app()?.integrations(&ctx.who())?;
     let mut t = Tabular::new(&["name", "kind", "status", "detail", "since", "base url"]);
-    for (i, run) in items.iter().zip(latest) {
+    for v in items {
+        let i = &v.integration;
         let detail = i.status_reason.clone().unwrap_or_default();
         let since = i.status_at.map(to_rfc3339).unwrap_or_default();
         t.row(
             vec![i.name.clone(), i.kind.clone(), i.status.label().into(), detail.clone(), since.clone(), i.base_url.clone()],
             json!({"name": i.name, "kind": i.kind, "status": i.status.label(), "detail": detail, "since": since, "base_url": i.base_url,
-                   "config": i.config, "last_run": run}),
+                   "config": i.config, "last_run": v.last_run}),
         );
     }
     t.print(ctx.format);
@@ -87,10 +89,10 @@ fn list(ctx: &Ctx) -> Result<()> {
 }
 
 fn test(ctx: &Ctx, name: &str) -> Result<()> {
-    let engine = ctx.engine()?;
-    match runtime()?.block_on(engine.test_integration(name))? {
-        Ok(report) => {
-            println!("Connected: {}", report.summary);
+    let app = ctx.app()?;
+    match runtime()?.block_on(app.test_integration(&ctx.who(), name))? {
+        Ok(summary) => {
+            println!("Connected: {summary}");
             Ok(())
         }
         Err(e) => bail!("{name}: Connection Error: {e}"),
@@ -98,15 +100,12 @@ fn test(ctx: &Ctx, name: &str) -> Result<()> {
 }
 
 fn delete(ctx: &Ctx, name: &str, yes: bool) -> Result<()> {
-    let store = ctx.store()?;
-    let integration = store.read(|c| integrations::get(c, name))?;
+    let app = ctx.app()?;
+    app.integration(&ctx.who(), name)?;
     if !yes && !confirm(&format!("Delete integration {name} and every finding and attribution it brought in?")) {
         bail!("not deleted (confirm with --yes)");
     }
-    store.write(|c| {
-        integrations::delete(c, integration.id)?;
-        audit::record(c, &ctx.actor(), "integration.delete", name, json!({"kind": integration.kind}))
-    })?;
+    app.delete_integration(&ctx.who(), name)?;
     println!("Deleted integration {name}.");
     Ok(())
 }

@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde_json::json;
-use tributary_core::transform::{TransformMap, TransformMapSpec};
-use tributary_store::repo::{audit, maps};
+use tributary_app::maps::{parse_map, validate_map};
+use tributary_core::transform::TransformMapSpec;
 
 use super::sync::ProgressView;
 use super::{Ctx, runtime};
@@ -27,25 +27,12 @@ pub fn run(ctx: &Ctx, cmd: MapCommand) -> Result<()> {
 /// Reads a map definition from JSON or YAML, with the file and position in errors.
 pub fn read_spec(file: &Path) -> Result<TransformMapSpec> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let yaml = matches!(file.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) || !text.trim_start().starts_with('{');
-    if yaml {
-        serde_norway::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not a valid map (YAML): {e}", file.display()))
-    } else {
-        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not a valid map (JSON): {e}", file.display()))
-    }
-}
-
-fn check(spec: &TransformMapSpec) -> Result<()> {
-    if let Err(errors) = TransformMap::compile(spec.clone()) {
-        let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
-        bail!("map '{}' is invalid:\n{}", spec.name, list.join("\n"));
-    }
-    Ok(())
+    let yaml = matches!(file.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+    Ok(parse_map(&text, yaml, &file.display().to_string())?)
 }
 
 fn list(ctx: &Ctx) -> Result<()> {
-    let engine = ctx.engine()?;
-    let all = engine.store.read(maps::list)?;
+    let all = ctx.app()?.maps(&ctx.who())?;
     let mut t = Tabular::new(&["name", "connector", "source model", "target model", "rules", "built-in", "version"]);
     for m in all {
         t.row(
@@ -67,8 +54,7 @@ fn list(ctx: &Ctx) -> Result<()> {
 }
 
 fn show(ctx: &Ctx, name: &str) -> Result<()> {
-    let engine = ctx.engine()?;
-    let m = engine.store.read(|c| maps::get(c, name))?;
+    let m = ctx.app()?.map(&ctx.who(), name)?;
     if ctx.format == Format::Json {
         println!("{}", serde_json::to_string_pretty(&m.spec)?);
         return Ok(());
@@ -96,15 +82,7 @@ fn show(ctx: &Ctx, name: &str) -> Result<()> {
 }
 
 fn clone(ctx: &Ctx, name: &str, new_name: &str) -> Result<()> {
-    let engine = ctx.engine()?;
-    let created = engine.store.write(|c| {
-        let mut spec = maps::get(c, name)?.spec;
-        spec.name = new_name.to_string();
-        spec.description = Some(format!("Copy of {name}."));
-        let m = maps::create(c, &spec, false)?;
-        audit::record(c, &ctx.actor(), "map.clone", new_name, json!({"from": name}))?;
-        Ok(m)
-    })?;
+    let created = ctx.app()?.clone_map(&ctx.who(), name, new_name)?;
     println!(
         "Created map {} ({} rules) from {name}. Edit it with `tributary map edit {} --file F`.",
         created.spec.name,
@@ -115,17 +93,8 @@ fn clone(ctx: &Ctx, name: &str, new_name: &str) -> Result<()> {
 }
 
 fn edit(ctx: &Ctx, name: &str, file: &Path) -> Result<()> {
-    let mut spec = read_spec(file)?;
-    if spec.name != name {
-        spec.name = name.to_string();
-    }
-    check(&spec)?;
-    let engine = ctx.engine()?;
-    let m = engine.store.write(|c| {
-        let m = maps::update(c, name, &spec)?;
-        audit::record(c, &ctx.actor(), "map.edit", name, json!({"rules": spec.rules.len()}))?;
-        Ok(m)
-    })?;
+    let spec = read_spec(file)?;
+    let m = ctx.app()?.edit_map(&ctx.who(), name, spec)?;
     println!(
         "Saved map {} ({} rules, version {}). Re-run it over stored records with `tributary map apply {} --integration NAME`.",
         name,
@@ -138,21 +107,14 @@ fn edit(ctx: &Ctx, name: &str, file: &Path) -> Result<()> {
 
 fn validate(file: &Path) -> Result<()> {
     let spec = read_spec(file)?;
-    check(&spec)?;
+    validate_map(&spec)?;
     println!("{}: map '{}' is valid ({} rules).", file.display(), spec.name, spec.rules.len());
     Ok(())
 }
 
 fn preview(ctx: &Ctx, name: &str, integration: &str, sample: usize) -> Result<()> {
-    if sample == 0 {
-        bail!("--sample must be at least 1");
-    }
-    let engine = ctx.engine()?;
-    let spec = engine.store.read(|c| maps::get(c, name))?.spec;
-    let pairs = runtime()?.block_on(engine.preview(spec, integration, sample))?;
-    if pairs.is_empty() {
-        bail!("'{integration}' has no records to preview");
-    }
+    let app = ctx.app()?;
+    let pairs = runtime()?.block_on(app.preview_map(&ctx.who(), name, integration, sample))?;
     let mut t = Tabular::new(&["input (vendor record)", "output (Tributary)"]);
     for (input, output) in pairs {
         t.row(
@@ -165,9 +127,9 @@ fn preview(ctx: &Ctx, name: &str, integration: &str, sample: usize) -> Result<()
 }
 
 fn apply(ctx: &Ctx, name: &str, integration: &str, fuses: FuseArgs) -> Result<()> {
-    let engine = ctx.engine()?;
+    let app = ctx.app()?;
     let view = ProgressView::new(&format!("apply {name} to {integration}"));
-    let run = match runtime()?.block_on(engine.apply_map_with(name, integration, &ctx.actor(), fuses.fuses(), view.clone())) {
+    let run = match runtime()?.block_on(app.apply_map(&ctx.who(), name, integration, fuses.fuses(), view.clone())) {
         Ok(run) => run,
         Err(e) => {
             view.abandon();

@@ -11,14 +11,16 @@ mod query;
 mod rules;
 mod runs;
 mod serve;
+mod show;
 mod sim;
 mod sync;
+mod triage;
 mod user;
 
 use std::path::PathBuf;
 
 use anyhow::Result;
-use tributary_store::{Store, StoreOptions};
+use tributary_app::{App, Principal, StoreOptions};
 
 use crate::args::{Cli, Command, Format};
 
@@ -33,25 +35,18 @@ impl Ctx {
     pub fn store_options(&self) -> StoreOptions {
         let mut o = StoreOptions::new(&self.data_dir);
         o.db = self.db.clone();
-        o.master_key = std::env::var(tributary_store::keyring::KEY_ENV).ok();
+        o.master_key = std::env::var(tributary_app::admin::MASTER_KEY_ENV).ok();
         o
     }
 
-    /// Opens (and migrates) the store.
-    pub fn store(&self) -> Result<Store> {
-        Ok(Store::open(&self.store_options())?)
+    /// Opens (and migrates) the store, with the connectors' built-in maps installed.
+    pub fn app(&self) -> Result<App> {
+        Ok(App::open(&self.store_options())?)
     }
 
-    /// The store with the connectors' built-in maps installed.
-    pub fn engine(&self) -> Result<tributary_engine::Engine> {
-        let engine = tributary_engine::Engine::new(self.store()?);
-        engine.bootstrap()?;
-        Ok(engine)
-    }
-
-    /// Who to record in the audit trail for CLI actions.
-    pub fn actor(&self) -> String {
-        format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))
+    /// Who CLI actions run as: the host's operator (`cli:$USER`), an administrator.
+    pub fn who(&self) -> Principal {
+        Principal::local()
     }
 }
 
@@ -63,6 +58,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Demo(a) => demo::run(&ctx, a),
         Command::Db(c) => db::run(&ctx, c),
         Command::User(c) => user::run(&ctx, c),
+        Command::Token(c) => user::token(&ctx, c),
+        Command::Triage(c) => triage::run(&ctx, c),
+        Command::Show(c) => show::run(&ctx, c),
         Command::Sim(a) => sim::run(*a),
         Command::Integration(c) => integration::run(&ctx, c),
         Command::Map(c) => map::run(&ctx, c),

@@ -9,14 +9,16 @@ use crate::args::ProjectsCommand;
 use crate::output::Tabular;
 
 pub fn run(ctx: &Ctx, cmd: ProjectsCommand) -> Result<()> {
-    let engine = ctx.engine()?;
+    let app = ctx.app()?;
+    let who = ctx.who();
     let rt = runtime()?;
     match cmd {
         ProjectsCommand::List { integration, cached } => {
-            let list = rt.block_on(engine.scopes(&integration, !cached))?;
+            let list = rt.block_on(app.projects(&who, &integration, !cached))?;
             let mut t = Tabular::new(&["project", "detected repository", "mapping", "repository", "open findings", "reason"]);
             let (mut mapped, mut unmapped) = (0, 0);
-            for (s, open) in &list {
+            for p in &list {
+                let (s, open) = (&p.scope, p.open_findings);
                 if s.is_mapped() {
                     mapped += 1;
                 } else {
@@ -42,7 +44,7 @@ pub fn run(ctx: &Ctx, cmd: ProjectsCommand) -> Result<()> {
             }
         }
         ProjectsCommand::Map { project, integration, repo } => {
-            let s = rt.block_on(engine.map_scope(&integration, &project, &repo, &ctx.actor()))?;
+            let s = rt.block_on(app.map_project(&who, &integration, &project, &repo))?;
             println!(
                 "Mapped {} to https://{}; its findings are on that repository now, and the next sync of {integration} fetches its history in full.",
                 s.name,
@@ -50,7 +52,7 @@ pub fn run(ctx: &Ctx, cmd: ProjectsCommand) -> Result<()> {
             );
         }
         ProjectsCommand::Unmap { project, integration } => {
-            let (s, removed) = rt.block_on(engine.unmap_scope(&integration, &project, &ctx.actor()))?;
+            let (s, removed) = rt.block_on(app.unmap_project(&who, &integration, &project))?;
             println!("Unmapped {}: {removed} findings removed; it is no longer ingested (map it again to undo).", s.name);
         }
     }

@@ -1,38 +1,40 @@
-//! `tributary query 'Q' [--limit N] [--count]`.
+//! `tributary query 'Q' [--limit N] [--count] [--sort F] [--cursor C]` and `query --fields`.
 
-use anyhow::{Result, bail};
-use tributary_store::query::{self, QueryContext};
-use tributary_store::repo::maps;
+use anyhow::Result;
+use tributary_app::query::{ListRequest, fields};
 
 use super::Ctx;
 use crate::args::QueryArgs;
 use crate::output::Tabular;
 
 pub fn run(ctx: &Ctx, a: QueryArgs) -> Result<()> {
-    let expr = match tributary_core::query::parse(&a.query) {
-        Ok(e) => e,
-        Err(e) => bail!("{}", e.render(&a.query)),
-    };
-    let engine = ctx.engine()?;
-    let store = &engine.store;
-    let mut qctx = QueryContext { products: store.read(maps::products)? };
-    qctx.products.extend(tributary_connectors::CONNECTORS.iter().map(|k| k.product.to_string()));
-    let dialect = store.read(|c| Ok(c.dialect()))?;
-    let compiled = match query::compile(&expr, dialect, &qctx) {
-        Ok(c) => c,
-        Err(e) => bail!("{}", e.render(&a.query)),
-    };
-    if a.count {
-        println!("{}", store.read(|c| query::count(c, &compiled))?);
+    if a.fields {
+        let mut t = Tabular::new(&["field", "type", "operators", "description"]);
+        for f in fields() {
+            let mut name = f.name.to_string();
+            if !f.aliases.is_empty() {
+                name.push_str(&format!(" ({})", f.aliases.join(", ")));
+            }
+            t.row(vec![name, f.type_name.clone(), f.operators.into(), f.description.into()], serde_json::to_value(&f)?);
+        }
+        t.print(ctx.format);
+        if ctx.format == crate::args::Format::Table {
+            eprintln!(
+                "Also: every target-model attribute, e.g. asset.hostName, finding.findingType.vulnerability.fixedVersions (docs/query.md)."
+            );
+        }
         return Ok(());
     }
-    if a.limit < 1 {
-        bail!("--limit must be at least 1");
+    let q = a.query.unwrap_or_default();
+    let app = ctx.app()?;
+    if a.count {
+        println!("{}", app.count(&ctx.who(), &q, None)?);
+        return Ok(());
     }
-    let rows = store.read(|c| query::rows(c, &compiled, a.limit, 0))?;
-    let cols = query::columns(compiled.entity);
+    let page = app.list(&ctx.who(), &ListRequest { q, sort: a.sort, cursor: a.cursor, limit: a.limit }, None)?;
+    let cols = page.columns;
     let mut t = Tabular::new(cols);
-    for r in rows {
+    for r in page.items {
         let cells = cols.iter().map(|c| match &r[*c] {
             serde_json::Value::Null => String::new(),
             serde_json::Value::String(s) => s.clone(),
@@ -41,5 +43,10 @@ pub fn run(ctx: &Ctx, a: QueryArgs) -> Result<()> {
         t.row(cells.collect(), r);
     }
     t.print(ctx.format);
+    if let Some(c) = page.next_cursor
+        && ctx.format == crate::args::Format::Table
+    {
+        eprintln!("more: --cursor {c}");
+    }
     Ok(())
 }

@@ -2,7 +2,6 @@
 
 use anyhow::Result;
 use tributary_core::time::to_rfc3339;
-use tributary_store::repo::{integrations, runs};
 
 use super::Ctx;
 use crate::args::RunsCommand;
@@ -10,11 +9,7 @@ use crate::output::Tabular;
 
 pub fn run(ctx: &Ctx, cmd: RunsCommand) -> Result<()> {
     let RunsCommand::List { integration, limit } = cmd;
-    let store = ctx.store()?;
-    let list = store.read(|c| {
-        let id = integration.as_deref().map(|n| integrations::get(c, n).map(|i| i.id)).transpose()?;
-        runs::list(c, id, limit)
-    })?;
+    let list = ctx.app()?.runs(&ctx.who(), integration.as_deref(), limit)?;
     let mut t =
         Tabular::new(&["run", "mode", "status", "started", "fetched", "created", "updated", "unchanged", "closed", "error", "notes"]);
     for r in list {

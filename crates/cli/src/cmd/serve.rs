@@ -4,19 +4,44 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use tributary_engine::Engine;
-use tributary_engine::scheduler::Scheduler;
-use tributary_server::{AppState, serve};
+use tributary_app::App;
+use tributary_app::auth::FirstAdmin;
+use tributary_server::serve;
 
 use super::Ctx;
 use crate::args::ServeArgs;
 
 pub fn run(ctx: &Ctx, args: ServeArgs) -> Result<()> {
-    let engine = ctx.engine()?;
-    let m = engine.store.migration();
-    tracing::info!(message = "Database ready.", db = %engine.store.url(), from = ?m.from, to = m.to, key = %engine.store.key_origin());
+    let app = ctx.app()?;
+    let m = app.opened();
+    tracing::info!(message = "Database ready.", db = %m.database, from = ?m.from, to = m.to, key = %m.key);
     let tick = if args.no_scheduler { None } else { Some(scheduler_tick(&args.scheduler_tick)?) };
-    super::runtime()?.block_on(serve_and_schedule(engine, args.listen, tick, "", ctrl_c()))
+    let first = first_admin(&app)?;
+    print_first_admin(first.as_ref());
+    super::runtime()?.block_on(serve_and_schedule(app, args.listen, tick, "", ctrl_c()))
+}
+
+/// The environment variable that sets the first administrator's password.
+pub const ADMIN_PASSWORD_ENV: &str = "TRIBUTARY_ADMIN_PASSWORD";
+
+/// On a database without users: creates `admin` (password from the environment, or a
+/// generated one-time password).
+pub fn first_admin(app: &App) -> Result<Option<FirstAdmin>> {
+    let pw = std::env::var(ADMIN_PASSWORD_ENV).ok().filter(|p| !p.is_empty());
+    Ok(app.ensure_admin(pw.as_deref())?)
+}
+
+pub fn print_first_admin(first: Option<&FirstAdmin>) {
+    match first {
+        Some(FirstAdmin { name, generated_password: Some(pw) }) => {
+            eprintln!("Created the first administrator: user '{name}', one-time password {pw}");
+            eprintln!("(shown once; change it with `tributary user password {name}`, or set {ADMIN_PASSWORD_ENV} before the first start)");
+        }
+        Some(FirstAdmin { name, generated_password: None }) => {
+            eprintln!("Created the first administrator '{name}' with the password from {ADMIN_PASSWORD_ENV}.");
+        }
+        None => {}
+    }
 }
 
 /// `--scheduler-tick`: a duration of at least a second.
@@ -36,7 +61,7 @@ pub async fn ctrl_c() {
 /// Serves the API on `listen` and, with a `tick`, runs due profiles until `shutdown`.
 /// `note` follows the "listening" line.
 pub async fn serve_and_schedule(
-    engine: Engine,
+    app: App,
     listen: SocketAddr,
     tick: Option<Duration>,
     note: &str,
@@ -52,10 +77,9 @@ pub async fn serve_and_schedule(
     };
     let scheduler = tick.map(|every| {
         tracing::info!(message = "Scheduler running.", tick_ms = every.as_millis() as u64);
-        tokio::spawn(Scheduler::new(engine.clone()).run(every, stopped(stop_rx.clone())))
+        tokio::spawn(app.scheduler().run(every, stopped(stop_rx.clone())))
     });
-    let state = AppState { store: engine.store.clone() };
-    let served = serve(listen, state, stopped(stop_rx), |addr| {
+    let served = serve(listen, app, stopped(stop_rx), |addr| {
         tracing::info!(message = "Listening.", %addr);
         eprintln!("tributary {} listening on http://{addr}{note}", env!("CARGO_PKG_VERSION"));
     })

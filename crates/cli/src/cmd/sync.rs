@@ -7,18 +7,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tributary_app::{Progress, SyncOptions};
 use tributary_core::model::{RunCounts, SyncRun};
-use tributary_engine::{Progress, SyncOptions};
 
 use super::{Ctx, runtime};
 use crate::args::SyncArgs;
 
 pub fn run(ctx: &Ctx, a: SyncArgs) -> Result<()> {
-    let engine = ctx.engine()?;
+    let app = ctx.app()?;
     let view = ProgressView::new(&a.name);
     let fuses = a.fuses.fuses();
     let opts = SyncOptions { force_full: a.full, fuses, ..SyncOptions::default() };
-    let run = runtime()?.block_on(engine.sync(&a.name, opts, view.clone()));
+    let run = runtime()?.block_on(app.sync(&ctx.who(), &a.name, opts, view.clone()));
     match run {
         Ok(run) => {
             view.finish(&run);

@@ -1,54 +1,92 @@
-//! `tributary user add|list`.
+//! `tributary user add|list|role|password|delete` and `tributary token create|list|revoke`.
 
 use std::io::BufRead;
 
-use anyhow::{Context, Result, bail};
-use serde_json::json;
-use tributary_core::model::Role;
-use tributary_core::password;
+use anyhow::{Context, Result};
 use tributary_core::time::to_rfc3339;
-use tributary_store::repo::{audit, users};
 
 use super::Ctx;
-use crate::args::UserCommand;
+use crate::args::{TokenCommand, UserCommand};
 use crate::output::Tabular;
 
-const MIN_PASSWORD: usize = 12;
+fn password_from_stdin() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
 
 pub fn run(ctx: &Ctx, cmd: UserCommand) -> Result<()> {
+    let app = ctx.app()?;
+    let who = ctx.who();
     match cmd {
         UserCommand::Add { name, role, password_stdin } => {
-            let role: Role = role.into();
-            let (pw, generated) = if password_stdin {
-                let mut line = String::new();
-                std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
-                let pw = line.trim_end_matches(['\n', '\r']).to_string();
-                if pw.chars().count() < MIN_PASSWORD {
-                    bail!("the password must be at least {MIN_PASSWORD} characters");
-                }
-                (pw, false)
-            } else {
-                (password::generate(20), true)
-            };
-            let hash = password::hash_password(&pw)?;
-            let store = ctx.store()?;
-            let user = store.write(|c| {
-                let u = users::create(c, &name, role, &hash)?;
-                audit::record(c, &ctx.actor(), "user.add", &u.name, json!({"role": role.as_str()}))?;
-                Ok(u)
-            })?;
+            let pw = if password_stdin { Some(password_from_stdin()?) } else { None };
+            let (user, generated) = app.add_user(&who, &name, role.into(), pw.as_deref())?;
             println!("Created user {} with role {}.", user.name, user.role);
-            if generated {
+            if let Some(pw) = generated {
                 println!("Password (shown once, store it now): {pw}");
             }
         }
         UserCommand::List => {
-            let store = ctx.store()?;
             let mut t = Tabular::new(&["name", "role", "created"]);
-            for u in store.read(users::list)? {
+            for u in app.users(&who)? {
                 t.row(vec![u.name.clone(), u.role.to_string(), to_rfc3339(u.created_at)], serde_json::to_value(&u)?);
             }
             t.print(ctx.format);
+        }
+        UserCommand::Role { name, role } => {
+            let u = app.set_role(&who, &name, role.into())?;
+            println!("{} is now {}.", u.name, u.role);
+        }
+        UserCommand::Password { name } => {
+            app.set_password(&who, &name, &password_from_stdin()?)?;
+            println!("Password of {name} changed.");
+        }
+        UserCommand::Delete { name } => {
+            app.delete_user(&who, &name)?;
+            println!("Deleted user {name} and their tokens.");
+        }
+    }
+    Ok(())
+}
+
+pub fn token(ctx: &Ctx, cmd: TokenCommand) -> Result<()> {
+    let app = ctx.app()?;
+    let who = ctx.who();
+    match cmd {
+        TokenCommand::Create { name, user, days } => {
+            let t = app.create_token(&who, &name, Some(days), Some(&user))?;
+            println!(
+                "Created token {} (id {}) for {}, expires {}.",
+                t.info.name,
+                t.info.id,
+                t.user,
+                t.info.expires_at.map(to_rfc3339).unwrap_or_default()
+            );
+            println!("Token (shown once, store it now): {}", t.token);
+        }
+        TokenCommand::List => {
+            let mut t = Tabular::new(&["id", "user id", "name", "created", "expires", "last used", "revoked"]);
+            for k in app.tokens(&who)? {
+                let fmt = |v: Option<i64>| v.map(to_rfc3339).unwrap_or_default();
+                t.row(
+                    vec![
+                        k.id.to_string(),
+                        k.user_id.to_string(),
+                        k.name.clone(),
+                        to_rfc3339(k.created_at),
+                        fmt(k.expires_at),
+                        fmt(k.last_used_at),
+                        fmt(k.revoked_at),
+                    ],
+                    serde_json::to_value(&k)?,
+                );
+            }
+            t.print(ctx.format);
+        }
+        TokenCommand::Revoke { id } => {
+            let t = app.revoke_token(&who, id)?;
+            println!("Revoked token {} ({}).", t.id, t.name);
         }
     }
     Ok(())

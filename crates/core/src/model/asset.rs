@@ -23,7 +23,7 @@ string_enum!(AssetKind, "asset kind", {
 });
 
 /// One asset as stored: the merged view over all sources that report it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Asset {
     pub id: i64,
     pub kind: AssetKind,
@@ -39,7 +39,7 @@ pub struct Asset {
 }
 
 /// One source's view of an asset (per-source attribution).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AssetSource {
     pub asset_id: i64,
     pub integration_id: i64,

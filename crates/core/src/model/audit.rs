@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::time::Millis;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AuditEvent {
     pub id: i64,
     pub at: Millis,

@@ -83,7 +83,7 @@ impl FindingStatus {
 }
 
 /// One finding as stored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Finding {
     pub id: i64,
     pub asset_id: i64,
@@ -108,3 +108,18 @@ pub struct Finding {
     pub raw_id: Option<i64>,
     pub attributes: serde_json::Value,
 }
+
+/// A person's decision on a finding, kept beside the vendor's [`FindingStatus`]: a sync
+/// never changes it, and a finding the vendor reports fixed is closed whatever it says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TriageStatus {
+    Open,
+    InProgress,
+    Fixed,
+    RiskAccepted,
+    FalsePositive,
+}
+
+string_enum!(TriageStatus, "triage status", {
+    Open => "open", InProgress => "in_progress", Fixed => "fixed", RiskAccepted => "risk_accepted", FalsePositive => "false_positive",
+});

@@ -43,7 +43,7 @@ impl IntegrationStatus {
 
 /// A configured integration. The credential is never part of this type: it is sealed
 /// in the store and only opened by the engine when it builds a connector.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Integration {
     pub id: i64,
     pub name: String,

@@ -7,7 +7,7 @@ use crate::time::Millis;
 
 /// A correlated group of findings (same CVE on the same asset/package, same rule at the
 /// same code location), whatever tool reported them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Issue {
     pub id: i64,
     /// Correlation key the findings share.

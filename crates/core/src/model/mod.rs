@@ -16,7 +16,7 @@ mod user;
 
 pub use asset::{Asset, AssetKind, AssetSource};
 pub use audit::AuditEvent;
-pub use finding::{Finding, FindingKind, FindingStatus};
+pub use finding::{Finding, FindingKind, FindingStatus, TriageStatus};
 pub use integration::{Integration, IntegrationStatus};
 pub use issue::Issue;
 pub use profile::{Profile, Schedule, ScheduleError, parse_duration as profile_duration};
@@ -93,6 +93,14 @@ macro_rules! string_enum {
         impl serde::Serialize for $ty {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
+            }
+        }
+        impl schemars::JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($ty).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({"type": "string", "enum": [$($text),+]})
             }
         }
         impl<'de> serde::Deserialize<'de> for $ty {

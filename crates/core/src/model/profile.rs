@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::time::{Millis, to_rfc3339};
 
 /// When a profile runs. `Manual` profiles run only on `tributary sync`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Schedule {
     Manual,
@@ -201,7 +201,7 @@ pub fn format_duration(ms: i64) -> String {
 
 /// A configured profile: which integration runs, with which transform map per record
 /// stream, when.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Profile {
     pub id: i64,
     pub name: String,

@@ -39,7 +39,7 @@ pub enum Completeness {
 }
 
 /// What a run did, record by record.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RunCounts {
     /// Raw records received from the source.
     pub fetched: i64,
@@ -79,7 +79,7 @@ impl RunCounts {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SyncRun {
     pub id: i64,
     pub integration_id: i64,

@@ -17,7 +17,7 @@ pub enum Role {
 
 string_enum!(Role, "role", { Viewer => "viewer", Analyst => "analyst", Admin => "admin" });
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct User {
     pub id: i64,
     pub name: String,
@@ -26,7 +26,7 @@ pub struct User {
 }
 
 /// An API token. Only a hash of the token is stored; the token itself is shown once.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ApiToken {
     pub id: i64,
     pub user_id: i64,
@@ -34,4 +34,5 @@ pub struct ApiToken {
     pub created_at: Millis,
     pub expires_at: Option<Millis>,
     pub last_used_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
 }

@@ -43,7 +43,7 @@ impl TargetModel {
 }
 
 /// A transform map as users read and write it (JSON or YAML).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransformMapSpec {
     pub name: String,
@@ -61,7 +61,7 @@ pub struct TransformMapSpec {
 }
 
 /// One row: source path → target field, with optional conversions applied in order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     pub source: String,

@@ -10,7 +10,7 @@ use crate::error::{Result, StoreError};
 use crate::params;
 use crate::value::Row;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct StoredMap {
     pub id: i64,
     pub spec: TransformMapSpec,

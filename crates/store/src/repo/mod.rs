@@ -2,6 +2,7 @@
 //! code runs on SQLite and PostgreSQL, inside or outside a transaction.
 
 pub mod audit;
+pub mod findings;
 pub mod integrations;
 pub mod maps;
 pub mod profiles;
@@ -9,6 +10,7 @@ pub mod raw;
 pub mod rules;
 pub mod runs;
 pub mod scopes;
+pub mod triage;
 pub mod users;
 
 use crate::error::{Result, StoreError};

@@ -62,3 +62,13 @@ pub fn dicts(conn: &mut dyn Conn, integration_id: i64) -> Result<Vec<RawDict>> {
 pub fn count(conn: &mut dyn Conn, integration_id: i64, stream: &str) -> Result<i64> {
     conn.scalar("SELECT COUNT(*) FROM raw_records WHERE integration_id = ? AND stream = ?", params![integration_id, stream])
 }
+
+/// One raw record by id, decoded, with its integration and stream.
+pub fn get(conn: &mut dyn Conn, id: i64) -> Result<Option<(String, StoredRaw)>> {
+    let Some(mut r) = conn.query_opt("SELECT integration_id, stream FROM raw_records WHERE id = ?", params![id])? else {
+        return Ok(None);
+    };
+    let (integration_id, stream): (i64, String) = (r.get(0)?, r.take(1)?);
+    let mut page = page(conn, integration_id, &stream, id - 1, 1)?;
+    Ok(page.pop().filter(|p| p.id == id).map(|p| (stream, p)))
+}

@@ -23,7 +23,7 @@ pub const MANUAL: &str = "manual";
 pub const UNMAPPED: &str = "unmapped";
 pub const EXCLUDED: &str = "excluded";
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Scope {
     pub id: i64,
     pub integration_id: i64,

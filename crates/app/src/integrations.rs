@@ -1,0 +1,141 @@
+//! Integrations: add (credentials in, never out), test, list, delete. The connector
+//! settings are the connectors' own typed structs, re-exported here for front ends.
+
+use serde::Serialize;
+use serde_json::json;
+use tributary_core::model::{Integration, Role, SyncRun};
+use tributary_core::secret::Secret;
+use tributary_engine::integrations::NewIntegration;
+use tributary_store::repo::{integrations, runs};
+
+pub use tributary_connectors::cortex_xdr::{SecurityLevel, XdrConfig};
+pub use tributary_connectors::semgrep::SemgrepConfig;
+
+use crate::{App, AppError, Principal, Result};
+
+/// A connector's settings, typed.
+#[derive(Debug, Clone)]
+pub enum ConnectorSettings {
+    CortexXdr(XdrConfig),
+    Semgrep(SemgrepConfig),
+}
+
+impl ConnectorSettings {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConnectorSettings::CortexXdr(_) => "cortex-xdr",
+            ConnectorSettings::Semgrep(_) => "semgrep",
+        }
+    }
+
+    fn to_json(&self) -> Result<serde_json::Value> {
+        let v = match self {
+            ConnectorSettings::CortexXdr(c) => serde_json::to_value(c),
+            ConnectorSettings::Semgrep(c) => serde_json::to_value(c),
+        };
+        v.map_err(|e| AppError::Internal(e.to_string()))
+    }
+
+    /// From the JSON the API receives: `kind` names the connector, `config` its settings.
+    pub fn from_json(kind: &str, config: serde_json::Value) -> Result<ConnectorSettings> {
+        let bad = |e: serde_json::Error| AppError::invalid("config", e.to_string());
+        match kind {
+            "cortex-xdr" => Ok(ConnectorSettings::CortexXdr(serde_json::from_value(config).map_err(bad)?)),
+            "semgrep" => Ok(ConnectorSettings::Semgrep(serde_json::from_value(config).map_err(bad)?)),
+            other => Err(AppError::invalid("kind", format!("unknown connector '{other}' (known: cortex-xdr, semgrep)"))),
+        }
+    }
+}
+
+/// An integration to add.
+pub struct AddIntegration {
+    pub name: String,
+    pub base_url: String,
+    pub settings: ConnectorSettings,
+    pub secret: Secret,
+    /// Test the credentials before saving (default on).
+    pub test: bool,
+}
+
+/// An integration as front ends show it: never its secret.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct IntegrationView {
+    #[serde(flatten)]
+    pub integration: Integration,
+    pub last_run: Option<SyncRun>,
+}
+
+impl App {
+    /// Validates, tests (unless told not to) and saves an integration with its default
+    /// profile. Admin: it stores a credential.
+    pub async fn add_integration(&self, who: &Principal, add: AddIntegration) -> Result<(Integration, Option<String>)> {
+        who.require(Role::Admin, "adding an integration (it stores a credential)")?;
+        let new = NewIntegration {
+            name: add.name,
+            kind: add.settings.kind().into(),
+            base_url: add.base_url,
+            config: add.settings.to_json()?,
+            secret: add.secret,
+            test: add.test,
+        };
+        let (i, report) = self.engine.add_integration(new, &who.name).await?;
+        Ok((i, report.map(|r| r.summary)))
+    }
+
+    /// Tests a stored integration; the outcome becomes its status. `Err` inside: the
+    /// connection error, worded for the user.
+    pub async fn test_integration(&self, who: &Principal, name: &str) -> Result<std::result::Result<String, String>> {
+        who.require(Role::Analyst, "testing an integration")?;
+        Ok(self.engine.test_integration(name).await?.map(|r| r.summary).map_err(|e| e.to_string()))
+    }
+
+    pub fn integrations(&self, who: &Principal) -> Result<Vec<IntegrationView>> {
+        who.require(Role::Viewer, "listing integrations")?;
+        Ok(self.store().read(|c| {
+            let mut out = Vec::new();
+            for i in integrations::list(c)? {
+                let last_run = runs::latest(c, i.id)?;
+                out.push(IntegrationView { integration: i, last_run });
+            }
+            Ok(out)
+        })?)
+    }
+
+    pub fn integration(&self, who: &Principal, name: &str) -> Result<IntegrationView> {
+        who.require(Role::Viewer, "reading an integration")?;
+        Ok(self.store().read(|c| {
+            let i = integrations::get(c, name)?;
+            let last_run = runs::latest(c, i.id)?;
+            Ok(IntegrationView { integration: i, last_run })
+        })?)
+    }
+
+    /// Deletes an integration and everything it brought in. Admin.
+    pub fn delete_integration(&self, who: &Principal, name: &str) -> Result<()> {
+        who.require(Role::Admin, "deleting an integration")?;
+        self.change(who, "integration.delete", name, |c| {
+            let i = integrations::get(c, name)?;
+            integrations::delete(c, i.id)?;
+            Ok(((), json!({"kind": i.kind})))
+        })
+    }
+}
+
+impl App {
+    /// Points an integration at another base URL (e.g. a moved tenant, or the demo's
+    /// simulator on a new port). Admin.
+    pub fn set_integration_url(&self, who: &Principal, name: &str, base_url: &str) -> Result<()> {
+        who.require(Role::Admin, "changing an integration")?;
+        self.change(who, "integration.url", name, |c| {
+            let i = integrations::get(c, name)?;
+            integrations::set_base_url(c, i.id, base_url)?;
+            Ok(((), json!({"base_url": base_url})))
+        })
+    }
+
+    /// Whether an integration of this name exists.
+    pub fn has_integration(&self, who: &Principal, name: &str) -> Result<bool> {
+        who.require(Role::Viewer, "reading an integration")?;
+        Ok(self.store().read(|c| integrations::find(c, name))?.is_some())
+    }
+}

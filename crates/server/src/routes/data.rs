@@ -1,0 +1,159 @@
+//! Assets, findings, the query language, triage.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use tributary_app::query::{AssetDetail, FieldInfo, FindingDetail, ListRequest, Listing, Page};
+use tributary_app::triage::{BulkOutcome, Comment, FindingTriage, TriageInput, TriageRule};
+use tributary_app::{App, AppError};
+
+use crate::extract::{Body, Params, PathParams, Who};
+use crate::problem::ApiResult;
+
+pub async fn list_fields(Who(_who): Who) -> Json<Vec<FieldInfo>> {
+    Json(tributary_app::query::fields())
+}
+
+#[derive(Deserialize)]
+pub struct CountParams {
+    #[serde(default)]
+    pub q: String,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Count {
+    pub count: i64,
+}
+
+pub async fn count(State(app): State<App>, Who(who): Who, Params(p): Params<CountParams>) -> ApiResult<Json<Count>> {
+    Ok(Json(Count { count: app.blocking(move |a| a.count(&who, &p.q, None)).await? }))
+}
+
+#[derive(Deserialize)]
+pub struct ListParams {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub sort: Option<String>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+impl ListParams {
+    fn request(self) -> ListRequest {
+        ListRequest { q: self.q, sort: self.sort, cursor: self.cursor, limit: self.limit.unwrap_or(100) }
+    }
+}
+
+pub async fn list_assets(State(app): State<App>, Who(who): Who, Params(p): Params<ListParams>) -> ApiResult<Json<Page>> {
+    Ok(Json(app.blocking(move |a| a.list(&who, &p.request(), Some(Listing::Asset))).await?))
+}
+
+pub async fn list_findings(State(app): State<App>, Who(who): Who, Params(p): Params<ListParams>) -> ApiResult<Json<Page>> {
+    Ok(Json(app.blocking(move |a| a.list(&who, &p.request(), Some(Listing::Finding))).await?))
+}
+
+pub async fn get_asset(State(app): State<App>, Who(who): Who, PathParams(id): PathParams<i64>) -> ApiResult<Json<AssetDetail>> {
+    Ok(Json(app.blocking(move |a| a.asset(&who, id)).await?))
+}
+
+pub async fn get_finding(State(app): State<App>, Who(who): Who, PathParams(id): PathParams<i64>) -> ApiResult<Json<FindingDetail>> {
+    Ok(Json(app.blocking(move |a| a.finding(&who, id)).await?))
+}
+
+pub async fn triage_finding(
+    State(app): State<App>,
+    Who(who): Who,
+    PathParams(id): PathParams<i64>,
+    Body(r): Body<TriageInput>,
+) -> ApiResult<Json<FindingTriage>> {
+    Ok(Json(app.blocking(move |a| a.triage(&who, id, &r)).await?))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Assignee {
+    /// Who (empty: unassign).
+    pub assignee: String,
+}
+
+pub async fn assign_finding(
+    State(app): State<App>,
+    Who(who): Who,
+    PathParams(id): PathParams<i64>,
+    Body(r): Body<Assignee>,
+) -> ApiResult<Json<FindingTriage>> {
+    Ok(Json(app.blocking(move |a| a.assign(&who, id, &r.assignee)).await?))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewComment {
+    pub body: String,
+}
+
+pub async fn comment_finding(
+    State(app): State<App>,
+    Who(who): Who,
+    PathParams(id): PathParams<i64>,
+    Body(r): Body<NewComment>,
+) -> ApiResult<(StatusCode, Json<Comment>)> {
+    Ok((StatusCode::CREATED, Json(app.blocking(move |a| a.comment(&who, id, &r.body)).await?)))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkTriage {
+    /// The findings: a query, e.g. `finding.cve:CVE-2024-3094`.
+    pub q: String,
+    pub decision: TriageInput,
+    /// Only count what it would touch.
+    #[serde(default)]
+    pub preview: bool,
+}
+
+pub async fn bulk_triage(State(app): State<App>, Who(who): Who, Body(r): Body<BulkTriage>) -> ApiResult<Json<BulkOutcome>> {
+    if r.q.trim().is_empty() {
+        return Err(AppError::invalid("q", "a bulk decision needs a query (it would touch every open finding)").into());
+    }
+    Ok(Json(app.blocking(move |a| a.bulk_triage(&who, &r.q, &r.decision, r.preview)).await?))
+}
+
+pub async fn list_triage_rules(State(app): State<App>, Who(who): Who) -> ApiResult<Json<Vec<TriageRule>>> {
+    Ok(Json(app.blocking(move |a| a.triage_rules(&who)).await?))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTriageRule {
+    pub name: String,
+    pub q: String,
+    pub decision: TriageInput,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct AddedTriageRule {
+    pub rule: TriageRule,
+    /// Findings it set at once.
+    pub applied_now: usize,
+}
+
+pub async fn add_triage_rule(
+    State(app): State<App>,
+    Who(who): Who,
+    Body(r): Body<NewTriageRule>,
+) -> ApiResult<(StatusCode, Json<AddedTriageRule>)> {
+    if r.q.trim().is_empty() {
+        return Err(AppError::invalid("q", "a standing rule needs a query").into());
+    }
+    let (rule, ids) = app.blocking(move |a| a.add_triage_rule(&who, &r.name, &r.q, &r.decision)).await?;
+    Ok((StatusCode::CREATED, Json(AddedTriageRule { rule, applied_now: ids.len() })))
+}
+
+pub async fn delete_triage_rule(State(app): State<App>, Who(who): Who, PathParams(name): PathParams<String>) -> ApiResult<StatusCode> {
+    app.blocking(move |a| a.delete_triage_rule(&who, &name)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
