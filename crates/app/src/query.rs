@@ -160,3 +160,14 @@ impl App {
         Ok(self.store().read(|c| findings::asset(c, id))?)
     }
 }
+
+pub use tributary_store::repo::stats::{Bucket, Summary};
+
+impl App {
+    /// Open findings by severity, source and kind, and all by status: from the maintained
+    /// counts, not a scan.
+    pub fn summary(&self, who: &Principal) -> Result<Summary> {
+        who.require(Role::Viewer, "reading the summary")?;
+        Ok(self.store().read(tributary_store::repo::stats::summary)?)
+    }
+}

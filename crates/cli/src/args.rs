@@ -77,6 +77,8 @@ pub enum Command {
     /// One finding or asset in full.
     #[command(subcommand)]
     Show(ShowCommand),
+    /// Open findings by severity, source and kind; all findings by status.
+    Summary,
     /// Run the vendor simulators (Semgrep, Cortex XDR, Cortex Cloud) on one port.
     Sim(Box<SimArgs>),
     /// Connections to vendor tenants.

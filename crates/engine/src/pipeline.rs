@@ -840,6 +840,7 @@ impl Engine {
                     return Err(tributary_store::StoreError::Stopped(Fuses::stopped(&why)));
                 }
                 runs::finish(c, run_id, SyncStatus::Succeeded, None, &swept)?;
+                tributary_store::repo::stats::rebuild(c, integration_id)?;
                 let mut notes = notes;
                 for (rule, ids) in tributary_store::repo::triage::apply_standing(c)? {
                     notes.push(format!("triage rule {rule} set {} new findings", ids.len()));
@@ -884,6 +885,8 @@ impl Engine {
             .blocking(move |store| {
                 Ok(store.write(|c| {
                     runs::finish(c, run_id, SyncStatus::Failed, Some(&r2), &RunCounts::default())?;
+                    // Pages it committed changed findings: the counts follow them.
+                    tributary_store::repo::stats::rebuild(c, integration_id)?;
                     integrations::set_status(c, integration_id, status, Some(&r2))
                 })?)
             })

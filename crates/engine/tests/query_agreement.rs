@@ -30,6 +30,64 @@ const FIELDS: &[(&str, &[&str])] = &[
 ];
 const OPS: &[&str] = &[":", "=", "!=", ">", ">=", "<", "<="];
 
+/// The same decisions on both databases, so triage fields have something to match.
+fn triage_some(e: &tributary_engine::Engine) {
+    use tributary_core::model::TriageStatus;
+    use tributary_store::repo::triage::{Decision, set_matching};
+    let ctx = tributary_store::query::QueryContext { products: e.store.read(tributary_store::repo::maps::products).unwrap() };
+    let dialect = e.store.read(|c| Ok(c.dialect())).unwrap();
+    for (q, status, until) in [
+        ("finding.severity:high", TriageStatus::RiskAccepted, Some(4_102_444_800_000)),
+        ("finding.severity:low", TriageStatus::RiskAccepted, Some(1)),
+        ("finding.kind:code_weakness finding.severity:medium", TriageStatus::InProgress, None),
+    ] {
+        let compiled = tributary_store::query::compile(&tributary_core::query::parse(q).unwrap(), dialect, &ctx).unwrap();
+        let d = Decision { status, reason: Some("test".into()), until, assignee: Some("bob".into()) };
+        e.store.write(|c| set_matching(c, &compiled, &d, false)).unwrap();
+    }
+}
+
+/// Sample values for a registry field's type.
+fn samples(type_name: &str) -> Vec<String> {
+    if let Some(list) = type_name.strip_prefix("one of ") {
+        let mut v: Vec<String> = list.split(", ").map(str::to_string).collect();
+        v.push("*".into());
+        return v;
+    }
+    let v: &[&str] = match type_name {
+        "text" => &["web*", "*", "bob", "\"CVE-2017-10003\""],
+        "text (a product name)" => &["`Cortex XDR`", "`semgrep code`", "*", "other"],
+        "severity" => &["high", "info", "*"],
+        "number" => &["5", "0", "9.8"],
+        "whole number" => &["5", "1", "0"],
+        "group (source:NAME)" => &["(source:`Cortex XDR`)", "(source:Semgrep*)"],
+        t if t.starts_with("time") => &["30d", "2026-01-01", "2000-01-01T00:00:00Z"],
+        other => panic!("no sample values for type '{other}': add them here"),
+    };
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// Counts on both databases; both refuse alike or both count the same.
+fn agree(engines: &[tributary_engine::Engine], q: &str) -> Result<i64, String> {
+    let expr = tributary_core::query::parse(q).map_err(|e| format!("parse: {}", e.message))?;
+    let counts: Vec<Result<i64, String>> = engines
+        .iter()
+        .map(|e| {
+            let ctx = tributary_store::query::QueryContext { products: e.store.read(tributary_store::repo::maps::products).unwrap() };
+            let dialect = e.store.read(|c| Ok(c.dialect())).unwrap();
+            let compiled = tributary_store::query::compile(&expr, dialect, &ctx).map_err(|e| format!("refused: {}", e.message))?;
+            e.store.read(|c| tributary_store::query::count(c, &compiled)).map_err(|e| format!("database error: {e}"))
+        })
+        .collect();
+    for c in &counts {
+        if let Err(e) = c {
+            assert!(e.starts_with("refused:"), "{q}: {e}");
+        }
+    }
+    assert_eq!(counts[0], counts[1], "{q}: SQLite and PostgreSQL disagree");
+    counts[0].clone()
+}
+
 /// A deterministic stream of small pseudo-random numbers.
 struct Lcg(u64);
 impl Lcg {
@@ -69,6 +127,7 @@ fn sqlite_and_postgres_count_the_same_for_generated_queries() {
             e.add_integration(semgrep("sg", &sim, json!({"auto_map_future": true})), "test").await.unwrap();
             sync(&e, "xdr", false).await.unwrap();
             sync(&e, "sg", false).await.unwrap();
+            sb(|| triage_some(&e));
             out.push(e);
         }
         sim.stop().await;
@@ -109,6 +168,30 @@ fn sqlite_and_postgres_count_the_same_for_generated_queries() {
         }
     }
     assert!(ran > 150, "most generated queries ran: {ran} ran, {refused} refused");
+    // Every field of the registry with every operator it allows, on both databases.
+    let mut matched_some = 0;
+    for f in tributary_store::query::FIELDS {
+        let mut ran_field = 0;
+        for op in f.operators().split(' ') {
+            for v in samples(&f.type_name()) {
+                let q = format!("{}{op}{v}", f.name);
+                match agree(&engines, &q) {
+                    Ok(n) => {
+                        ran_field += 1;
+                        if n > 0 {
+                            matched_some += 1;
+                        }
+                    }
+                    Err(e) => assert!(v == "*" && op != ":" || e.contains("is not") || e.contains("compares with"), "{q}: {e}"),
+                }
+            }
+        }
+        assert!(ran_field > 0, "{}: no operator and value ran", f.name);
+    }
+    assert!(matched_some > 40, "registry queries match data: {matched_some}");
+    assert!(agree(&engines, "finding.triage:risk_accepted").unwrap() > 0, "unexpired acceptances match");
+    assert!(agree(&engines, "finding.severity:low finding.triage:none").unwrap() > 0, "an expired acceptance reads as none");
+    assert_eq!(agree(&engines, "finding.severity:low finding.triage:risk_accepted").unwrap(), 0, "an expired acceptance is no acceptance");
     // The widest query accepted (256 terms, attribute terms included) and a long wildcard
     // run on both databases without a database error.
     let wide = (0..256).map(|i| format!("asset.hostName!=h{i}")).collect::<Vec<_>>().join(" AND ");

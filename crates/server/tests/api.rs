@@ -128,6 +128,16 @@ tributary_store::backend_tests! {
             assert_eq!(count(&s, "finding.severity:critical finding.triage:false_positive").await, critical);
             // Keyset pages cover the open findings exactly once, in order.
             let total = count(&s, "finding.vendorProductName:*").await;
+            // The maintained counts agree with counting.
+            let summary = s.get("/api/v1/summary", &s.viewer).await;
+            assert_eq!(summary["open"].as_i64(), Some(total), "{summary}");
+            let by_sev: i64 = summary["by_severity"].as_array().unwrap().iter().map(|b| b["count"].as_i64().unwrap()).sum();
+            assert_eq!(by_sev, total);
+            assert_eq!(summary["by_severity"][0]["key"], "critical");
+            assert_eq!(
+                summary["by_severity"][0]["count"].as_i64(),
+                Some(count(&s, "finding.severity:critical").await)
+            );
             let mut seen = std::collections::HashSet::new();
             let mut last: Option<(i64, i64)> = None;
             let mut cursor = String::new();

@@ -44,6 +44,11 @@ pub const UPGRADES: &[Upgrade] = &[
         v.push(format!("ALTER TABLE api_tokens ADD COLUMN {}", schema::column_sql(&schema::API_TOKEN_REVOKED_AT, d)));
         v.extend(schema::table_ddl(&schema::FINDING_COMMENTS, d));
         v.extend(schema::table_ddl(&schema::TRIAGE_RULES, d));
+        v.extend(schema::table_ddl(&schema::FINDING_STATS, d));
+        v.push(crate::repo::stats::REBUILD_ALL.to_string());
+        v.push(schema::create_index_sql(&schema::FINDINGS, &schema::FINDINGS_OPEN_SEVERITY));
+        v.push(schema::create_index_sql(&schema::FINDINGS, &schema::FINDINGS_CVE));
+        v.push(schema::create_index_sql(&schema::ASSETS, &schema::ASSETS_NAME_LOWER));
         v
     }),
 ];

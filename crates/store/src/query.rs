@@ -43,6 +43,8 @@ enum Kind {
     Enum(&'static str, &'static [&'static str]),
     Severity(&'static str),
     Number(&'static str),
+    /// A whole number (ids): bound as an integer, which PostgreSQL's BIGINT needs.
+    Id(&'static str),
     Time(&'static str),
     /// A JSON attribute path under a column.
     Json(&'static str),
@@ -78,7 +80,7 @@ const fn f(name: &'static str, aliases: &'static [&'static str], kind: Kind, api
 pub const FIELDS: &[Field] = &[
     f("asset.type", &["asset.kind"], Kind::Enum("a.kind", ASSET_KINDS), "kind", "Asset kind: host, repository, package, cloud_resource."),
     f("asset.name", &[], Kind::Text("a.name"), "name", "Display name (host name, repository path, package purl)."),
-    f("asset.id", &[], Kind::Number("a.id"), "id", "Tributary's asset id."),
+    f("asset.id", &[], Kind::Id("a.id"), "id", "Tributary's asset id."),
     f("asset.identity", &[], Kind::Text("a.identity"), "identity", "The identifier the asset was matched on (kind:value)."),
     f("asset.matchedRule", &[], Kind::Text("a.matched_rule"), "matched_rule", "The identification rule that matched it."),
     f("asset.firstSeen", &[], Kind::Time("a.first_seen"), "first_seen", "First time any source reported it."),
@@ -123,7 +125,7 @@ pub const FIELDS: &[Field] = &[
     f("finding.cve", &["finding.cveId"], Kind::Text("f.cve"), "cve", "CVE id (vulnerabilities)."),
     f("finding.title", &["finding.name"], Kind::Text("f.title"), "title", "Title; * wildcards search within it."),
     f("finding.externalId", &["finding.externalFindingId"], Kind::Text("f.external_id"), "external_id", "The vendor's id for it."),
-    f("finding.id", &[], Kind::Number("f.id"), "id", "Tributary's finding id."),
+    f("finding.id", &[], Kind::Id("f.id"), "id", "Tributary's finding id."),
     f("finding.cvssScore", &[], Kind::Number("f.cvss_score"), "cvss_score", "CVSS base score, 0-10."),
     f("finding.sourceRiskScore", &[], Kind::Number("f.source_score"), "source_score", "The vendor's own risk score."),
     f("finding.firstSeen", &[], Kind::Time("f.first_seen"), "first_seen", "First time it was reported."),
@@ -141,6 +143,7 @@ impl Field {
             Kind::Triage => format!("one of {}", TRIAGES.join(", ")),
             Kind::Severity(_) => "severity".into(),
             Kind::Number(_) => "number".into(),
+            Kind::Id(_) => "whole number".into(),
             Kind::Time(_) => "time (RFC 3339, a date, or an age like 30d)".into(),
             Kind::Json(_) => "attribute".into(),
             Kind::Inventory => "group (source:NAME)".into(),
@@ -159,7 +162,14 @@ impl Field {
     /// The storage column (`table.column`), or how it is stored when not one column.
     pub fn column(&self) -> &'static str {
         match self.kind {
-            Kind::Text(c) | Kind::Product(c) | Kind::Enum(c, _) | Kind::Severity(c) | Kind::Number(c) | Kind::Time(c) | Kind::Json(c) => c,
+            Kind::Text(c)
+            | Kind::Product(c)
+            | Kind::Enum(c, _)
+            | Kind::Severity(c)
+            | Kind::Number(c)
+            | Kind::Id(c)
+            | Kind::Time(c)
+            | Kind::Json(c) => c,
             Kind::Triage => "f.triage, f.triage_until",
             Kind::Inventory => "asset_sources",
         }
@@ -343,6 +353,11 @@ impl Builder<'_> {
                 let col = self.col(c);
                 format!("LOWER({col}) LIKE LOWER({}) ESCAPE '\\'", self.bind(Value::Text(like_pattern(&v))))
             }
+            // Stored upper case (CVE ids): an exact match reads the column's index.
+            Op::Match | Op::Eq if upper => {
+                let col = self.col(c);
+                format!("{col} = {}", self.bind(Value::Text(v)))
+            }
             Op::Match | Op::Eq => {
                 let col = self.col(c);
                 format!("LOWER({col}) = LOWER({})", self.bind(Value::Text(v)))
@@ -405,6 +420,10 @@ impl Builder<'_> {
                     .filter(|n: &f64| n.is_finite())
                     .ok_or_else(|| err(format!("'{}' is not a number", lit.text), lit.span))?;
                 Ok(format!("{col} {} {}", cmp_sql(op), self.bind(Value::Real(n))))
+            }
+            Kind::Id(col) => {
+                let n: i64 = lit.text.parse().map_err(|_| err(format!("'{}' is not a whole number", lit.text), lit.span))?;
+                Ok(format!("{col} {} {}", cmp_sql(op), self.bind(Value::Int(n))))
             }
             Kind::Time(col) => {
                 let ms = parse_time(&lit.text)
@@ -616,6 +635,28 @@ pub fn page(
     after: Option<&Cursor>,
     limit: i64,
 ) -> Result<(Vec<serde_json::Value>, Option<Cursor>)> {
+    let limit = limit.max(1);
+    let (sql, bound) = page_sql(c, sort, after, limit);
+    let params: Vec<Param<'_>> = bound.iter().map(param).collect();
+    let mut rows = conn.query(&sql, &params)?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let sort_index = columns(c.entity).iter().position(|k| *k == sort.key).unwrap_or(0);
+    let next = match (more, rows.last()) {
+        (true, Some(last)) => {
+            let id = match last.0.first() {
+                Some(Value::Int(i)) => *i,
+                _ => 0,
+            };
+            Some((last.0.get(sort_index).cloned().unwrap_or(Value::Null), id))
+        }
+        _ => None,
+    };
+    Ok((rows.into_iter().map(|row| row_json(c.entity, row)).collect(), next))
+}
+
+/// The SQL of a [`page`] and its parameters (also what [`explain`] shows).
+fn page_sql(c: &Compiled, sort: Sort, after: Option<&Cursor>, limit: i64) -> (String, Vec<Value>) {
     let agg = match c.dialect {
         Dialect::Sqlite => "group_concat(s.source, ',')",
         Dialect::Postgres => "string_agg(s.source, ',')",
@@ -648,45 +689,55 @@ pub fn page(
         }
     }
     let order = if sort.col == id { format!("{id} {dir}") } else { format!("{} {dir}, {id} {dir}", sort.col) };
-    let limit = limit.max(1);
     // One row more than asked says whether another page exists.
     let sql = format!("{select} {} WHERE {condition} ORDER BY {order} LIMIT {}", from(c), limit + 1);
-    let params: Vec<Param<'_>> = bound.iter().map(param).collect();
-    let mut rows = conn.query(&sql, &params)?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let sort_index = columns(c.entity).iter().position(|k| *k == sort.key).unwrap_or(0);
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => {
-            let id = match last.0.first() {
-                Some(Value::Int(i)) => *i,
-                _ => 0,
-            };
-            Some((last.0.get(sort_index).cloned().unwrap_or(Value::Null), id))
-        }
-        _ => None,
-    };
-    let cols = columns(c.entity);
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let mut m = serde_json::Map::new();
-        for (name, v) in cols.iter().zip(row.0) {
-            let j = match v {
-                Value::Null => serde_json::Value::Null,
-                Value::Int(n) if c.entity == Entity::Finding && *name == "severity" => {
-                    serde_json::Value::String(Severity::from_ocsf_id(n).map(|s| s.as_str().to_string()).unwrap_or_default())
-                }
-                Value::Int(n) if name.ends_with("_seen") => serde_json::Value::String(tributary_core::time::to_rfc3339(n)),
-                Value::Int(n) => n.into(),
-                Value::Real(r) => r.into(),
-                Value::Text(t) => t.into(),
-                Value::Blob(_) => serde_json::Value::Null,
-            };
-            m.insert((*name).to_string(), j);
-        }
-        out.push(serde_json::Value::Object(m));
+    (sql, bound)
+}
+
+fn row_json(entity: Entity, row: crate::value::Row) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    for (name, v) in columns(entity).iter().zip(row.0) {
+        let j = match v {
+            Value::Null => serde_json::Value::Null,
+            Value::Int(n) if entity == Entity::Finding && *name == "severity" => {
+                serde_json::Value::String(Severity::from_ocsf_id(n).map(|s| s.as_str().to_string()).unwrap_or_default())
+            }
+            Value::Int(n) if name.ends_with("_seen") => serde_json::Value::String(tributary_core::time::to_rfc3339(n)),
+            Value::Int(n) => n.into(),
+            Value::Real(r) => r.into(),
+            Value::Text(t) => t.into(),
+            Value::Blob(_) => serde_json::Value::Null,
+        };
+        m.insert((*name).to_string(), j);
     }
-    Ok((out, next))
+    serde_json::Value::Object(m)
+}
+
+/// The database's plan for a [`page`] (`sort` given) or a count: SQLite's
+/// `EXPLAIN QUERY PLAN`, PostgreSQL's `EXPLAIN`. The benchmarks print it beside timings.
+pub fn explain(conn: &mut dyn Conn, c: &Compiled, sort: Option<Sort>, limit: i64) -> Result<Vec<String>> {
+    let (sql, bound) = match sort {
+        Some(s) => page_sql(c, s, None, limit),
+        None => (format!("SELECT COUNT(*) {} WHERE {}", from(c), c.condition), c.params.clone()),
+    };
+    let prefix = match c.dialect {
+        Dialect::Sqlite => "EXPLAIN QUERY PLAN ",
+        Dialect::Postgres => "EXPLAIN ",
+    };
+    let params: Vec<Param<'_>> = bound.iter().map(param).collect();
+    let rows = conn.query(&format!("{prefix}{sql}"), &params)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            r.0.into_iter()
+                .filter_map(|v| match v {
+                    Value::Text(t) => Some(t),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect())
 }
 
 /// `SELECT f.id …` of the findings a query matches, for `UPDATE … WHERE id IN (…)`; its

@@ -276,7 +276,7 @@ pub const ASSETS: Table = bulk_table(
         int_nn("created_at"),
         int_nn("updated_at"),
     ],
-    &[idx("assets_kind", &["kind"]), idx("assets_name", &["name"])],
+    &[idx("assets_kind", &["kind"]), idx("assets_name", &["name"]), ASSETS_NAME_LOWER],
 );
 
 pub const ASSET_IDENTIFIERS: Table = Table {
@@ -356,6 +356,18 @@ pub const FINDING_COMMENTS: Table = table(
     &[id(), int_nn("finding_id"), text_nn("author"), text_nn("body"), int_nn("created_at")],
     &[idx("finding_comments_finding", &["finding_id"])],
 );
+
+/// Open/closed counts per integration, product, kind, severity and status (schema 4):
+/// a maintained aggregate, rebuilt for an integration at the end of each of its runs, so
+/// a dashboard's counts read a few hundred rows instead of scanning every finding.
+pub const FINDING_STATS: Table = Table {
+    name: "finding_stats",
+    cols: &[int_nn("integration_id"), text_nn("product"), text_nn("kind"), int_nn("severity"), text_nn("status"), int_nn("n")],
+    pk: &["integration_id", "product", "kind", "severity", "status"],
+    indexes: &[],
+    without_rowid: true,
+    id_block: 1,
+};
 
 /// Standing triage rules (schema 4): a query and the decision findings matching it get
 /// when they arrive untriaged.
@@ -437,8 +449,22 @@ pub const FINDINGS: Table = bulk_table(
     // key is local to the asset, so a first load appends; (product, status) serves
     // vendorProductName queries and the end-of-sync sweep; repo_asset_id serves the
     // per-project reconcile of a Semgrep delta.
-    &[uniq("findings_key", &["asset_id", "fkey"]), idx("findings_product_status", &["product", "status"]), FINDINGS_REPO],
+    &[
+        uniq("findings_key", &["asset_id", "fkey"]),
+        idx("findings_product_status", &["product", "status"]),
+        FINDINGS_REPO,
+        FINDINGS_OPEN_SEVERITY,
+        FINDINGS_CVE,
+    ],
 );
+
+/// Lists in the default order (most severe first, newest id first) and severity filters
+/// read this index in order and stop at a page (schema 4).
+pub const FINDINGS_OPEN_SEVERITY: Index = idx("findings_status_severity", &["status", "severity", "id"]);
+/// A CVE across every asset (schema 4).
+pub const FINDINGS_CVE: Index = idx("findings_cve", &["cve"]);
+/// Case-insensitive name lookups (`asset.name:web-01`) (schema 4).
+pub const ASSETS_NAME_LOWER: Index = idx("assets_name_lower", &["LOWER(name)"]);
 
 pub const ISSUES: Table = table(
     "issues",
@@ -502,6 +528,7 @@ pub const TABLES: &[&Table] = &[
     &SCOPES,
     &FINDING_COMMENTS,
     &TRIAGE_RULES,
+    &FINDING_STATS,
 ];
 
 fn sql_type(ty: Ty, d: Dialect) -> &'static str {

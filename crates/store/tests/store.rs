@@ -52,6 +52,10 @@ tributary_store::backend_tests! {
                 c.batch_execute("ALTER TABLE api_tokens DROP COLUMN revoked_at")?;
                 c.batch_execute("DROP TABLE finding_comments")?;
                 c.batch_execute("DROP TABLE triage_rules")?;
+                c.batch_execute("DROP TABLE finding_stats")?;
+                for i in ["findings_status_severity", "findings_cve", "assets_name_lower"] {
+                    c.batch_execute(&format!("DROP INDEX {i}"))?;
+                }
                 c.execute(
                     "INSERT INTO raw_records (integration_id, stream, record_key, chash, body, fetched_at) VALUES (1, 's', 'k', 7, ?, 1)",
                     params![lz4_flex::compress_prepend_size(br#"{"old":true}"#).as_slice()],

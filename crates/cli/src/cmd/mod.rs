@@ -61,6 +61,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Token(c) => user::token(&ctx, c),
         Command::Triage(c) => triage::run(&ctx, c),
         Command::Show(c) => show::run(&ctx, c),
+        Command::Summary => show::summary(&ctx),
         Command::Sim(a) => sim::run(*a),
         Command::Integration(c) => integration::run(&ctx, c),
         Command::Map(c) => map::run(&ctx, c),

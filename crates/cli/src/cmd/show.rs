@@ -14,3 +14,17 @@ pub fn run(ctx: &Ctx, cmd: ShowCommand) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
 }
+
+/// `tributary summary`.
+pub fn summary(ctx: &Ctx) -> Result<()> {
+    let s = ctx.app()?.summary(&ctx.who())?;
+    let mut t = crate::output::Tabular::new(&["by", "value", "findings"]);
+    t.row(vec!["open".into(), "all".into(), s.open.to_string()], serde_json::json!({"by": "open", "value": "all", "findings": s.open}));
+    for (by, list) in [("severity", &s.by_severity), ("source", &s.by_source), ("kind", &s.by_kind), ("status", &s.by_status)] {
+        for b in list {
+            t.row(vec![by.into(), b.key.clone(), b.count.to_string()], serde_json::json!({"by": by, "value": b.key, "findings": b.count}));
+        }
+    }
+    t.print(ctx.format);
+    Ok(())
+}

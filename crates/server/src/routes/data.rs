@@ -15,6 +15,10 @@ pub async fn list_fields(Who(_who): Who) -> Json<Vec<FieldInfo>> {
     Json(tributary_app::query::fields())
 }
 
+pub async fn summary(State(app): State<App>, Who(who): Who) -> ApiResult<Json<tributary_app::query::Summary>> {
+    Ok(Json(app.blocking(move |a| a.summary(&who)).await?))
+}
+
 #[derive(Deserialize)]
 pub struct CountParams {
     #[serde(default)]

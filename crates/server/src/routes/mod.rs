@@ -96,6 +96,7 @@ pub fn api(app: App) -> Api {
         .route(Method::PUT, "/api/v1/identification-rules/{kind}", op!("setIdentificationRules", "profiles", N, "Set the identifier order of an asset kind.", &[("kind", In::Path, "string", true, "host, repository, package, cloud_resource.")], Some(schema::<RuleOrder>), (200, Some(schema::<Vec<IdentificationRule>>))), put(set_rules))
         // Data.
         .route(Method::GET, "/api/v1/fields", op!("listFields", "data", V, "The query language's fields.", &[], None, (200, Some(schema::<Vec<FieldInfo>>))), get(list_fields))
+        .route(Method::GET, "/api/v1/summary", op!("summary", "data", V, "Open findings by severity, source and kind, and all findings by status (maintained counts: instant at any size).", &[], None, (200, Some(schema::<tributary_app::query::Summary>))), get(summary))
         .route(Method::GET, "/api/v1/count", op!("count", "data", V, "How many assets or findings a query matches.", &[("q", In::Query, "string", true, "The query.")], None, (200, Some(schema::<Count>))), get(count))
         .route(Method::GET, "/api/v1/assets", op!("listAssets", "data", V, "Assets, filtered by a query, keyset-paged.", LIST, None, (200, Some(schema::<Page>))), get(list_assets))
         .route(Method::GET, "/api/v1/assets/{id}", op!("getAsset", "data", V, "An asset with its sources and their records.", &[ID], None, (200, Some(schema::<AssetDetail>))), get(get_asset))

@@ -10,6 +10,7 @@ pub mod raw;
 pub mod rules;
 pub mod runs;
 pub mod scopes;
+pub mod stats;
 pub mod triage;
 pub mod users;
 
