@@ -171,3 +171,16 @@ impl App {
         Ok(self.store().read(tributary_store::repo::stats::summary)?)
     }
 }
+
+/// The field table of docs/query.md (Markdown), from the registry.
+pub fn fields_markdown() -> String {
+    let mut out = String::from("| field | type | operators | meaning |\n|---|---|---|---|\n");
+    for f in fields() {
+        let mut name = format!("`{}`", f.name);
+        for a in f.aliases {
+            name.push_str(&format!(" (`{a}`)"));
+        }
+        out.push_str(&format!("| {name} | {} | `{}` | {} |\n", f.type_name, f.operators, f.description.replace('|', "\\|")));
+    }
+    out
+}

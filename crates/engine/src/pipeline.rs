@@ -140,6 +140,9 @@ pub trait Progress: Send + Sync {
     fn committed(&self, _counts: &RunCounts) {}
 }
 
+/// Rows a run must add or close before the planner's statistics are refreshed.
+pub const ANALYZE_AFTER: i64 = 10_000;
+
 pub struct NoProgress;
 impl Progress for NoProgress {}
 
@@ -798,6 +801,20 @@ impl Engine {
     /// Sweeps (unless the writer already did, in `swept`), records the run and the
     /// integration's status, and commits the delta watermark.
     async fn succeed(&self, end: RunEnd, maps: &RunMaps, swept: Option<RunCounts>, notes: Vec<String>) -> Result<SyncRun> {
+        let run = self.succeed_inner(end, maps, swept, notes).await?;
+        // A run that changed many rows refreshes the planner's statistics, so queries keep
+        // choosing the right index as the tenant grows (bench/RESULTS.md: without them a
+        // host's findings took 2 s instead of 2 ms).
+        let k = run.counts;
+        if k.created + k.closed + k.assets_created >= ANALYZE_AFTER
+            && let Err(e) = self.blocking(|s| Ok(s.analyze()?)).await
+        {
+            tracing::warn!(message = "Refreshing query statistics failed.", error = %e);
+        }
+        Ok(run)
+    }
+
+    async fn succeed_inner(&self, end: RunEnd, maps: &RunMaps, swept: Option<RunCounts>, notes: Vec<String>) -> Result<SyncRun> {
         let RunEnd { integration_id, kind, run_id, mode, scope, initial, reconciled, totals, fuses } = end;
         let products = maps.products(kind);
         let streams: Vec<String> = maps.by_stream.keys().cloned().collect();

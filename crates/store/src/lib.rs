@@ -237,6 +237,15 @@ impl Store {
 
     /// SQLite: copies the whole WAL into the database and truncates it, now (the
     /// background checkpointer does this lazily). PostgreSQL: nothing to do.
+    /// Refreshes the query planner's statistics (SQLite `ANALYZE`, under a second at 2.6 M
+    /// findings; PostgreSQL `ANALYZE` of the big tables, which samples).
+    pub fn analyze(&self) -> Result<()> {
+        self.write(|c| match c.dialect() {
+            Dialect::Sqlite => c.batch_execute("ANALYZE"),
+            Dialect::Postgres => c.batch_execute("ANALYZE findings, assets, asset_sources, asset_identifiers"),
+        })
+    }
+
     /// Waits while the background checkpointer holds the checkpoint lock (it answers
     /// "busy" rather than queueing).
     pub fn checkpoint(&self) -> Result<()> {

@@ -33,6 +33,11 @@ pub struct Compiled {
     pub condition: String,
     pub params: Vec<Value>,
     dialect: Dialect,
+    /// It names an asset field: findings need their asset joined.
+    uses_asset: bool,
+    /// It names only columns `finding_stats` keeps (product, kind, severity, status): a
+    /// count can read the maintained counts instead of the findings.
+    stats_ok: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -219,6 +224,8 @@ struct Builder<'a> {
     params: Vec<Value>,
     entity: Entity,
     names_status: bool,
+    uses_asset: bool,
+    stats_ok: bool,
 }
 
 fn err(message: impl Into<String>, span: Span) -> QueryError {
@@ -301,6 +308,8 @@ impl Builder<'_> {
             (None, None) => return Err(err("a value needs a field", Span { start: 0, end: 0 })),
         };
         if path == "inventory.source" || path == "inventory.active" {
+            self.uses_asset = true;
+            self.stats_ok = false;
             return self.inventory_field(&path, t, span);
         }
         let Some((kind, json_path)) = field(&path) else {
@@ -312,6 +321,12 @@ impl Builder<'_> {
         }
         if path == "finding.status" {
             self.names_status = true;
+        }
+        if path.starts_with("asset.") {
+            self.uses_asset = true;
+        }
+        if !matches!(kind, Kind::Product("f.product") | Kind::Enum("f.kind" | "f.status", _) | Kind::Severity("f.severity")) {
+            self.stats_ok = false;
         }
         match &t.value {
             TermValue::Group(inner) => {
@@ -512,13 +527,21 @@ pub fn all(entity: Entity, dialect: Dialect) -> Compiled {
         Entity::Asset => "1 = 1",
         Entity::Finding => "f.status = 'open'",
     };
-    Compiled { entity, condition: condition.into(), params: Vec::new(), dialect }
+    Compiled { entity, condition: condition.into(), params: Vec::new(), dialect, uses_asset: false, stats_ok: true }
 }
 
 /// [`compile`] for a given entity: a findings list filtered by asset fields is about
 /// findings; an assets list refuses finding fields.
 pub fn compile_as(e: &Expr, dialect: Dialect, ctx: &QueryContext, entity: Option<Entity>) -> Result<Compiled, QueryError> {
-    let mut b = Builder { dialect, ctx, params: Vec::new(), entity: entity.unwrap_or(Entity::Asset), names_status: false };
+    let mut b = Builder {
+        dialect,
+        ctx,
+        params: Vec::new(),
+        entity: entity.unwrap_or(Entity::Asset),
+        names_status: false,
+        uses_asset: false,
+        stats_ok: true,
+    };
     let mut condition = b.expr(e, None)?;
     if entity == Some(Entity::Asset) && b.entity == Entity::Finding {
         return Err(err("this lists assets; finding fields filter findings (use the findings list)", Span { start: 0, end: 0 }));
@@ -526,10 +549,21 @@ pub fn compile_as(e: &Expr, dialect: Dialect, ctx: &QueryContext, entity: Option
     if b.entity == Entity::Finding && !b.names_status {
         condition = format!("f.status = 'open' AND {condition}");
     }
-    Ok(Compiled { entity: b.entity, condition, params: b.params, dialect })
+    Ok(Compiled { entity: b.entity, condition, params: b.params, dialect, uses_asset: b.uses_asset, stats_ok: b.stats_ok })
 }
 
+/// The `FROM` of a count or id list: findings join their assets only when the query
+/// names an asset field (the join costs a lookup per finding).
 fn from(c: &Compiled) -> &'static str {
+    match c.entity {
+        Entity::Asset => "FROM assets a",
+        Entity::Finding if c.uses_asset => "FROM findings f JOIN assets a ON a.id = f.asset_id",
+        Entity::Finding => "FROM findings f",
+    }
+}
+
+/// The `FROM` of a page: a finding shows its asset's name.
+fn from_page(c: &Compiled) -> &'static str {
     match c.entity {
         Entity::Asset => "FROM assets a",
         Entity::Finding => "FROM findings f JOIN assets a ON a.id = f.asset_id",
@@ -550,8 +584,17 @@ fn params(c: &Compiled) -> Vec<Param<'_>> {
     c.params.iter().map(param).collect()
 }
 
+/// How many rows match. A findings query over product, kind, severity and status only
+/// reads the maintained counts (`finding_stats`, as of each integration's last run).
 pub fn count(conn: &mut dyn Conn, c: &Compiled) -> Result<i64> {
-    conn.scalar(&format!("SELECT COUNT(*) {} WHERE {}", from(c), c.condition), &params(c))
+    conn.scalar(&count_sql(c), &params(c))
+}
+
+fn count_sql(c: &Compiled) -> String {
+    if c.entity == Entity::Finding && c.stats_ok {
+        return format!("SELECT CAST(COALESCE(SUM(f.n), 0) AS BIGINT) FROM finding_stats f WHERE {}", c.condition);
+    }
+    format!("SELECT COUNT(*) {} WHERE {}", from(c), c.condition)
 }
 
 /// Result columns, per entity: the `api` names of [`FIELDS`] results carry.
@@ -690,7 +733,7 @@ fn page_sql(c: &Compiled, sort: Sort, after: Option<&Cursor>, limit: i64) -> (St
     }
     let order = if sort.col == id { format!("{id} {dir}") } else { format!("{} {dir}, {id} {dir}", sort.col) };
     // One row more than asked says whether another page exists.
-    let sql = format!("{select} {} WHERE {condition} ORDER BY {order} LIMIT {}", from(c), limit + 1);
+    let sql = format!("{select} {} WHERE {condition} ORDER BY {order} LIMIT {}", from_page(c), limit + 1);
     (sql, bound)
 }
 
@@ -718,7 +761,7 @@ fn row_json(entity: Entity, row: crate::value::Row) -> serde_json::Value {
 pub fn explain(conn: &mut dyn Conn, c: &Compiled, sort: Option<Sort>, limit: i64) -> Result<Vec<String>> {
     let (sql, bound) = match sort {
         Some(s) => page_sql(c, s, None, limit),
-        None => (format!("SELECT COUNT(*) {} WHERE {}", from(c), c.condition), c.params.clone()),
+        None => (count_sql(c), c.params.clone()),
     };
     let prefix = match c.dialect {
         Dialect::Sqlite => "EXPLAIN QUERY PLAN ",

@@ -2,6 +2,7 @@
 //! in the same run, and peak RSS; record the output in bench/RESULTS.md.
 
 mod phases;
+mod read;
 mod semgrep;
 mod sim;
 mod store;
@@ -32,6 +33,9 @@ pub enum Bench {
     /// (internal) one measured phase of `bench semgrep` in its own process.
     #[command(hide = true)]
     SemgrepChild(semgrep::ChildArgs),
+    /// Reads over the reference tenant (2.7 M findings): ten typical queries (p95) with
+    /// their plans, and GET /api/v1/findings?limit=100 under 32 connections.
+    Read(read::Args),
 }
 
 pub fn run(b: Bench) -> Result<()> {
@@ -44,6 +48,7 @@ pub fn run(b: Bench) -> Result<()> {
         Bench::XdrChild(a) => xdr::child(a),
         Bench::Semgrep(a) => semgrep::run(a),
         Bench::SemgrepChild(a) => semgrep::child(a),
+        Bench::Read(a) => read::run(a),
     }
 }
 
