@@ -9,6 +9,7 @@ use tributary_engine::integrations::NewIntegration;
 use tributary_store::repo::{integrations, runs};
 
 pub use tributary_connectors::cortex_xdr::{SecurityLevel, XdrConfig};
+pub use tributary_connectors::http::HttpSettings;
 pub use tributary_connectors::semgrep::SemgrepConfig;
 
 use crate::{App, AppError, Principal, Result};
@@ -45,6 +46,29 @@ impl ConnectorSettings {
             other => Err(AppError::invalid("kind", format!("unknown connector '{other}' (known: cortex-xdr, semgrep)"))),
         }
     }
+}
+
+/// A kind of integration: what it reads, and the JSON Schema of its settings (what the
+/// API's `config` takes; forms are built from it).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct ConnectorInfo {
+    pub kind: &'static str,
+    pub product: &'static str,
+    pub streams: Vec<&'static str>,
+    pub config_schema: serde_json::Value,
+}
+
+/// The connectors an integration can be added for.
+pub fn connectors() -> Vec<ConnectorInfo> {
+    tributary_connectors::CONNECTORS
+        .iter()
+        .map(|k| ConnectorInfo {
+            kind: k.name,
+            product: k.product,
+            streams: k.streams.iter().map(|s| s.name).collect(),
+            config_schema: (k.config_schema)(),
+        })
+        .collect()
 }
 
 /// An integration to add.

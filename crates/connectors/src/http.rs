@@ -42,6 +42,41 @@ pub struct ClientOptions {
     pub retry: RetryPolicy,
 }
 
+/// The HTTP settings every connector takes, flattened into its config: how fast, how
+/// patient, how persistent. Absent: the defaults.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct HttpSettings {
+    /// Requests per second at most (default: unlimited, the vendor's 429s pace us).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<f64>,
+    /// Attempts per request before giving up, 1-20 (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_attempts: Option<u32>,
+    /// First retry delay in ms, doubling each time, at most 60,000 (default 500).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_base_ms: Option<u64>,
+    /// Seconds a whole request may take, 1-3,600 (default 120).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
+}
+
+impl HttpSettings {
+    /// The client options these settings ask for (out-of-range values are clamped).
+    pub fn client_options(&self) -> ClientOptions {
+        let mut o = ClientOptions { rate_limit: self.rate_limit.filter(|r| *r > 0.0 && r.is_finite()), ..ClientOptions::default() };
+        if let Some(n) = self.retry_attempts {
+            o.retry.max_attempts = n.clamp(1, 20);
+        }
+        if let Some(ms) = self.retry_base_ms {
+            o.retry.base_delay = Duration::from_millis(ms.min(60_000));
+        }
+        if let Some(s) = self.timeout_secs {
+            o.timeout = Duration::from_secs(s.clamp(1, 3_600));
+        }
+        o
+    }
+}
+
 impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {

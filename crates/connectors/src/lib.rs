@@ -164,9 +164,30 @@ pub struct Settings {
 /// Settings after validation: the normalized base URL and config.
 pub type ValidSettings = (String, serde_json::Value);
 
-/// A connector's config object as its typed struct.
-pub(crate) fn parse_config<T: serde::de::DeserializeOwned>(config: &serde_json::Value) -> Result<T, ConnectorError> {
+/// A connector's config object as its typed struct. Keys the struct (with its flattened
+/// HTTP settings) does not know are refused by name: a typo must not be ignored. (serde's
+/// `deny_unknown_fields` does not work with `flatten`; the schema lists every key.)
+pub(crate) fn parse_config<T: serde::de::DeserializeOwned + schemars::JsonSchema>(config: &serde_json::Value) -> Result<T, ConnectorError> {
+    if let Some(obj) = config.as_object() {
+        let known = config_keys::<T>();
+        if let Some(k) = obj.keys().find(|k| !known.iter().any(|x| x == *k)) {
+            return Err(ConnectorError::Config(format!("unknown setting '{k}' (known: {})", known.join(", "))));
+        }
+    } else if !config.is_null() {
+        return Err(ConnectorError::Config("the settings must be a JSON object".into()));
+    }
     T::deserialize(config).map_err(|e| ConnectorError::Config(e.to_string()))
+}
+
+/// The keys a config struct takes, from its schema.
+fn config_keys<T: schemars::JsonSchema>() -> Vec<String> {
+    let schema = schemars::schema_for!(T);
+    schema.get("properties").and_then(|p| p.as_object()).map(|p| p.keys().cloned().collect()).unwrap_or_default()
+}
+
+/// A config struct's JSON Schema, for API clients and forms.
+pub fn config_schema<T: schemars::JsonSchema>() -> serde_json::Value {
+    schemars::schema_for!(T).to_value()
 }
 
 /// A typed config back to the JSON stored with the integration.
@@ -195,6 +216,8 @@ pub struct ConnectorKind {
     /// Checks settings and returns them normalized (base URL, config), before any request.
     pub validate: fn(base_url: &str, config: &serde_json::Value) -> Result<ValidSettings, ConnectorError>,
     pub build: fn(Settings) -> Result<Box<dyn Connector>, ConnectorError>,
+    /// The JSON Schema of its settings (what `validate` accepts as `config`).
+    pub config_schema: fn() -> serde_json::Value,
 }
 
 /// Every connector, in one place.

@@ -1,7 +1,7 @@
 //! Adding and testing integrations, and building connectors from stored ones.
 
 use serde_json::Value;
-use tributary_connectors::http::ClientOptions;
+use tributary_connectors::http::{ClientOptions, HttpSettings};
 use tributary_connectors::{Connector, ConnectorKind, Settings, TestReport};
 use tributary_core::model::{Integration, IntegrationStatus, Schedule};
 use tributary_core::secret::Secret;
@@ -16,17 +16,10 @@ pub fn kind_of(name: &str) -> Result<&'static ConnectorKind> {
     })
 }
 
-/// HTTP options from an integration's config: `rate_limit` (requests per second),
-/// `retry_attempts` and `retry_base_ms` (the retry budget).
+/// HTTP options from an integration's config: its flattened [`HttpSettings`] (rate
+/// limit, retry budget, timeout); anything unreadable means the defaults.
 pub fn client_options(config: &Value) -> ClientOptions {
-    let mut o = ClientOptions { rate_limit: config.get("rate_limit").and_then(Value::as_f64), ..ClientOptions::default() };
-    if let Some(n) = config.get("retry_attempts").and_then(Value::as_u64) {
-        o.retry.max_attempts = n.clamp(1, 20) as u32;
-    }
-    if let Some(ms) = config.get("retry_base_ms").and_then(Value::as_u64) {
-        o.retry.base_delay = std::time::Duration::from_millis(ms.min(60_000));
-    }
-    o
+    serde_json::from_value::<HttpSettings>(config.clone()).unwrap_or_default().client_options()
 }
 
 pub struct NewIntegration {

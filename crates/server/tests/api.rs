@@ -87,9 +87,12 @@ tributary_store::backend_tests! {
             assert_eq!(status, StatusCode::BAD_REQUEST, "{p}");
             let (status, _, p) = s.call(Method::GET, "/api/v1/findings?cursor=zz", Some(&s.viewer), None).await;
             assert_eq!((status, p["field"].as_str()), (StatusCode::BAD_REQUEST, Some("cursor")), "{p}");
+            // (The server closes a connection whose body it refused to read: a client of
+            // its own, so no pooled connection is reused after it.)
             let big = json!({"name": "x".repeat(2 * 1024 * 1024)});
-            let (status, ctype, _) = s.call(Method::POST, "/api/v1/tokens", Some(&s.viewer), Some(big)).await;
-            assert_eq!((status, ctype.as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "application/problem+json"));
+            let r = reqwest::Client::new().post(format!("{}/api/v1/tokens", s.base)).bearer_auth(&s.viewer).json(&big).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+            assert_eq!(r.headers()["content-type"], "application/problem+json");
             let r = s.http.post(format!("{}/api/v1/tokens", s.base)).bearer_auth(&s.viewer).header("content-type", "application/json").body("{not json").send().await.unwrap();
             assert_eq!(r.status(), StatusCode::BAD_REQUEST);
             assert_eq!(r.headers()["content-type"], "application/problem+json");

@@ -2,7 +2,7 @@
 
 use anyhow::{Result, bail};
 use serde_json::json;
-use tributary_app::integrations::{AddIntegration, ConnectorSettings, SecurityLevel, SemgrepConfig, XdrConfig};
+use tributary_app::integrations::{AddIntegration, ConnectorSettings, HttpSettings, SecurityLevel, SemgrepConfig, XdrConfig};
 use tributary_core::time::to_rfc3339;
 
 use super::{Ctx, confirm, runtime, secret_from_stdin};
@@ -30,9 +30,7 @@ fn add(ctx: &Ctx, kind: IntegrationKindArgs) -> Result<()> {
                 key_id: a.key_id.trim().to_string(),
                 security,
                 types: a.types,
-                rate_limit: a.common.rate_limit,
-                retry_attempts: None,
-                retry_base_ms: None,
+                http: HttpSettings { rate_limit: a.common.rate_limit, ..HttpSettings::default() },
             };
             (a.common, a.base_url, ConnectorSettings::CortexXdr(config), secret)
         }
@@ -45,9 +43,7 @@ fn add(ctx: &Ctx, kind: IntegrationKindArgs) -> Result<()> {
                 deployment_name: None,
                 page_size: None,
                 listing_cap: None,
-                rate_limit: a.common.rate_limit,
-                retry_attempts: None,
-                retry_base_ms: None,
+                http: HttpSettings { rate_limit: a.common.rate_limit, ..HttpSettings::default() },
             };
             (a.common, a.base_url, ConnectorSettings::Semgrep(config), secret)
         }

@@ -33,9 +33,10 @@ pub static KIND: ConnectorKind = ConnectorKind {
     streams: &[StreamSpec { name: STREAM, completeness: Completeness::PerAsset, default_map }],
     validate,
     build,
+    config_schema: crate::config_schema::<XdrConfig>,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SecurityLevel {
     Standard,
@@ -43,8 +44,7 @@ pub enum SecurityLevel {
 }
 
 /// Settings kept in `integrations.config` (never the key itself).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct XdrConfig {
     pub key_id: String,
     #[serde(default = "standard")]
@@ -52,13 +52,9 @@ pub struct XdrConfig {
     /// `vulnerability`, `host-asset`.
     #[serde(default = "all_types")]
     pub types: Vec<String>,
-    /// HTTP settings read by the engine (requests per second, retry budget).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_limit: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_attempts: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_base_ms: Option<u64>,
+    /// HTTP settings (rate limit, retries, timeout), shared by every connector.
+    #[serde(flatten)]
+    pub http: crate::http::HttpSettings,
 }
 
 fn standard() -> SecurityLevel {

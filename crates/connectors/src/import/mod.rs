@@ -44,6 +44,7 @@ pub static SEMGREP_JSON: ConnectorKind = ConnectorKind {
     streams: &[StreamSpec { name: STREAM, completeness: Completeness::PerFinding, default_map: semgrep_json_map }],
     validate: no_settings,
     build: no_connection,
+    config_schema: no_schema,
 };
 
 pub static SARIF: ConnectorKind = ConnectorKind {
@@ -52,7 +53,13 @@ pub static SARIF: ConnectorKind = ConnectorKind {
     streams: &[StreamSpec { name: STREAM, completeness: Completeness::PerFinding, default_map: sarif_map }],
     validate: no_settings,
     build: no_connection,
+    config_schema: no_schema,
 };
+
+/// Imports take no settings from users (the tool name is recorded by the import itself).
+fn no_schema() -> Value {
+    serde_json::json!({"type": "object", "properties": {}})
+}
 
 fn no_settings(_: &str, config: &Value) -> Result<ValidSettings, ConnectorError> {
     Ok((String::new(), config.clone()))

@@ -41,11 +41,11 @@ pub static KIND: ConnectorKind = ConnectorKind {
     ],
     validate,
     build,
+    config_schema: crate::config_schema::<SemgrepConfig>,
 };
 
 /// Settings kept in `integrations.config` (never the token).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SemgrepConfig {
     /// `sast`, `sca`.
     #[serde(default = "both")]
@@ -67,12 +67,9 @@ pub struct SemgrepConfig {
     /// deployments older than mid-2026 did); set lower only to test.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listing_cap: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_limit: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_attempts: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_base_ms: Option<u64>,
+    /// HTTP settings (rate limit, retries, timeout), shared by every connector.
+    #[serde(flatten)]
+    pub http: crate::http::HttpSettings,
 }
 
 fn both() -> Vec<String> {

@@ -14,6 +14,10 @@ use tributary_core::secret::Secret;
 use crate::extract::{Body, Params, PathParams, Who};
 use crate::problem::{ApiResult, Problem, problem};
 
+pub async fn list_connectors(Who(_who): Who) -> Json<Vec<tributary_app::integrations::ConnectorInfo>> {
+    Json(tributary_app::integrations::connectors())
+}
+
 pub async fn list_integrations(State(app): State<App>, Who(who): Who) -> ApiResult<Json<Vec<IntegrationView>>> {
     Ok(Json(app.blocking(move |a| a.integrations(&who)).await?))
 }

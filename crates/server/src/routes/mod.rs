@@ -67,6 +67,7 @@ pub fn api(app: App) -> Api {
         .route(Method::DELETE, "/api/v1/users/{name}", op!("deleteUser", "users", A, "Delete a user and their tokens.", &[NAME], None, (204, None)), delete(delete_user))
         .route(Method::GET, "/api/v1/audit", op!("audit", "users", A, "The audit trail, newest first.", &[("limit", In::Query, "integer", false, "At most this many (default 100).")], None, (200, Some(schema::<Vec<AuditEvent>>))), get(audit))
         // Integrations, projects, sync.
+        .route(Method::GET, "/api/v1/connectors", op!("listConnectors", "integrations", V, "The kinds of integration, with the JSON Schema of each one's settings (the `config` of POST /api/v1/integrations).", &[], None, (200, Some(schema::<Vec<tributary_app::integrations::ConnectorInfo>>))), get(list_connectors))
         .route(Method::GET, "/api/v1/integrations", op!("listIntegrations", "integrations", V, "Integrations with status and last run (never credentials).", &[], None, (200, Some(schema::<Vec<IntegrationView>>))), get(list_integrations))
         .route(Method::POST, "/api/v1/integrations", op!("addIntegration", "integrations", A, "Add an integration: settings and credential are checked against the vendor first.", &[], Some(schema::<NewIntegration>), (201, Some(schema::<AddedIntegration>))), post(add_integration))
         .route(Method::GET, "/api/v1/integrations/{name}", op!("getIntegration", "integrations", V, "One integration.", &[NAME], None, (200, Some(schema::<IntegrationView>))), get(get_integration))

@@ -148,22 +148,19 @@ pub fn update(conn: &mut dyn Conn, name: &str, spec: &TransformMapSpec) -> Resul
     by_id(conn, current.id)
 }
 
-/// Product names any map produces (for case-insensitive query matching on an index).
-/// Every `vendorProductName` findings can carry: the maps' products, plus the tools that
-/// file imports were filed under (SARIF imports name their product at run time).
+/// Every `vendorProductName` findings can carry (for case-insensitive query matching on
+/// an index): the maps' products, plus those findings hold (file imports name their
+/// product at run time), from the maintained counts.
 pub fn products(conn: &mut dyn Conn) -> Result<Vec<String>> {
     let mut out: Vec<String> = conn
         .query("SELECT DISTINCT product FROM transform_maps WHERE product IS NOT NULL", &[])?
         .into_iter()
         .map(|mut r| r.take(0))
         .collect::<Result<_>>()?;
-    for mut r in conn.query("SELECT config FROM integrations WHERE kind IN ('sarif', 'semgrep-json')", &[])? {
-        let config: String = r.take(0)?;
-        if let Some(tool) =
-            serde_json::from_str::<serde_json::Value>(&config).ok().and_then(|c| c.get("tool")?.as_str().map(str::to_string))
-            && !out.contains(&tool)
-        {
-            out.push(tool);
+    for mut r in conn.query("SELECT DISTINCT product FROM finding_stats", &[])? {
+        let p: String = r.take(0)?;
+        if !out.contains(&p) {
+            out.push(p);
         }
     }
     Ok(out)
