@@ -10,8 +10,9 @@ pub enum AppError {
     NotFound { what: &'static str, name: String },
     #[error("{0}")]
     Conflict(String),
-    /// Bad input: which field, and why.
-    #[error("{}{reason}", if field.is_empty() { String::new() } else { format!("{field}: ") })]
+    /// Bad input: which field, and why. (A query's error renders its own position, so
+    /// `q` is not repeated in front of it.)
+    #[error("{}{reason}", if field.is_empty() || field == "q" { String::new() } else { format!("{field}: ") })]
     Invalid { field: String, reason: String },
     #[error("{0}")]
     Unauthorized(String),

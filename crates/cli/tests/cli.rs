@@ -31,7 +31,46 @@ fn serve(db: &tributary_store::testing::TestDb) -> (Server, String) {
     (Server(child), addr)
 }
 
+/// What `serve` says before it listens, then stops it.
+fn first_words(db: &tributary_store::testing::TestDb, env: Option<(&str, &str)>) -> String {
+    let mut cmd = tributary(db);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--no-scheduler"]).stderr(Stdio::piped());
+    if let Some((k, v)) = env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn serve");
+    let lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut said = String::new();
+    for line in lines.map_while(Result::ok) {
+        said.push_str(&line);
+        said.push('\n');
+        if line.contains("listening on http://") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    said
+}
+
 tributary_store::backend_tests! {
+    fn the_first_start_creates_an_administrator_once(db) {
+        let said = first_words(&db, None);
+        let pw = said.lines().find_map(|l| l.split("one-time password ").nth(1)).unwrap_or_else(|| panic!("no one-time password: {said}"));
+        assert!(pw.trim().len() >= 20, "{said}");
+        let users = tributary(&db).args(["--format", "json", "user", "list"]).output().unwrap();
+        let users: serde_json::Value = serde_json::from_slice(&users.stdout).unwrap();
+        assert_eq!((users[0]["name"].as_str(), users[0]["role"].as_str()), (Some("admin"), Some("admin")));
+        // A second start creates nobody and says nothing of passwords.
+        let again = first_words(&db, None);
+        assert!(!again.contains("password"), "{again}");
+    }
+
+    fn the_first_administrator_password_can_come_from_the_environment(db) {
+        let said = first_words(&db, Some(("TRIBUTARY_ADMIN_PASSWORD", "a long admin passphrase")));
+        assert!(said.contains("with the password from TRIBUTARY_ADMIN_PASSWORD") && !said.contains("a long admin passphrase"), "{said}");
+    }
+
     fn serve_answers_healthz(db) {
         let (_server, addr) = serve(&db);
         let (status, body) = http_get(&addr, "/healthz");
