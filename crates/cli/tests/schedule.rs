@@ -2,27 +2,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::tributary;
-use tributary_sim::config::{DEFAULT_XDR_KEY, DEFAULT_XDR_KEY_ID};
 use tributary_sim::{Scale, SimConfig};
 
 tributary_store::backend_tests! {
     fn serve_runs_a_due_profile(db) {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let sim = rt.block_on(tributary_sim::start(SimConfig::new(61, Scale::small()), "127.0.0.1:0".parse().unwrap())).unwrap();
-        let mut add = tributary(&db)
-            .args(["integration", "add", "cortex-xdr", "--name", "xdr", "--base-url", &sim.base_url("cortex-xdr"), "--key-id", DEFAULT_XDR_KEY_ID, "--key-stdin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        add.stdin.take().unwrap().write_all(format!("{DEFAULT_XDR_KEY}\n").as_bytes()).unwrap();
-        assert!(add.wait_with_output().unwrap().status.success());
+        common::add_xdr(&db, &sim.base_url("cortex-xdr"));
         // Hourly from now: due at once.
         let out = tributary(&db).args(["profile", "add", "hourly", "--integration", "xdr", "--every", "1h"]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

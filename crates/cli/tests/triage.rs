@@ -4,12 +4,10 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 use common::tributary;
 use serde_json::Value;
-use tributary_sim::config::{DEFAULT_XDR_KEY, DEFAULT_XDR_KEY_ID};
 use tributary_sim::{Scale, SimConfig};
 
 fn run(db: &tributary_store::testing::TestDb, args: &[&str]) -> Output {
@@ -32,15 +30,7 @@ tributary_store::backend_tests! {
     fn query_and_triage_from_the_command_line(db) {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let sim = rt.block_on(tributary_sim::start(SimConfig::new(62, Scale::small()), "127.0.0.1:0".parse().unwrap())).unwrap();
-        let mut add = tributary(&db)
-            .args(["integration", "add", "cortex-xdr", "--name", "xdr", "--base-url", &sim.base_url("cortex-xdr"), "--key-id", DEFAULT_XDR_KEY_ID, "--key-stdin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        add.stdin.take().unwrap().write_all(format!("{DEFAULT_XDR_KEY}\n").as_bytes()).unwrap();
-        assert!(add.wait_with_output().unwrap().status.success());
+        common::add_xdr(&db, &sim.base_url("cortex-xdr"));
         // A standing rule first: the findings the sync brings get its decision.
         let out = run(&db, &["triage", "rule", "add", "crit", "-q", "finding.severity:critical", "--status", "in-progress"]);
         assert!(String::from_utf8_lossy(&out.stdout).contains("set now on 0 untriaged findings"));

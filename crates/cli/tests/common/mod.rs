@@ -17,6 +17,22 @@ pub fn tributary(db: &TestDb) -> Command {
     c
 }
 
+/// `tributary integration add cortex-xdr --name xdr` against a simulator, the key on stdin.
+pub fn add_xdr(db: &TestDb, base_url: &str) {
+    use std::process::Stdio;
+    use tributary_sim::config::{DEFAULT_XDR_KEY, DEFAULT_XDR_KEY_ID};
+    let mut add = tributary(db)
+        .args(["integration", "add", "cortex-xdr", "--name", "xdr", "--base-url", base_url, "--key-id", DEFAULT_XDR_KEY_ID, "--key-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tributary");
+    add.stdin.take().expect("stdin").write_all(format!("{DEFAULT_XDR_KEY}\n").as_bytes()).expect("write the key");
+    let out = add.wait_with_output().expect("integration add");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// A minimal HTTP/1.1 GET over loopback: `(status, body)`.
 pub fn http_get(addr: &str, path: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connect");
