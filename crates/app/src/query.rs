@@ -37,6 +37,8 @@ pub struct ListRequest {
     /// From a previous page's `next_cursor`.
     pub cursor: Option<String>,
     pub limit: i64,
+    /// Only these keys of each item (their API names; `id` is always kept).
+    pub fields: Option<Vec<String>>,
 }
 
 /// One field of the registry, as docs and the API show it.
@@ -127,10 +129,20 @@ impl App {
         query::compile_as(&expr, dialect, &ctx, entity).map_err(|e| query_error(q, &e))
     }
 
+    /// Rebuilds the maintained counts of integrations that changed since they were last
+    /// read (see `store::repo::stats`): the first count after a sync pays for it.
+    pub(crate) fn fresh_counts(&self) -> Result<()> {
+        if self.store().read(tributary_store::repo::stats::any_stale)? {
+            self.store().write(tributary_store::repo::stats::refresh)?;
+        }
+        Ok(())
+    }
+
     /// How many assets or findings a query matches.
     pub fn count(&self, who: &Principal, q: &str, entity: Option<Entity>) -> Result<i64> {
         who.require(Role::Viewer, "querying")?;
         let c = self.compile(q, entity)?;
+        self.fresh_counts()?;
         Ok(self.store().read(|conn| query::count(conn, &c))?)
     }
 
@@ -146,7 +158,29 @@ impl App {
             None => Sort::default_for(c.entity),
         };
         let cursor = req.cursor.as_deref().map(decode_cursor).transpose()?;
-        let (items, next) = self.store().read(|conn| query::page(conn, &c, sort, cursor.as_ref(), req.limit))?;
+        let keep = match &req.fields {
+            Some(wanted) => {
+                let known = query::columns(c.entity);
+                for f in wanted {
+                    if !known.contains(&f.as_str()) {
+                        let hint = tributary_core::transform::targets::nearest(f, known.iter().copied())
+                            .map(|n| format!(" (did you mean '{n}'?)"))
+                            .unwrap_or_default();
+                        return Err(AppError::invalid("fields", format!("no field '{f}'{hint}; items have {}", known.join(", "))));
+                    }
+                }
+                Some(wanted.clone())
+            }
+            None => None,
+        };
+        let (mut items, next) = self.store().read(|conn| query::page(conn, &c, sort, cursor.as_ref(), req.limit))?;
+        if let Some(keep) = keep {
+            for item in &mut items {
+                if let serde_json::Value::Object(m) = item {
+                    m.retain(|k, _| k == "id" || keep.iter().any(|f| f == k));
+                }
+            }
+        }
         Ok(Page { entity: entity_name(c.entity), columns: query::columns(c.entity), items, next_cursor: next.as_ref().map(encode_cursor) })
     }
 
@@ -168,6 +202,7 @@ impl App {
     /// counts, not a scan.
     pub fn summary(&self, who: &Principal) -> Result<Summary> {
         who.require(Role::Viewer, "reading the summary")?;
+        self.fresh_counts()?;
         Ok(self.store().read(tributary_store::repo::stats::summary)?)
     }
 }

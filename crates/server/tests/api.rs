@@ -161,6 +161,15 @@ tributary_store::backend_tests! {
                 }
             }
             assert_eq!(seen.len() as i64, total);
+            // Field selection.
+            let slim = s.get("/api/v1/findings?limit=3&fields=severity,title", &s.viewer).await;
+            for f in slim["items"].as_array().unwrap() {
+                let keys: Vec<&String> = f.as_object().unwrap().keys().collect();
+                assert_eq!(keys, ["id", "severity", "title"], "{f}");
+            }
+            let (status, _, p) = s.call(Method::GET, "/api/v1/findings?fields=severity,titel", Some(&s.viewer), None).await;
+            assert_eq!((status, p["field"].as_str()), (StatusCode::BAD_REQUEST, Some("fields")), "{p}");
+            assert!(p["detail"].as_str().unwrap().contains("did you mean 'title'"), "{p}");
             // One finding in full, with its source record.
             let id = *seen.iter().next().unwrap();
             let f = s.get(&format!("/api/v1/findings/{id}"), &s.viewer).await;

@@ -45,6 +45,7 @@ pub const UPGRADES: &[Upgrade] = &[
         v.extend(schema::table_ddl(&schema::FINDING_COMMENTS, d));
         v.extend(schema::table_ddl(&schema::TRIAGE_RULES, d));
         v.extend(schema::table_ddl(&schema::FINDING_STATS, d));
+        v.extend(schema::table_ddl(&schema::FINDING_STATS_STALE, d));
         v.push(crate::repo::stats::REBUILD_ALL.to_string());
         v.push(schema::create_index_sql(&schema::FINDINGS, &schema::FINDINGS_OPEN_SEVERITY));
         v.push(schema::create_index_sql(&schema::FINDINGS, &schema::FINDINGS_CVE));

@@ -587,11 +587,12 @@ fn params(c: &Compiled) -> Vec<Param<'_>> {
 /// How many rows match. A findings query over product, kind, severity and status only
 /// reads the maintained counts (`finding_stats`, as of each integration's last run).
 pub fn count(conn: &mut dyn Conn, c: &Compiled) -> Result<i64> {
-    conn.scalar(&count_sql(c), &params(c))
+    let stats = c.entity == Entity::Finding && c.stats_ok && !crate::repo::stats::any_stale(conn)?;
+    conn.scalar(&count_sql(c, stats), &params(c))
 }
 
-fn count_sql(c: &Compiled) -> String {
-    if c.entity == Entity::Finding && c.stats_ok {
+fn count_sql(c: &Compiled, stats: bool) -> String {
+    if stats {
         return format!("SELECT CAST(COALESCE(SUM(f.n), 0) AS BIGINT) FROM finding_stats f WHERE {}", c.condition);
     }
     format!("SELECT COUNT(*) {} WHERE {}", from(c), c.condition)
@@ -761,7 +762,7 @@ fn row_json(entity: Entity, row: crate::value::Row) -> serde_json::Value {
 pub fn explain(conn: &mut dyn Conn, c: &Compiled, sort: Option<Sort>, limit: i64) -> Result<Vec<String>> {
     let (sql, bound) = match sort {
         Some(s) => page_sql(c, s, None, limit),
-        None => (count_sql(c), c.params.clone()),
+        None => (count_sql(c, c.entity == Entity::Finding && c.stats_ok), c.params.clone()),
     };
     let prefix = match c.dialect {
         Dialect::Sqlite => "EXPLAIN QUERY PLAN ",

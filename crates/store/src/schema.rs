@@ -369,6 +369,18 @@ pub const FINDING_STATS: Table = Table {
     id_block: 1,
 };
 
+/// Integrations whose `finding_stats` are out of date (schema 4): a run marks its
+/// integration here in its final transaction, and the counts are rebuilt when next read
+/// (off the sync's path). `version` lets a rebuild clear only the mark it saw.
+pub const FINDING_STATS_STALE: Table = Table {
+    name: "finding_stats_stale",
+    cols: &[int_nn("integration_id"), int_nn("version")],
+    pk: &["integration_id"],
+    indexes: &[],
+    without_rowid: true,
+    id_block: 1,
+};
+
 /// Standing triage rules (schema 4): a query and the decision findings matching it get
 /// when they arrive untriaged.
 pub const TRIAGE_RULES: Table = table(
@@ -529,6 +541,7 @@ pub const TABLES: &[&Table] = &[
     &FINDING_COMMENTS,
     &TRIAGE_RULES,
     &FINDING_STATS,
+    &FINDING_STATS_STALE,
 ];
 
 fn sql_type(ty: Ty, d: Dialect) -> &'static str {

@@ -53,6 +53,7 @@ tributary_store::backend_tests! {
                 c.batch_execute("DROP TABLE finding_comments")?;
                 c.batch_execute("DROP TABLE triage_rules")?;
                 c.batch_execute("DROP TABLE finding_stats")?;
+                c.batch_execute("DROP TABLE finding_stats_stale")?;
                 for i in ["findings_status_severity", "findings_cve", "assets_name_lower"] {
                     c.batch_execute(&format!("DROP INDEX {i}"))?;
                 }

@@ -121,14 +121,22 @@ pub fn run(a: Args) -> Result<()> {
         let (app, who) = (&app, &who);
         let sort = sort.map(str::to_string);
         Box::new(move || {
-            let p = app.list(who, &ListRequest { q: q.clone(), sort: sort.clone(), cursor: None, limit: 100 }, Some(Listing::Finding))?;
+            let p = app.list(
+                who,
+                &ListRequest { q: q.clone(), sort: sort.clone(), cursor: None, limit: 100, fields: None },
+                Some(Listing::Finding),
+            )?;
             Ok(p.items.len())
         })
     };
     // The cursor of page 50 of the default order, for "a page deep in a sorted list".
     let mut deep = None;
     for _ in 0..50 {
-        let p = app.list(&who, &ListRequest { q: String::new(), sort: None, cursor: deep.clone(), limit: 100 }, Some(Listing::Finding))?;
+        let p = app.list(
+            &who,
+            &ListRequest { q: String::new(), sort: None, cursor: deep.clone(), limit: 100, fields: None },
+            Some(Listing::Finding),
+        )?;
         deep = p.next_cursor;
     }
     let reads: Vec<(&str, String, Option<&str>, Read<'_>)> = vec![
@@ -164,12 +172,23 @@ pub fn run(a: Args) -> Result<()> {
         ("page 51 of the default order (keyset)", String::new(), Some("-severity"), {
             let (app, who, deep) = (&app, &who, deep.clone());
             Box::new(move || {
-                let p =
-                    app.list(who, &ListRequest { q: String::new(), sort: None, cursor: deep.clone(), limit: 100 }, Some(Listing::Finding))?;
+                let p = app.list(
+                    who,
+                    &ListRequest { q: String::new(), sort: None, cursor: deep.clone(), limit: 100, fields: None },
+                    Some(Listing::Finding),
+                )?;
                 Ok(p.items.len())
             })
         }),
         ("text search on titles", "finding.title:*injection*".into(), Some("-severity"), list("finding.title:*injection*".into(), None)),
+        // Not one of the ten: the worst case of a substring search, a word no title has
+        // (the whole open set is read to say so).
+        (
+            "(worst case) text search matching nothing",
+            "finding.title:*zzqx*".into(),
+            Some("-severity"),
+            list("finding.title:*zzqx*".into(), None),
+        ),
     ];
     println!("| read | rows | p50 ms | p95 ms | max ms | target p95 ≤ 50 ms |");
     println!("|---|---:|---:|---:|---:|---|");
@@ -186,7 +205,14 @@ pub fn run(a: Args) -> Result<()> {
             times.push(t.elapsed().as_secs_f64() * 1000.0);
         }
         let (p50, p95, max) = percentiles(times);
-        println!("| {name} | {rows} | {p50:.1} | {p95:.1} | {max:.1} | {} |", if p95 <= 50.0 { "met" } else { "**missed**" });
+        let verdict = if name.starts_with("(worst case)") {
+            "(not a target)"
+        } else if p95 <= 50.0 {
+            "met"
+        } else {
+            "**missed**"
+        };
+        println!("| {name} | {rows} | {p50:.1} | {p95:.1} | {max:.1} | {verdict} |");
         if !q.is_empty() {
             let compiled = store.read(|c| {
                 let products = tributary_store::repo::maps::products(c)?;

@@ -2,9 +2,8 @@
 //! them, and the server — a populated instance in one command, on loopback only.
 
 use anyhow::{Context, Result};
-use serde_json::json;
 use tributary_app::SyncOptions;
-use tributary_app::integrations::{AddIntegration, ConnectorSettings};
+use tributary_app::integrations::{AddIntegration, ConnectorSettings, HttpSettings, SecurityLevel, SemgrepConfig, XdrConfig};
 use tributary_core::secret::Secret;
 use tributary_sim::config::{DEFAULT_SEMGREP_TOKEN, DEFAULT_XDR_KEY, DEFAULT_XDR_KEY_ID};
 use tributary_sim::{Scale, SimConfig, SimServer};
@@ -14,23 +13,38 @@ use super::{Ctx, runtime};
 use crate::args::DemoArgs;
 
 /// The demo's integrations, against the simulator at `sim`.
-fn demo_integrations(sim: &SimServer) -> Result<Vec<AddIntegration>> {
-    Ok(vec![
+fn demo_integrations(sim: &SimServer) -> Vec<AddIntegration> {
+    let xdr = XdrConfig {
+        key_id: DEFAULT_XDR_KEY_ID.into(),
+        security: SecurityLevel::Standard,
+        types: vec!["vulnerability".into(), "host-asset".into()],
+        http: HttpSettings::default(),
+    };
+    let semgrep = SemgrepConfig {
+        scan: vec!["sast".into(), "sca".into()],
+        auto_map_future: true,
+        deployment: None,
+        deployment_name: None,
+        page_size: None,
+        listing_cap: None,
+        http: HttpSettings::default(),
+    };
+    vec![
         AddIntegration {
             name: "demo-xdr".into(),
             base_url: sim.base_url("cortex-xdr"),
-            settings: ConnectorSettings::from_json("cortex-xdr", json!({"key_id": DEFAULT_XDR_KEY_ID, "security": "standard"}))?,
+            settings: ConnectorSettings::CortexXdr(xdr),
             secret: Secret::new(DEFAULT_XDR_KEY),
             test: true,
         },
         AddIntegration {
             name: "demo-semgrep".into(),
             base_url: sim.base_url("semgrep"),
-            settings: ConnectorSettings::from_json("semgrep", json!({"scan": ["sast", "sca"], "auto_map_future": true}))?,
+            settings: ConnectorSettings::Semgrep(semgrep),
             secret: Secret::new(DEFAULT_SEMGREP_TOKEN),
             test: true,
         },
-    ])
+    ]
 }
 
 pub fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
@@ -43,7 +57,7 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
             .await
             .with_context(|| format!("cannot start the simulators on {} (is the port taken? use --sim-listen)", args.sim_listen))?;
         eprintln!("simulators (Semgrep, Cortex XDR, Cortex Cloud) on http://{}", sim.addr);
-        for new in demo_integrations(&sim)? {
+        for new in demo_integrations(&sim) {
             let name = new.name.clone();
             // A second demo run keeps the integrations and points them at this simulator.
             let (n, url, w) = (name.clone(), new.base_url.clone(), who.clone());

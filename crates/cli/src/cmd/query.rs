@@ -31,7 +31,7 @@ pub fn run(ctx: &Ctx, a: QueryArgs) -> Result<()> {
         println!("{}", app.count(&ctx.who(), &q, None)?);
         return Ok(());
     }
-    let page = app.list(&ctx.who(), &ListRequest { q, sort: a.sort, cursor: a.cursor, limit: a.limit }, None)?;
+    let page = app.list(&ctx.who(), &ListRequest { q, sort: a.sort, cursor: a.cursor, limit: a.limit, fields: None }, None)?;
     let cols = page.columns;
     let mut t = Tabular::new(cols);
     for r in page.items {

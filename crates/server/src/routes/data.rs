@@ -44,11 +44,14 @@ pub struct ListParams {
     pub cursor: Option<String>,
     #[serde(default)]
     pub limit: Option<i64>,
+    #[serde(default)]
+    pub fields: Option<String>,
 }
 
 impl ListParams {
     fn request(self) -> ListRequest {
-        ListRequest { q: self.q, sort: self.sort, cursor: self.cursor, limit: self.limit.unwrap_or(100) }
+        let fields = self.fields.map(|f| f.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect());
+        ListRequest { q: self.q, sort: self.sort, cursor: self.cursor, limit: self.limit.unwrap_or(100), fields }
     }
 }
 

@@ -26,6 +26,7 @@ const LIST: &[Param] = &[
     ),
     ("cursor", In::Query, "string", false, "The next_cursor of the previous page."),
     ("limit", In::Query, "integer", false, "Items per page, 1-1000 (default 100)."),
+    ("fields", In::Query, "string", false, "Only these keys of each item, comma-separated (e.g. id,severity,title); id is always there."),
 ];
 
 const A: Option<Role> = Some(Role::Admin);

@@ -1,7 +1,10 @@
 //! Finding counts by integration, product, kind, severity and status: a maintained
-//! aggregate (`finding_stats`), rebuilt for one integration in the transaction that ends
-//! each of its runs, and whenever findings leave outside a run (a project unmapped, an
-//! integration deleted). Dashboards read it instead of counting millions of rows.
+//! aggregate (`finding_stats`). Whatever changes an integration's findings (the end of a
+//! run, a failed run's committed pages, a project unmapped) marks it stale in the same
+//! transaction ([`mark_stale`]); [`refresh`] rebuilds the stale ones when counts are next
+//! read — a second or two at two million findings, paid once per sync and not on the
+//! sync's own path. Until then counts read the findings themselves, so they are never
+//! wrong. Dashboards read a few hundred rows instead of counting millions.
 
 use serde::Serialize;
 
@@ -23,6 +26,35 @@ pub fn rebuild(conn: &mut dyn Conn, integration_id: i64) -> Result<()> {
         params![integration_id],
     )?;
     Ok(())
+}
+
+/// Marks an integration's counts out of date (in the caller's transaction).
+pub fn mark_stale(conn: &mut dyn Conn, integration_id: i64) -> Result<()> {
+    conn.execute(
+        "INSERT INTO finding_stats_stale (integration_id, version) VALUES (?, 1)          ON CONFLICT (integration_id) DO UPDATE SET version = finding_stats_stale.version + 1",
+        params![integration_id],
+    )?;
+    Ok(())
+}
+
+/// Whether any counts are out of date.
+pub fn any_stale(conn: &mut dyn Conn) -> Result<bool> {
+    Ok(conn.query_opt("SELECT 1 FROM finding_stats_stale LIMIT 1", &[])?.is_some())
+}
+
+/// Rebuilds the stale counts; returns how many integrations it rebuilt. A mark set again
+/// while this ran (a newer version) stays for the next refresh.
+pub fn refresh(conn: &mut dyn Conn) -> Result<usize> {
+    let stale: Vec<(i64, i64)> = conn
+        .query("SELECT integration_id, version FROM finding_stats_stale ORDER BY integration_id", &[])?
+        .into_iter()
+        .map(|r| Ok((r.get(0)?, r.get(1)?)))
+        .collect::<Result<_>>()?;
+    for (id, version) in &stale {
+        rebuild(conn, *id)?;
+        conn.execute("DELETE FROM finding_stats_stale WHERE integration_id = ? AND version = ?", params![*id, *version])?;
+    }
+    Ok(stale.len())
 }
 
 /// One count: what it groups by and how many.
