@@ -13,7 +13,15 @@ impl App {
     /// Runs a profile (or an integration's own profile) now and waits for it.
     pub async fn sync(&self, who: &Principal, target: &str, opts: SyncOptions, progress: Arc<dyn Progress>) -> Result<SyncRun> {
         who.require(Role::Analyst, "running a sync")?;
+        self.audit_sync(who, target, &opts).await?;
         Ok(self.engine.sync(target, opts, progress).await?)
+    }
+
+    /// Who asked for a run, and how (the run itself is in `sync_runs`).
+    async fn audit_sync(&self, who: &Principal, target: &str, opts: &SyncOptions) -> Result<()> {
+        let (w, t) = (who.clone(), target.to_string());
+        let detail = serde_json::json!({"full": opts.force_full, "allow_mass_close": opts.fuses.allow_mass_close});
+        self.blocking(move |app| app.change(&w, "sync.request", &t, |_| Ok(((), detail)))).await
     }
 
     /// Starts a sync in the background and returns its run as soon as it has one; read
@@ -21,6 +29,7 @@ impl App {
     /// running, bad credentials) is an error here.
     pub async fn start_sync(&self, who: &Principal, target: &str, opts: SyncOptions) -> Result<SyncRun> {
         who.require(Role::Analyst, "running a sync")?;
+        self.audit_sync(who, target, &opts).await?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let notify = Arc::new(Started(Mutex::new(Some(tx))));
         let engine = self.engine.clone();
