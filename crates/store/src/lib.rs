@@ -174,7 +174,16 @@ impl Store {
             key_problem: None,
             migration: MigrationReport { from: None, to: migrate::SCHEMA_VERSION },
         };
-        let report = with_write_conn(&partial, |c| migrate::migrate(c))?;
+        let report = with_write_conn(&partial, |c| {
+            let report = migrate::migrate(c)?;
+            // A deferred index a crashed load left missing, unless a run is still going.
+            if c.query_opt("SELECT 1 FROM sync_runs WHERE status = 'running' LIMIT 1", &[])?.is_none() {
+                for (t, i) in schema::DEFERRABLE {
+                    c.batch_execute(&schema::create_index_sql(t, i).replacen("INDEX ", "INDEX IF NOT EXISTS ", 1))?;
+                }
+            }
+            Ok(report)
+        })?;
         let (key, origin, problem) = with_write_conn(&partial, |c| keyring::load(&opts.data_dir, opts.master_key.as_deref(), c))?;
         if let (true, Some(p)) = (opts.key_check, &problem) {
             return Err(StoreError::Key(p.clone()));
@@ -237,6 +246,28 @@ impl Store {
 
     /// SQLite: copies the whole WAL into the database and truncates it, now (the
     /// background checkpointer does this lazily). PostgreSQL: nothing to do.
+    /// Drops the indexes a bulk load builds better at its end ([`schema::DEFERRABLE`]).
+    pub fn defer_indexes(&self) -> Result<()> {
+        self.write(|c| {
+            for (_, i) in schema::DEFERRABLE {
+                c.batch_execute(&format!("DROP INDEX IF EXISTS {}", i.name))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Builds any deferred index that is missing (at the end of every run, and on open
+    /// when no run is going: a crash mid-load leaves none missing for long).
+    pub fn ensure_indexes(&self) -> Result<()> {
+        self.write(|c| {
+            for (t, i) in schema::DEFERRABLE {
+                let sql = schema::create_index_sql(t, i).replacen("INDEX ", "INDEX IF NOT EXISTS ", 1);
+                c.batch_execute(&sql)?;
+            }
+            Ok(())
+        })
+    }
+
     /// Refreshes the query planner's statistics (SQLite `ANALYZE`, under a second at 2.6 M
     /// findings; PostgreSQL `ANALYZE` of the big tables, which samples).
     pub fn analyze(&self) -> Result<()> {
