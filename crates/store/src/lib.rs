@@ -178,9 +178,7 @@ impl Store {
             let report = migrate::migrate(c)?;
             // A deferred index a crashed load left missing, unless a run is still going.
             if c.query_opt("SELECT 1 FROM sync_runs WHERE status = 'running' LIMIT 1", &[])?.is_none() {
-                for (t, i) in schema::DEFERRABLE {
-                    c.batch_execute(&schema::create_index_sql(t, i).replacen("INDEX ", "INDEX IF NOT EXISTS ", 1))?;
-                }
+                build_missing_indexes(c)?;
             }
             Ok(report)
         })?;
@@ -259,13 +257,7 @@ impl Store {
     /// Builds any deferred index that is missing (at the end of every run, and on open
     /// when no run is going: a crash mid-load leaves none missing for long).
     pub fn ensure_indexes(&self) -> Result<()> {
-        self.write(|c| {
-            for (t, i) in schema::DEFERRABLE {
-                let sql = schema::create_index_sql(t, i).replacen("INDEX ", "INDEX IF NOT EXISTS ", 1);
-                c.batch_execute(&sql)?;
-            }
-            Ok(())
-        })
+        self.write(build_missing_indexes)
     }
 
     /// Refreshes the query planner's statistics (SQLite `ANALYZE`, under a second at 2.6 M
@@ -324,4 +316,21 @@ fn with_write_conn<T>(inner: &Inner, f: impl FnOnce(&mut dyn Conn) -> Result<T>)
             f(&mut *c)
         }
     }
+}
+
+/// Builds the deferred indexes that are missing. Existence is read from the catalog first:
+/// on PostgreSQL even `CREATE INDEX IF NOT EXISTS` would wait for running writes.
+fn build_missing_indexes(c: &mut dyn Conn) -> Result<()> {
+    for (t, i) in schema::DEFERRABLE {
+        let exists = match c.dialect() {
+            Dialect::Sqlite => c.query_opt("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", params![i.name])?,
+            Dialect::Postgres => {
+                c.query_opt("SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ?", params![i.name])?
+            }
+        };
+        if exists.is_none() {
+            c.batch_execute(&schema::create_index_sql(t, i))?;
+        }
+    }
+    Ok(())
 }
