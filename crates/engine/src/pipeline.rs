@@ -871,7 +871,7 @@ impl Engine {
                     return Err(tributary_store::StoreError::Stopped(Fuses::stopped(&why)));
                 }
                 runs::finish(c, run_id, SyncStatus::Succeeded, None, &swept)?;
-                tributary_store::repo::stats::mark_stale(c, integration_id)?;
+                tributary_store::repo::stats::mark_stale(c)?;
                 let mut notes = notes;
                 for (rule, ids) in tributary_store::repo::triage::apply_standing(c)? {
                     notes.push(format!("triage rule {rule} set {} new findings", ids.len()));
@@ -917,7 +917,7 @@ impl Engine {
                 Ok(store.write(|c| {
                     runs::finish(c, run_id, SyncStatus::Failed, Some(&r2), &RunCounts::default())?;
                     // Pages it committed changed findings: the counts follow them.
-                    tributary_store::repo::stats::mark_stale(c, integration_id)?;
+                    tributary_store::repo::stats::mark_stale(c)?;
                     integrations::set_status(c, integration_id, status, Some(&r2))
                 })?)
             })

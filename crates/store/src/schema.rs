@@ -357,25 +357,25 @@ pub const FINDING_COMMENTS: Table = table(
     &[idx("finding_comments_finding", &["finding_id"])],
 );
 
-/// Open/closed counts per integration, product, kind, severity and status (schema 4):
-/// a maintained aggregate, rebuilt for an integration at the end of each of its runs, so
-/// a dashboard's counts read a few hundred rows instead of scanning every finding.
+/// Counts of findings per product, kind, severity and status (schema 4): a maintained
+/// aggregate (see `repo::stats`), so a dashboard's counts read a few hundred rows instead
+/// of scanning every finding.
 pub const FINDING_STATS: Table = Table {
     name: "finding_stats",
-    cols: &[int_nn("integration_id"), text_nn("product"), text_nn("kind"), int_nn("severity"), text_nn("status"), int_nn("n")],
-    pk: &["integration_id", "product", "kind", "severity", "status"],
+    cols: &[text_nn("product"), text_nn("kind"), int_nn("severity"), text_nn("status"), int_nn("n")],
+    pk: &["product", "kind", "severity", "status"],
     indexes: &[],
     without_rowid: true,
     id_block: 1,
 };
 
-/// Integrations whose `finding_stats` are out of date (schema 4): a run marks its
-/// integration here in its final transaction, and the counts are rebuilt when next read
-/// (off the sync's path). `version` lets a rebuild clear only the mark it saw.
+/// One row while `finding_stats` is out of date (schema 4): whatever changes findings
+/// bumps `version` in its own transaction, and the next read rebuilds the counts and
+/// clears the version it saw.
 pub const FINDING_STATS_STALE: Table = Table {
     name: "finding_stats_stale",
-    cols: &[int_nn("integration_id"), int_nn("version")],
-    pk: &["integration_id"],
+    cols: &[int_nn("id"), int_nn("version")],
+    pk: &["id"],
     indexes: &[],
     without_rowid: true,
     id_block: 1,
@@ -461,14 +461,12 @@ pub const FINDINGS: Table = bulk_table(
     // key is local to the asset, so a first load appends; (product, status) serves
     // vendorProductName queries and the end-of-sync sweep; repo_asset_id serves the
     // per-project reconcile of a Semgrep delta.
-    &[
-        uniq("findings_key", &["asset_id", "fkey"]),
-        idx("findings_product_status", &["product", "status"]),
-        FINDINGS_REPO,
-        FINDINGS_OPEN_SEVERITY,
-        FINDINGS_CVE,
-    ],
+    &[uniq("findings_key", &["asset_id", "fkey"]), FINDINGS_PRODUCT_STATUS, FINDINGS_REPO, FINDINGS_OPEN_SEVERITY, FINDINGS_CVE],
 );
+
+/// `vendorProductName` queries, the end-of-sync sweep, and (with severity and kind, schema 4)
+/// the rebuild of `finding_stats` as an index-only scan.
+pub const FINDINGS_PRODUCT_STATUS: Index = idx("findings_product_status", &["product", "status", "severity", "kind"]);
 
 /// Lists in the default order (most severe first, newest id first) and severity filters
 /// read this index in order and stop at a page (schema 4).

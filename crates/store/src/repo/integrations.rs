@@ -111,10 +111,11 @@ pub fn set_config(conn: &mut dyn Conn, id: i64, config: &serde_json::Value) -> R
 /// High-volume tables carry no foreign keys (see `schema`), so their rows are removed
 /// here; foreign keys cascade to profiles, runs, state and scopes.
 pub fn delete(conn: &mut dyn Conn, id: i64) -> Result<()> {
-    for table in ["findings", "finding_stats", "finding_stats_stale", "asset_sources", "raw_records", "raw_dicts"] {
+    for table in ["findings", "asset_sources", "raw_records", "raw_dicts"] {
         conn.execute(&format!("DELETE FROM {table} WHERE integration_id = ?"), params![id])?;
     }
     conn.execute("DELETE FROM sync_seen WHERE run_id IN (SELECT id FROM sync_runs WHERE integration_id = ?)", params![id])?;
     conn.execute("DELETE FROM integrations WHERE id = ?", params![id])?;
+    super::stats::mark_stale(conn)?;
     Ok(())
 }

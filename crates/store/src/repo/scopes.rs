@@ -233,7 +233,7 @@ pub fn exclude(conn: &mut dyn Conn, integration_id: i64, key_or_name: &str) -> R
         params![EXCLUDED, "unmapped by hand; map it again with tributary projects map", s.id],
     )?;
     let removed = conn.execute("DELETE FROM findings WHERE integration_id = ? AND scope = ?", params![integration_id, s.key.as_str()])?;
-    super::stats::mark_stale(conn, integration_id)?;
+    super::stats::mark_stale(conn)?;
     if let Some(old) = s.repo_asset_id {
         prune_relations(conn, old)?;
     }

@@ -1,10 +1,10 @@
-//! Finding counts by integration, product, kind, severity and status: a maintained
-//! aggregate (`finding_stats`). Whatever changes an integration's findings (the end of a
-//! run, a failed run's committed pages, a project unmapped) marks it stale in the same
-//! transaction ([`mark_stale`]); [`refresh`] rebuilds the stale ones when counts are next
-//! read — a second or two at two million findings, paid once per sync and not on the
-//! sync's own path. Until then counts read the findings themselves, so they are never
-//! wrong. Dashboards read a few hundred rows instead of counting millions.
+//! Finding counts by product, kind, severity and status: a maintained aggregate
+//! (`finding_stats`). Whatever changes findings (the end of a run, a failed run's
+//! committed pages, a project unmapped, an integration deleted) marks the counts stale in
+//! the same transaction ([`mark_stale`]); [`refresh`] rebuilds them when counts are next
+//! read — an index-only scan of `findings_product_status`, off the sync's own path. Until
+//! then counts read the findings themselves, so they are never wrong. Dashboards read a
+//! few hundred rows instead of counting millions.
 
 use serde::Serialize;
 
@@ -12,49 +12,36 @@ use crate::conn::Conn;
 use crate::error::Result;
 use crate::params;
 
-/// Rebuilds every integration's counts (the schema upgrade that adds the table).
-pub const REBUILD_ALL: &str = "INSERT INTO finding_stats (integration_id, product, kind, severity, status, n) \
-     SELECT integration_id, product, kind, severity, status, COUNT(*) FROM findings GROUP BY integration_id, product, kind, severity, status";
+/// Rebuilds the counts from the findings (also the schema upgrade that adds the table).
+pub const REBUILD_ALL: &str = "INSERT INTO finding_stats (product, kind, severity, status, n) \
+     SELECT product, kind, severity, status, COUNT(*) FROM findings GROUP BY product, kind, severity, status";
 
-/// Rebuilds one integration's counts.
-pub fn rebuild(conn: &mut dyn Conn, integration_id: i64) -> Result<()> {
-    conn.execute("DELETE FROM finding_stats WHERE integration_id = ?", params![integration_id])?;
+/// Marks the counts out of date (in the caller's transaction).
+pub fn mark_stale(conn: &mut dyn Conn) -> Result<()> {
     conn.execute(
-        "INSERT INTO finding_stats (integration_id, product, kind, severity, status, n) \
-         SELECT integration_id, product, kind, severity, status, COUNT(*) FROM findings WHERE integration_id = ? \
-         GROUP BY integration_id, product, kind, severity, status",
-        params![integration_id],
+        "INSERT INTO finding_stats_stale (id, version) VALUES (1, 1) \
+         ON CONFLICT (id) DO UPDATE SET version = finding_stats_stale.version + 1",
+        &[],
     )?;
     Ok(())
 }
 
-/// Marks an integration's counts out of date (in the caller's transaction).
-pub fn mark_stale(conn: &mut dyn Conn, integration_id: i64) -> Result<()> {
-    conn.execute(
-        "INSERT INTO finding_stats_stale (integration_id, version) VALUES (?, 1)          ON CONFLICT (integration_id) DO UPDATE SET version = finding_stats_stale.version + 1",
-        params![integration_id],
-    )?;
-    Ok(())
-}
-
-/// Whether any counts are out of date.
+/// Whether the counts are out of date.
 pub fn any_stale(conn: &mut dyn Conn) -> Result<bool> {
     Ok(conn.query_opt("SELECT 1 FROM finding_stats_stale LIMIT 1", &[])?.is_some())
 }
 
-/// Rebuilds the stale counts; returns how many integrations it rebuilt. A mark set again
-/// while this ran (a newer version) stays for the next refresh.
-pub fn refresh(conn: &mut dyn Conn) -> Result<usize> {
-    let stale: Vec<(i64, i64)> = conn
-        .query("SELECT integration_id, version FROM finding_stats_stale ORDER BY integration_id", &[])?
-        .into_iter()
-        .map(|r| Ok((r.get(0)?, r.get(1)?)))
-        .collect::<Result<_>>()?;
-    for (id, version) in &stale {
-        rebuild(conn, *id)?;
-        conn.execute("DELETE FROM finding_stats_stale WHERE integration_id = ? AND version = ?", params![*id, *version])?;
-    }
-    Ok(stale.len())
+/// Rebuilds stale counts; whether it did. A mark set again while this ran (a newer
+/// version) stays for the next refresh.
+pub fn refresh(conn: &mut dyn Conn) -> Result<bool> {
+    let Some(r) = conn.query_opt("SELECT version FROM finding_stats_stale WHERE id = 1", &[])? else {
+        return Ok(false);
+    };
+    let version: i64 = r.get(0)?;
+    conn.execute("DELETE FROM finding_stats", &[])?;
+    conn.execute(REBUILD_ALL, &[])?;
+    conn.execute("DELETE FROM finding_stats_stale WHERE id = 1 AND version = ?", params![version])?;
+    Ok(true)
 }
 
 /// One count: what it groups by and how many.
