@@ -97,6 +97,7 @@ tributary_store::backend_tests! {
             assert!(first.contains(&format!("{name}: full sync (run")) && first.contains("succeeded"), "{first}");
         }
         assert!(first.contains("query 'finding.severity>=high"), "the demo says what to try: {first}");
+        assert!(first.contains("one-time password"), "the demo prints the administrator's login: {first}");
         let count = |q: &str| -> i64 {
             let out = tributary(&db).args(["query", q, "--count"]).output().unwrap();
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -50,7 +50,7 @@ fn demo_integrations(sim: &SimServer) -> Vec<AddIntegration> {
 pub fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
     let app = ctx.app()?;
     let who = ctx.who();
-    let first_admin = super::serve::first_admin(&app)?;
+    super::serve::print_first_admin(super::serve::first_admin(&app)?.as_ref());
     let rt = runtime()?;
     rt.block_on(async move {
         let sim = tributary_sim::start(SimConfig::new(args.seed, Scale::small()), args.sim_listen)
@@ -94,7 +94,6 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
             return Ok(());
         }
         let note = " (Ctrl-C stops the server and the simulators)";
-        super::serve::print_first_admin(first_admin.as_ref());
         let served =
             super::serve::serve_and_schedule(app, args.listen, Some(tributary_app::scheduler_tick_default()), note, super::serve::ctrl_c())
                 .await;
