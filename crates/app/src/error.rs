@@ -53,6 +53,7 @@ impl From<StoreError> for AppError {
             StoreError::Conflict { .. } => AppError::Conflict(e.to_string()),
             StoreError::Invalid(m) => AppError::invalid("", m),
             StoreError::Stopped(m) => AppError::Conflict(m),
+            StoreError::Cancelled(_) => AppError::Conflict(e.to_string()),
             StoreError::Decode(_) => AppError::Internal(e.to_string()),
             other => AppError::Unavailable(other.to_string()),
         }

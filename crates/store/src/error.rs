@@ -31,6 +31,10 @@ pub enum StoreError {
     /// A run's fuse tripped: its transaction was rolled back on purpose.
     #[error("{0}")]
     Stopped(String),
+    /// The run is no longer running (its integration was deleted under it): the page or
+    /// sweep being written was rolled back, so nothing outlives the integration.
+    #[error("run {0} was cancelled (its integration was deleted); nothing more was written")]
+    Cancelled(i64),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("database error: {0}")]

@@ -111,6 +111,32 @@ pub fn set_config(conn: &mut dyn Conn, id: i64, config: &serde_json::Value) -> R
 /// High-volume tables carry no foreign keys (see `schema`), so their rows are removed
 /// here; foreign keys cascade to profiles, runs, state and scopes.
 pub fn delete(conn: &mut dyn Conn, id: i64) -> Result<()> {
+    // First its running runs: this takes their row locks, so a page being written now
+    // either commits before the deletes below read (and is deleted with the rest) or finds
+    // its run gone and rolls back (`runs::checkpoint`). Nothing outlives the integration.
+    conn.execute(
+        "UPDATE sync_runs SET status = 'failed', error = 'cancelled: the integration was deleted', ended_at = ? \
+         WHERE integration_id = ? AND status = 'running'",
+        params![tributary_core::time::now_ms(), id],
+    )?;
+    // Assets that only this integration reported (no other source, no other integration's
+    // findings or projects point at them) go with it, with their identifiers and relations.
+    let only_ours = "SELECT x.asset_id FROM (SELECT asset_id FROM asset_sources WHERE integration_id = ? \
+         UNION SELECT asset_id FROM findings WHERE integration_id = ?) x \
+         WHERE NOT EXISTS (SELECT 1 FROM asset_sources s WHERE s.asset_id = x.asset_id AND s.integration_id <> ?) \
+         AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.asset_id = x.asset_id AND f.integration_id <> ?) \
+         AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.repo_asset_id = x.asset_id AND f.integration_id <> ?) \
+         AND NOT EXISTS (SELECT 1 FROM scopes sc WHERE sc.repo_asset_id = x.asset_id AND sc.integration_id <> ?)";
+    let gone: Vec<i64> =
+        conn.query(only_ours, params![id, id, id, id, id, id])?.into_iter().map(|r| r.get::<i64>(0)).collect::<Result<_>>()?;
+    for chunk in gone.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let p: Vec<crate::Param<'_>> = chunk.iter().map(|i| crate::Param::Int(*i)).collect();
+        conn.execute(&format!("DELETE FROM asset_identifiers WHERE asset_id IN ({marks})"), &p)?;
+        conn.execute(&format!("DELETE FROM asset_relations WHERE parent_id IN ({marks})"), &p)?;
+        conn.execute(&format!("DELETE FROM asset_relations WHERE child_id IN ({marks})"), &p)?;
+        conn.execute(&format!("DELETE FROM assets WHERE id IN ({marks})"), &p)?;
+    }
     for table in ["findings", "asset_sources", "raw_records", "raw_dicts"] {
         conn.execute(&format!("DELETE FROM {table} WHERE integration_id = ?"), params![id])?;
     }

@@ -136,11 +136,11 @@ pub fn checkpoint(
 ) -> Result<()> {
     let cursor = cursor.map(json_text);
     let watermark = watermark.map(json_text);
-    conn.execute(
+    let n = conn.execute(
         "UPDATE sync_runs SET fetched = fetched + ?, created = created + ?, updated = updated + ?, \
          unchanged = unchanged + ?, closed = closed + ?, skipped = skipped + ?, assets_created = assets_created + ?, \
          assets_updated = assets_updated + ?, assets_retired = assets_retired + ?, pages = pages + 1, \
-         cursor = COALESCE(?, cursor), watermark = COALESCE(?, watermark), heartbeat_at = ? WHERE id = ?",
+         cursor = COALESCE(?, cursor), watermark = COALESCE(?, watermark), heartbeat_at = ? WHERE id = ? AND status = 'running'",
         params![
             d.fetched,
             d.created,
@@ -157,6 +157,10 @@ pub fn checkpoint(
             run_id
         ],
     )?;
+    // A run whose integration was deleted under it commits nothing more.
+    if n == 0 {
+        return Err(StoreError::Cancelled(run_id));
+    }
     Ok(())
 }
 
@@ -168,10 +172,14 @@ pub fn watermark(conn: &mut dyn Conn, run_id: i64) -> Result<Option<serde_json::
 
 /// Ends a run.
 pub fn finish(conn: &mut dyn Conn, run_id: i64, status: SyncStatus, error: Option<&str>, d: &RunCounts) -> Result<()> {
-    conn.execute(
+    let n = conn.execute(
         "UPDATE sync_runs SET status = ?, error = ?, ended_at = ?, closed = closed + ?, assets_retired = assets_retired + ? WHERE id = ?",
         params![status.as_str(), error, now_ms(), d.closed, d.assets_retired, run_id],
     )?;
+    // A sweep must not commit for a run that is gone (its integration deleted).
+    if n == 0 && status == SyncStatus::Succeeded {
+        return Err(StoreError::Cancelled(run_id));
+    }
     Ok(())
 }
 
