@@ -23,6 +23,7 @@ pub mod auth;
 pub mod error;
 pub mod imports;
 pub mod integrations;
+pub mod intel;
 pub mod maps;
 pub mod profiles;
 pub mod projects;

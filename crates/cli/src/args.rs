@@ -79,6 +79,9 @@ pub enum Command {
     Show(ShowCommand),
     /// Open findings by severity, source and kind; all findings by status.
     Summary,
+    /// Exploit intelligence: EPSS scores and the CISA KEV catalog, from their files.
+    #[command(subcommand)]
+    Intel(IntelCommand),
     /// Run the vendor simulators (Semgrep, Cortex XDR, Cortex Cloud) on one port.
     Sim(Box<SimArgs>),
     /// Connections to vendor tenants.
@@ -698,6 +701,23 @@ pub enum TriageRuleCommand {
     List,
     /// Delete a rule (decisions it made stay).
     Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntelCommand {
+    /// Load a feed file, replacing the last load of that feed (nothing changes if the file is bad).
+    #[command(subcommand)]
+    Load(IntelLoad),
+    /// What is loaded: rows, versions, dates.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntelLoad {
+    /// FIRST's daily EPSS CSV (epss_scores-YYYY-MM-DD.csv or .csv.gz).
+    Epss { file: PathBuf },
+    /// CISA's Known Exploited Vulnerabilities catalog (known_exploited_vulnerabilities.json, or .gz).
+    Kev { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]

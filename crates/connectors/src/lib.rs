@@ -18,6 +18,7 @@ pub mod cortex_xdr;
 pub mod error;
 pub mod http;
 pub mod import;
+pub mod intel;
 pub mod semgrep;
 pub mod task;
 

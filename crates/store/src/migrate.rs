@@ -46,6 +46,8 @@ pub const UPGRADES: &[Upgrade] = &[
         v.extend(schema::table_ddl(&schema::TRIAGE_RULES, d));
         v.extend(schema::table_ddl(&schema::FINDING_STATS, d));
         v.extend(schema::table_ddl(&schema::FINDING_STATS_STALE, d));
+        v.extend(schema::table_ddl(&schema::INTEL_EPSS, d));
+        v.extend(schema::table_ddl(&schema::INTEL_KEV, d));
         v.push("DROP INDEX findings_product_status".to_string());
         v.push(schema::create_index_sql(&schema::FINDINGS, &schema::FINDINGS_PRODUCT_STATUS));
         v.push(crate::repo::stats::REBUILD_ALL.to_string());

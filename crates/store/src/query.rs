@@ -57,6 +57,10 @@ enum Kind {
     Inventory,
     /// `finding.triage`: the decision, with an expired risk acceptance reading as `none`.
     Triage,
+    /// `finding.kev`: the finding's CVE is in the loaded CISA KEV catalog.
+    Kev,
+    /// A number from the loaded EPSS scores of the finding's CVE (`epss`, `percentile`).
+    Epss(&'static str),
 }
 
 const ASSET_KINDS: &[&str] = &["host", "repository", "package", "cloud_resource"];
@@ -128,6 +132,9 @@ pub const FIELDS: &[Field] = &[
     ),
     f("finding.assignee", &[], Kind::Text("f.assignee"), "assignee", "Who the finding is assigned to."),
     f("finding.cve", &["finding.cveId"], Kind::Text("f.cve"), "cve", "CVE id (vulnerabilities)."),
+    f("finding.kev", &[], Kind::Kev, "", "true when its CVE is in the CISA KEV catalog (tributary intel load kev)."),
+    f("finding.epss", &[], Kind::Epss("epss"), "", "EPSS probability of exploitation in 30 days, 0-1 (tributary intel load epss)."),
+    f("finding.epssPercentile", &[], Kind::Epss("percentile"), "", "EPSS percentile of its CVE, 0-1."),
     f("finding.title", &["finding.name"], Kind::Text("f.title"), "title", "Title; * wildcards search within it."),
     f("finding.externalId", &["finding.externalFindingId"], Kind::Text("f.external_id"), "external_id", "The vendor's id for it."),
     f("finding.id", &[], Kind::Id("f.id"), "id", "Tributary's finding id."),
@@ -146,6 +153,8 @@ impl Field {
             Kind::Product(_) => "text (a product name)".into(),
             Kind::Enum(_, values) => format!("one of {}", values.join(", ")),
             Kind::Triage => format!("one of {}", TRIAGES.join(", ")),
+            Kind::Kev => "one of true, false".into(),
+            Kind::Epss(_) => "number".into(),
             Kind::Severity(_) => "severity".into(),
             Kind::Number(_) => "number".into(),
             Kind::Id(_) => "whole number".into(),
@@ -158,7 +167,7 @@ impl Field {
     /// The operators it takes.
     pub fn operators(&self) -> &'static str {
         match self.kind {
-            Kind::Enum(..) | Kind::Triage => ": !=",
+            Kind::Enum(..) | Kind::Triage | Kind::Kev => ": !=",
             Kind::Inventory => ":",
             _ => ": = != > >= < <=",
         }
@@ -176,6 +185,8 @@ impl Field {
             | Kind::Time(c)
             | Kind::Json(c) => c,
             Kind::Triage => "f.triage, f.triage_until",
+            Kind::Kev => "intel_kev.cve",
+            Kind::Epss(c) => c,
             Kind::Inventory => "asset_sources",
         }
     }
@@ -489,6 +500,32 @@ impl Builder<'_> {
                     Some(is) => format!("({is}NOT {none})"),
                 };
                 Ok(if op == Op::Ne { format!("(NOT {cond})") } else { cond })
+            }
+            Kind::Kev => {
+                let v = match lit.text.to_ascii_lowercase().as_str() {
+                    "true" | "yes" => true,
+                    "false" | "no" => false,
+                    "*" => return Ok("f.cve IS NOT NULL".into()),
+                    _ => return Err(err(format!("{path} is true or false"), lit.span)),
+                };
+                if !matches!(op, Op::Match | Op::Eq | Op::Ne) {
+                    return Err(err(format!("{path} compares with ':' or '!='"), lit.span));
+                }
+                let exists = "EXISTS (SELECT 1 FROM intel_kev k WHERE k.cve = f.cve)";
+                Ok(if v == (op != Op::Ne) { exists.into() } else { format!("NOT {exists}") })
+            }
+            Kind::Epss(col) => {
+                let sub = format!("(SELECT e.{col} FROM intel_epss e WHERE e.cve = f.cve)");
+                if any {
+                    return Ok(format!("{sub} IS NOT NULL"));
+                }
+                let n: f64 = lit
+                    .text
+                    .parse()
+                    .ok()
+                    .filter(|n: &f64| n.is_finite())
+                    .ok_or_else(|| err(format!("'{}' is not a number", lit.text), lit.span))?;
+                Ok(format!("{sub} {} {}", cmp_sql(op), self.bind(Value::Real(n))))
             }
             Kind::Inventory => unreachable!("handled by the caller"),
         }

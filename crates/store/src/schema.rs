@@ -381,6 +381,35 @@ pub const FINDING_STATS_STALE: Table = Table {
     id_block: 1,
 };
 
+/// FIRST EPSS scores by CVE (schema 4), replaced whole by `tributary intel load epss`.
+pub const INTEL_EPSS: Table = Table {
+    name: "intel_epss",
+    cols: &[text_nn("cve"), real("epss"), real("percentile")],
+    pk: &["cve"],
+    indexes: &[],
+    without_rowid: true,
+    id_block: 1,
+};
+
+/// CISA KEV entries by CVE (schema 4), replaced whole by `tributary intel load kev`.
+pub const INTEL_KEV: Table = Table {
+    name: "intel_kev",
+    cols: &[
+        text_nn("cve"),
+        text_nn("name"),
+        text_nn("vendor"),
+        text_nn("product"),
+        text_nn("date_added"),
+        text("due_date"),
+        text("ransomware"),
+        text("forensic_triage"),
+    ],
+    pk: &["cve"],
+    indexes: &[],
+    without_rowid: true,
+    id_block: 1,
+};
+
 /// Standing triage rules (schema 4): a query and the decision findings matching it get
 /// when they arrive untriaged.
 pub const TRIAGE_RULES: Table = table(
@@ -547,6 +576,8 @@ pub const TABLES: &[&Table] = &[
     &TRIAGE_RULES,
     &FINDING_STATS,
     &FINDING_STATS_STALE,
+    &INTEL_EPSS,
+    &INTEL_KEV,
 ];
 
 fn sql_type(ty: Ty, d: Dialect) -> &'static str {

@@ -54,6 +54,8 @@ tributary_store::backend_tests! {
                 c.batch_execute("DROP TABLE triage_rules")?;
                 c.batch_execute("DROP TABLE finding_stats")?;
                 c.batch_execute("DROP TABLE finding_stats_stale")?;
+                c.batch_execute("DROP TABLE intel_epss")?;
+                c.batch_execute("DROP TABLE intel_kev")?;
                 for i in ["findings_status_severity", "findings_cve", "assets_name_lower"] {
                     c.batch_execute(&format!("DROP INDEX {i}"))?;
                 }

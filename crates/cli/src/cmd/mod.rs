@@ -62,6 +62,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Triage(c) => triage::run(&ctx, c),
         Command::Show(c) => show::run(&ctx, c),
         Command::Summary => show::summary(&ctx),
+        Command::Intel(c) => show::intel(&ctx, c),
         Command::Sim(a) => sim::run(*a),
         Command::Integration(c) => integration::run(&ctx, c),
         Command::Map(c) => map::run(&ctx, c),

@@ -28,3 +28,40 @@ pub fn summary(ctx: &Ctx) -> Result<()> {
     t.print(ctx.format);
     Ok(())
 }
+
+/// `tributary intel load epss|kev FILE`, `tributary intel status`.
+pub fn intel(ctx: &Ctx, cmd: crate::args::IntelCommand) -> Result<()> {
+    use crate::args::{IntelCommand, IntelLoad};
+    let app = ctx.app()?;
+    match cmd {
+        IntelCommand::Load(IntelLoad::Epss { file }) => {
+            let l = app.load_epss(&ctx.who(), &file)?;
+            println!(
+                "Loaded {} EPSS scores (model {}, scores of {}) from {}.",
+                l.rows,
+                l.version.as_deref().unwrap_or("unknown"),
+                l.date.as_deref().unwrap_or("an unknown date"),
+                file.display()
+            );
+        }
+        IntelCommand::Load(IntelLoad::Kev { file }) => {
+            let l = app.load_kev(&ctx.who(), &file)?;
+            println!("Loaded {} KEV entries (catalog {}) from {}.", l.rows, l.version.as_deref().unwrap_or("unknown"), file.display());
+        }
+        IntelCommand::Status => {
+            let s = app.intel_status(&ctx.who())?;
+            let mut t = crate::output::Tabular::new(&["feed", "rows", "version", "date", "loaded"]);
+            let o = |v: &Option<String>| v.clone().unwrap_or_default();
+            t.row(
+                vec!["epss".into(), s.epss_rows.to_string(), o(&s.epss_model_version), o(&s.epss_score_date), o(&s.epss_loaded_at)],
+                serde_json::json!({"feed": "epss", "rows": s.epss_rows, "version": s.epss_model_version, "date": s.epss_score_date, "loaded": s.epss_loaded_at}),
+            );
+            t.row(
+                vec!["kev".into(), s.kev_rows.to_string(), o(&s.kev_catalog_version), String::new(), o(&s.kev_loaded_at)],
+                serde_json::json!({"feed": "kev", "rows": s.kev_rows, "version": s.kev_catalog_version, "loaded": s.kev_loaded_at}),
+            );
+            t.print(ctx.format);
+        }
+    }
+    Ok(())
+}

@@ -211,15 +211,13 @@ pub struct Imported {
     pub tool: String,
 }
 
-/// Streams the body to a temporary file (never all in memory), then imports it.
+/// Saves the body to a temporary file ([`save_upload`]), then imports it.
 pub async fn import_file(
     State(app): State<App>,
     Who(who): Who,
     Params(p): Params<ImportParams>,
     body: axum::body::Body,
 ) -> ApiResult<Json<Imported>> {
-    use futures_util::StreamExt;
-    use tokio::io::AsyncWriteExt;
     let format = match p.format.as_str() {
         "semgrep-json" => FileFormat::SemgrepJson,
         "sarif" => FileFormat::Sarif,
@@ -227,9 +225,22 @@ pub async fn import_file(
     };
     // Authorization before reading a byte of a possibly huge body.
     who.require(tributary_app::Role::Analyst, "importing scan results")?;
-    let tmp =
-        tempfile::NamedTempFile::new().map_err(|e| problem(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot buffer the upload: {e}")))?;
-    let mut file = tokio::fs::File::create(tmp.path()).await.map_err(|e| problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let tmp = save_upload(body).await?;
+    let req =
+        ImportFile { format, path: tmp.path().to_path_buf(), repo_url: p.repository, tool: p.tool, allow_mass_close: p.allow_mass_close };
+    let out = app.import_file(&who, req, std::sync::Arc::new(NoProgress)).await?;
+    drop(tmp);
+    Ok(Json(Imported { run: out.run, integration: out.integration, product: out.product, tool: out.inspected.tool }))
+}
+
+/// Streams a request body to a temporary file (never all in memory), up to
+/// [`crate::MAX_UPLOAD`]; an empty body is refused.
+pub async fn save_upload(body: axum::body::Body) -> ApiResult<tempfile::NamedTempFile> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let internal = |e: std::io::Error| problem(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot buffer the upload: {e}"));
+    let tmp = tempfile::NamedTempFile::new().map_err(internal)?;
+    let mut file = tokio::fs::File::create(tmp.path()).await.map_err(internal)?;
     let mut stream = body.into_data_stream();
     let mut total: u64 = 0;
     while let Some(chunk) = stream.next().await {
@@ -238,17 +249,13 @@ pub async fn import_file(
         if total > crate::MAX_UPLOAD {
             return Err(too_large_or("length limit".into()));
         }
-        file.write_all(&chunk).await.map_err(|e| problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        file.write_all(&chunk).await.map_err(internal)?;
     }
-    file.flush().await.map_err(|e| problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    file.flush().await.map_err(internal)?;
     if total == 0 {
         return Err(AppError::invalid("body", "the request body is empty: send the file as the body").into());
     }
-    let req =
-        ImportFile { format, path: tmp.path().to_path_buf(), repo_url: p.repository, tool: p.tool, allow_mass_close: p.allow_mass_close };
-    let out = app.import_file(&who, req, std::sync::Arc::new(NoProgress)).await?;
-    drop(tmp);
-    Ok(Json(Imported { run: out.run, integration: out.integration, product: out.product, tool: out.inspected.tool }))
+    Ok(tmp)
 }
 
 fn too_large_or(e: String) -> Problem {
@@ -261,3 +268,25 @@ fn too_large_or(e: String) -> Problem {
 
 struct NoProgress;
 impl tributary_app::Progress for NoProgress {}
+
+pub async fn intel_status(State(app): State<App>, Who(who): Who) -> ApiResult<Json<tributary_app::intel::IntelStatus>> {
+    Ok(Json(app.blocking(move |a| a.intel_status(&who)).await?))
+}
+
+pub async fn load_epss(State(app): State<App>, Who(who): Who, body: axum::body::Body) -> ApiResult<Json<tributary_app::intel::IntelLoad>> {
+    who.require(tributary_app::Role::Analyst, "loading exploit intelligence")?;
+    let tmp = save_upload(body).await?;
+    let path = tmp.path().to_path_buf();
+    let out = app.blocking(move |a| a.load_epss(&who, &path)).await?;
+    drop(tmp);
+    Ok(Json(out))
+}
+
+pub async fn load_kev(State(app): State<App>, Who(who): Who, body: axum::body::Body) -> ApiResult<Json<tributary_app::intel::IntelLoad>> {
+    who.require(tributary_app::Role::Analyst, "loading exploit intelligence")?;
+    let tmp = save_upload(body).await?;
+    let path = tmp.path().to_path_buf();
+    let out = app.blocking(move |a| a.load_kev(&who, &path)).await?;
+    drop(tmp);
+    Ok(Json(out))
+}

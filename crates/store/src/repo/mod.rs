@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod findings;
 pub mod integrations;
+pub mod intel;
 pub mod maps;
 pub mod profiles;
 pub mod raw;

@@ -1,0 +1,75 @@
+//! EPSS and KEV from their published file formats (committed fixtures): loaded whole,
+//! a bad file changes nothing, and the query language sees them (`finding.kev`,
+//! `finding.epss`). Both backends.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tributary_app::integrations::{AddIntegration, ConnectorSettings};
+use tributary_app::{App, Principal, SyncOptions};
+use tributary_core::secret::Secret;
+use tributary_sim::config::{DEFAULT_XDR_KEY, DEFAULT_XDR_KEY_ID};
+
+fn fixture(name: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/intel").join(name)
+}
+
+struct Quiet;
+impl tributary_app::Progress for Quiet {}
+
+tributary_store::backend_tests! {
+    fn feeds_load_from_their_files_and_reach_queries(db) {
+        let app = App::open(&db.options()).unwrap();
+        let who = Principal::local();
+        // The committed fixtures, plain and gzipped.
+        let l = app.load_epss(&who, &fixture("epss_scores-2026-05-18.csv")).unwrap();
+        assert_eq!((l.rows, l.version.as_deref(), l.date.as_deref()), (15, Some("v2025.03.14"), Some("2026-05-18T00:00:00Z")));
+        assert_eq!(app.load_epss(&who, &fixture("epss_scores-2026-05-18.csv.gz")).unwrap().rows, 15);
+        let k = app.load_kev(&who, &fixture("known_exploited_vulnerabilities.json")).unwrap();
+        assert_eq!((k.rows, k.version.as_deref()), (5, Some("2025.02.25")));
+        let s = app.intel_status(&who).unwrap();
+        assert_eq!((s.epss_rows, s.kev_rows), (15, 5));
+        // Bad files are refused with where and why, and change nothing.
+        let dir = tempfile::tempdir().unwrap();
+        let bad_epss = dir.path().join("bad.csv");
+        std::fs::write(&bad_epss, "cve,epss,percentile\nCVE-2024-3400,0.9,0.9\nCVE-2024-3401,high,0.9\n").unwrap();
+        let e = app.load_epss(&who, &bad_epss).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("'high'"), "{e}");
+        let truncated = dir.path().join("kev.json");
+        std::fs::write(&truncated, r#"{"catalogVersion":"x","count":9,"vulnerabilities":[{"cveID":"CVE-2024-3400","dateAdded":"2024-04-12"}]}"#).unwrap();
+        let e = app.load_kev(&who, &truncated).unwrap_err().to_string();
+        assert!(e.contains("count 9") && e.contains("truncated"), "{e}");
+        let s = app.intel_status(&who).unwrap();
+        assert_eq!((s.epss_rows, s.kev_rows), (15, 5), "a bad file changed nothing");
+        // Findings of a synced tenant, with intel for three of their CVEs.
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async {
+            let sim = tributary_sim::start(tributary_sim::SimConfig::new(71, tributary_sim::Scale::small()), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+            let settings = ConnectorSettings::from_json("cortex-xdr", serde_json::json!({"key_id": DEFAULT_XDR_KEY_ID})).unwrap();
+            let add = AddIntegration { name: "xdr".into(), base_url: sim.base_url("cortex-xdr"), settings, secret: Secret::new(DEFAULT_XDR_KEY), test: true };
+            app.add_integration(&who, add).await.unwrap();
+            app.sync(&who, "xdr", SyncOptions::default(), Arc::new(Quiet)).await.unwrap();
+            sim.stop().await;
+        });
+        let page = app.list(&who, &tributary_app::query::ListRequest { q: "finding.cve:*".into(), limit: 1000, ..Default::default() }, None).unwrap();
+        let mut cves: Vec<String> = page.items.iter().filter_map(|f| f["cve"].as_str().map(str::to_string)).collect();
+        cves.sort();
+        cves.dedup();
+        cves.truncate(3);
+        assert_eq!(cves.len(), 3);
+        let epss = dir.path().join("epss.csv");
+        std::fs::write(&epss, format!("#model_version:t,score_date:2026-11-26\ncve,epss,percentile\n{},0.9,0.99\n{},0.2,0.8\n{},0.01,0.1\n", cves[0], cves[1], cves[2])).unwrap();
+        app.load_epss(&who, &epss).unwrap();
+        let kev = dir.path().join("kev.json");
+        std::fs::write(&kev, format!(r#"{{"catalogVersion":"t","count":1,"vulnerabilities":[{{"cveID":"{}","dateAdded":"2026-01-01"}}]}}"#, cves[0])).unwrap();
+        app.load_kev(&who, &kev).unwrap();
+        let count = |q: &str| app.count(&who, q, None).unwrap();
+        let on = |cve: &str| count(&format!("finding.cve:{cve}"));
+        assert!(on(&cves[0]) > 0);
+        assert_eq!(count("finding.kev:true"), on(&cves[0]));
+        assert_eq!(count("finding.kev:false finding.cve:*"), count("finding.cve:*") - on(&cves[0]));
+        assert_eq!(count("finding.epss>=0.2"), on(&cves[0]) + on(&cves[1]));
+        assert_eq!(count("finding.epssPercentile<0.5"), on(&cves[2]));
+        assert!(app.count(&who, "finding.kev:maybe", None).unwrap_err().to_string().contains("true or false"));
+    }
+}
