@@ -28,6 +28,7 @@ pub mod maps;
 pub mod profiles;
 pub mod projects;
 pub mod query;
+pub mod risk;
 pub mod rules;
 pub mod sync;
 pub mod triage;

@@ -71,5 +71,22 @@ tributary_store::backend_tests! {
         assert_eq!(count("finding.epss>=0.2"), on(&cves[0]) + on(&cves[1]));
         assert_eq!(count("finding.epssPercentile<0.5"), on(&cves[2]));
         assert!(app.count(&who, "finding.kev:maybe", None).unwrap_err().to_string().contains("true or false"));
+        // Risk: the intel is among the factors, the factors add up to the score, the same
+        // input gives the same score, and the weights are the team's.
+        let req = tributary_app::query::ListRequest { q: format!("finding.cve:{}", cves[0]), limit: 1, ..Default::default() };
+        let id = app.list(&who, &req, None).unwrap().items[0]["id"].as_i64().unwrap();
+        let e = app.explain(&who, id).unwrap();
+        let names: Vec<&str> = e.risk.factors.iter().map(|f| f.factor).collect();
+        assert!(names.contains(&"kev") && names.contains(&"epss"), "{names:?}");
+        let sum: f64 = e.risk.factors.iter().map(|f| f.points).sum();
+        assert!((sum - e.risk.score).abs() < 1e-9, "{sum} vs {}", e.risk.score);
+        assert_eq!(app.explain(&who, id).unwrap().risk, e.risk);
+        let w = tributary_core::risk::RiskWeights { kev: 0.0, ..Default::default() };
+        app.set_risk_weights(&who, &w).unwrap();
+        let after = app.explain(&who, id).unwrap();
+        assert_eq!(after.weights.kev, 0.0);
+        let kev_points = e.risk.factors.iter().find(|f| f.factor == "kev").unwrap().points;
+        assert!((e.risk.score.min(100.0) - after.risk.score) <= kev_points + 1e-9 && after.risk.score <= e.risk.score, "{} → {}", e.risk.score, after.risk.score);
+        assert!(app.set_risk_weights(&who, &tributary_core::risk::RiskWeights { kev: f64::NAN, ..Default::default() }).is_err());
     }
 }

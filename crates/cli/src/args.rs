@@ -79,6 +79,13 @@ pub enum Command {
     Show(ShowCommand),
     /// Open findings by severity, source and kind; all findings by status.
     Summary,
+    /// A finding's risk score, the factors that add up to it, and its BOD 26-04 decision.
+    Explain { finding: i64 },
+    /// Risk weights: print them, or set them from a JSON file (`--file`).
+    RiskWeights {
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
     /// Exploit intelligence: EPSS scores and the CISA KEV catalog, from their files.
     #[command(subcommand)]
     Intel(IntelCommand),

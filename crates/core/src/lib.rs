@@ -19,6 +19,7 @@ pub mod identify;
 pub mod model;
 pub mod password;
 pub mod query;
+pub mod risk;
 pub mod secret;
 pub mod time;
 pub mod transform;

@@ -63,6 +63,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Show(c) => show::run(&ctx, c),
         Command::Summary => show::summary(&ctx),
         Command::Intel(c) => show::intel(&ctx, c),
+        Command::Explain { finding } => show::explain(&ctx, finding),
+        Command::RiskWeights { file } => show::risk_weights(&ctx, file),
         Command::Sim(a) => sim::run(*a),
         Command::Integration(c) => integration::run(&ctx, c),
         Command::Map(c) => map::run(&ctx, c),

@@ -65,3 +65,39 @@ pub fn intel(ctx: &Ctx, cmd: crate::args::IntelCommand) -> Result<()> {
     }
     Ok(())
 }
+
+/// `tributary explain FINDING`.
+pub fn explain(ctx: &Ctx, finding: i64) -> Result<()> {
+    let e = ctx.app()?.explain(&ctx.who(), finding)?;
+    if ctx.format != crate::args::Format::Table {
+        println!("{}", serde_json::to_string_pretty(&e)?);
+        return Ok(());
+    }
+    println!("Finding {}: risk {:.1} / 100; BOD 26-04: {}", e.finding_id, e.risk.score, e.risk.decision.label());
+    let mut t = crate::output::Tabular::new(&["factor", "observed", "points"]);
+    for f in &e.risk.factors {
+        t.row(vec![f.factor.into(), f.observed.clone(), format!("{:+.1}", f.points)], serde_json::to_value(f)?);
+    }
+    t.print(ctx.format);
+    for r in &e.risk.decision_reasons {
+        println!("  {r}");
+    }
+    Ok(())
+}
+
+/// `tributary risk-weights [--file F]`.
+pub fn risk_weights(ctx: &Ctx, file: Option<std::path::PathBuf>) -> Result<()> {
+    use anyhow::Context;
+    let app = ctx.app()?;
+    let w = match file {
+        Some(f) => {
+            let text = std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?;
+            let w: tributary_core::risk::RiskWeights =
+                serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not a set of risk weights: {e}", f.display()))?;
+            app.set_risk_weights(&ctx.who(), &w)?
+        }
+        None => app.risk_weights(&ctx.who())?,
+    };
+    println!("{}", serde_json::to_string_pretty(&w)?);
+    Ok(())
+}

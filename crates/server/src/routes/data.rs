@@ -164,3 +164,23 @@ pub async fn delete_triage_rule(State(app): State<App>, Who(who): Who, PathParam
     app.blocking(move |a| a.delete_triage_rule(&who, &name)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+pub async fn explain_finding(
+    State(app): State<App>,
+    Who(who): Who,
+    PathParams(id): PathParams<i64>,
+) -> ApiResult<Json<tributary_app::risk::Explanation>> {
+    Ok(Json(app.blocking(move |a| a.explain(&who, id)).await?))
+}
+
+pub async fn risk_weights(State(app): State<App>, Who(who): Who) -> ApiResult<Json<tributary_core::risk::RiskWeights>> {
+    Ok(Json(app.blocking(move |a| a.risk_weights(&who)).await?))
+}
+
+pub async fn set_risk_weights(
+    State(app): State<App>,
+    Who(who): Who,
+    Body(w): Body<tributary_core::risk::RiskWeights>,
+) -> ApiResult<Json<tributary_core::risk::RiskWeights>> {
+    Ok(Json(app.blocking(move |a| a.set_risk_weights(&who, &w)).await?))
+}

@@ -163,3 +163,42 @@ pub fn asset(conn: &mut dyn Conn, id: i64) -> Result<AssetDetail> {
         open_findings,
     })
 }
+
+/// What a finding's risk is computed from: its own fields and attributes, and the loaded
+/// exploit intelligence for its CVE. (Deployment, exposure and criticality come with the
+/// Cortex Cloud context; unknown until then.)
+pub fn risk_input(conn: &mut dyn Conn, id: i64) -> Result<tributary_core::risk::RiskInput> {
+    use tributary_core::risk::{Reachability, RiskInput};
+    let Some(mut r) = conn.query_opt("SELECT severity, cvss_score, cve, attributes FROM findings WHERE id = ?", params![id])? else {
+        return Err(StoreError::NotFound { what: "finding", name: id.to_string() });
+    };
+    let severity: i64 = r.get(0)?;
+    let cvss: Option<f64> = r.get(1)?;
+    let cve: Option<String> = r.take(2)?;
+    let attrs = parse_json(&r.take::<String>(3)?, "finding attributes")?;
+    let vuln = &attrs["findingType"]["vulnerability"];
+    let cwes = vuln["cwe"].as_array().into_iter().chain(attrs["findingType"]["codeWeakness"]["cwe"].as_array()).flatten();
+    let top25 =
+        cwes.filter_map(|c| c.as_str()).filter_map(tributary_core::vuln::cwe_id).filter_map(tributary_core::vuln::cwe_top25_rank).min();
+    let (mut epss, mut pct, mut kev) = (None, None, false);
+    if let Some(cve) = &cve {
+        if let Some(e) = conn.query_opt("SELECT epss, percentile FROM intel_epss WHERE cve = ?", params![cve.as_str()])? {
+            (epss, pct) = (e.get(0)?, e.get(1)?);
+        }
+        kev = conn.query_opt("SELECT 1 FROM intel_kev WHERE cve = ?", params![cve.as_str()])?.is_some();
+    }
+    Ok(RiskInput {
+        severity: Severity::from_ocsf_id(severity).unwrap_or(Severity::Info),
+        cvss,
+        cvss_vector: vuln["cvssVector"].as_str().map(str::to_string),
+        epss,
+        epss_percentile: pct,
+        kev,
+        cwe_top25_rank: top25,
+        reachability: vuln["reachability"].as_str().map_or(Reachability::Unknown, Reachability::parse_loose),
+        fix_available: vuln["fixedVersions"].as_array().map(|v| !v.is_empty()),
+        deployed: None,
+        internet_exposed: None,
+        criticality: None,
+    })
+}
