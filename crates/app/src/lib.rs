@@ -30,6 +30,7 @@ pub mod projects;
 pub mod query;
 pub mod risk;
 pub mod rules;
+pub mod sla;
 pub mod sync;
 pub mod triage;
 

@@ -110,7 +110,7 @@ impl App {
         let mut products = self.store().read(maps::products)?;
         products.extend(tributary_connectors::CONNECTORS.iter().map(|k| k.product.to_string()));
         let dialect = self.store().read(|c| Ok(c.dialect()))?;
-        Ok((QueryContext { products }, dialect))
+        Ok((QueryContext { products, sla: self.sla_days_unchecked()? }, dialect))
     }
 
     /// Compiles a query (for `entity` when given); errors point at the position.

@@ -86,6 +86,12 @@ pub enum Command {
         #[arg(long)]
         file: Option<PathBuf>,
     },
+    /// Service levels: days per severity and the open findings past them; `--file` sets
+    /// the days from JSON, e.g. {"critical": 7, "high": 30, "medium": 90, "low": 180, "info": null}.
+    Sla {
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
     /// Exploit intelligence: EPSS scores and the CISA KEV catalog, from their files.
     #[command(subcommand)]
     Intel(IntelCommand),

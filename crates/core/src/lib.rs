@@ -21,6 +21,7 @@ pub mod password;
 pub mod query;
 pub mod risk;
 pub mod secret;
+pub mod sla;
 pub mod time;
 pub mod transform;
 pub mod vuln;

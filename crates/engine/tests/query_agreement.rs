@@ -34,7 +34,10 @@ const OPS: &[&str] = &[":", "=", "!=", ">", ">=", "<", "<="];
 fn triage_some(e: &tributary_engine::Engine) {
     use tributary_core::model::TriageStatus;
     use tributary_store::repo::triage::{Decision, set_matching};
-    let ctx = tributary_store::query::QueryContext { products: e.store.read(tributary_store::repo::maps::products).unwrap() };
+    let ctx = tributary_store::query::QueryContext {
+        products: e.store.read(tributary_store::repo::maps::products).unwrap(),
+        ..Default::default()
+    };
     let dialect = e.store.read(|c| Ok(c.dialect())).unwrap();
     for (q, status, until) in [
         ("finding.severity:high", TriageStatus::RiskAccepted, Some(4_102_444_800_000)),
@@ -73,7 +76,10 @@ fn agree(engines: &[tributary_engine::Engine], q: &str) -> Result<i64, String> {
     let counts: Vec<Result<i64, String>> = engines
         .iter()
         .map(|e| {
-            let ctx = tributary_store::query::QueryContext { products: e.store.read(tributary_store::repo::maps::products).unwrap() };
+            let ctx = tributary_store::query::QueryContext {
+                products: e.store.read(tributary_store::repo::maps::products).unwrap(),
+                ..Default::default()
+            };
             let dialect = e.store.read(|c| Ok(c.dialect())).unwrap();
             let compiled = tributary_store::query::compile(&expr, dialect, &ctx).map_err(|e| format!("refused: {}", e.message))?;
             e.store.read(|c| tributary_store::query::count(c, &compiled)).map_err(|e| format!("database error: {e}"))
@@ -174,7 +180,7 @@ fn sqlite_and_postgres_count_the_same_for_generated_queries() {
     for q in [wide, wildcard] {
         let expr = tributary_core::query::parse(&q).unwrap();
         for e in &engines {
-            let ctx = tributary_store::query::QueryContext { products: vec![] };
+            let ctx = tributary_store::query::QueryContext { products: vec![], ..Default::default() };
             let dialect = e.store.read(|c| Ok(c.dialect())).unwrap();
             let compiled = tributary_store::query::compile(&expr, dialect, &ctx).unwrap();
             e.store.read(|c| tributary_store::query::count(c, &compiled)).unwrap_or_else(|err| panic!("{}: {err}", &q[..60]));

@@ -20,10 +20,13 @@ pub enum Entity {
     Finding,
 }
 
-/// Known values that make case-insensitive matches exact (and so index-friendly).
+/// What a query needs to know besides its text: known product names (they make
+/// case-insensitive matches exact, and so index-friendly) and the service levels
+/// (`finding.slaBreached`).
 #[derive(Debug, Clone, Default)]
 pub struct QueryContext {
     pub products: Vec<String>,
+    pub sla: tributary_core::sla::SlaDays,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +64,8 @@ enum Kind {
     Kev,
     /// A number from the loaded EPSS scores of the finding's CVE (`epss`, `percentile`).
     Epss(&'static str),
+    /// `finding.slaBreached`: open past its severity's deadline (`QueryContext::sla`).
+    SlaBreached,
 }
 
 const ASSET_KINDS: &[&str] = &["host", "repository", "package", "cloud_resource"];
@@ -135,6 +140,13 @@ pub const FIELDS: &[Field] = &[
     f("finding.kev", &[], Kind::Kev, "", "true when its CVE is in the CISA KEV catalog (tributary intel load kev)."),
     f("finding.epss", &[], Kind::Epss("epss"), "", "EPSS probability of exploitation in 30 days, 0-1 (tributary intel load epss)."),
     f("finding.epssPercentile", &[], Kind::Epss("percentile"), "", "EPSS percentile of its CVE, 0-1."),
+    f(
+        "finding.slaBreached",
+        &[],
+        Kind::SlaBreached,
+        "",
+        "true when open past its severity's deadline, counted from first seen (tributary sla).",
+    ),
     f("finding.title", &["finding.name"], Kind::Text("f.title"), "title", "Title; * wildcards search within it."),
     f("finding.externalId", &["finding.externalFindingId"], Kind::Text("f.external_id"), "external_id", "The vendor's id for it."),
     f("finding.id", &[], Kind::Id("f.id"), "id", "Tributary's finding id."),
@@ -153,7 +165,7 @@ impl Field {
             Kind::Product(_) => "text (a product name)".into(),
             Kind::Enum(_, values) => format!("one of {}", values.join(", ")),
             Kind::Triage => format!("one of {}", TRIAGES.join(", ")),
-            Kind::Kev => "one of true, false".into(),
+            Kind::Kev | Kind::SlaBreached => "one of true, false".into(),
             Kind::Epss(_) => "number".into(),
             Kind::Severity(_) => "severity".into(),
             Kind::Number(_) => "number".into(),
@@ -167,7 +179,7 @@ impl Field {
     /// The operators it takes.
     pub fn operators(&self) -> &'static str {
         match self.kind {
-            Kind::Enum(..) | Kind::Triage | Kind::Kev => ": !=",
+            Kind::Enum(..) | Kind::Triage | Kind::Kev | Kind::SlaBreached => ": !=",
             Kind::Inventory => ":",
             _ => ": = != > >= < <=",
         }
@@ -186,6 +198,7 @@ impl Field {
             | Kind::Json(c) => c,
             Kind::Triage => "f.triage, f.triage_until",
             Kind::Kev => "intel_kev.cve",
+            Kind::SlaBreached => "f.severity, f.first_seen",
             Kind::Epss(c) => c,
             Kind::Inventory => "asset_sources",
         }
@@ -514,6 +527,26 @@ impl Builder<'_> {
                 let exists = "EXISTS (SELECT 1 FROM intel_kev k WHERE k.cve = f.cve)";
                 Ok(if v == (op != Op::Ne) { exists.into() } else { format!("NOT {exists}") })
             }
+            Kind::SlaBreached => {
+                let v = match lit.text.to_ascii_lowercase().as_str() {
+                    "true" | "yes" => true,
+                    "false" | "no" => false,
+                    "*" => return Ok("1 = 1".into()),
+                    _ => return Err(err(format!("{path} is true or false"), lit.span)),
+                };
+                if !matches!(op, Op::Match | Op::Eq | Op::Ne) {
+                    return Err(err(format!("{path} compares with ':' or '!='"), lit.span));
+                }
+                let now = tributary_core::time::now_ms();
+                let mut parts = Vec::new();
+                for (sev, days) in self.ctx.sla.deadlines() {
+                    let s = self.bind(Value::Int(sev.ocsf_id()));
+                    let t = self.bind(Value::Int(now - days as i64 * 86_400_000));
+                    parts.push(format!("(f.severity = {s} AND f.first_seen < {t})"));
+                }
+                let breached = if parts.is_empty() { "1 = 0".to_string() } else { format!("({})", parts.join(" OR ")) };
+                Ok(if v == (op != Op::Ne) { breached } else { format!("(NOT {breached})") })
+            }
             Kind::Epss(col) => {
                 let sub = format!("(SELECT e.{col} FROM intel_epss e WHERE e.cve = f.cve)");
                 if any {
@@ -841,7 +874,7 @@ mod tests {
     }
 
     fn sql(q: &str) -> Result<Compiled, QueryError> {
-        compile(&parse(q).unwrap(), Dialect::Sqlite, &QueryContext { products: vec!["Cortex XDR".into()] })
+        compile(&parse(q).unwrap(), Dialect::Sqlite, &QueryContext { products: vec!["Cortex XDR".into()], ..Default::default() })
     }
 
     #[test]

@@ -223,7 +223,7 @@ pub fn run(a: Args) -> Result<()> {
             let compiled = store.read(|c| {
                 let products = tributary_store::repo::maps::products(c)?;
                 let e = tributary_core::query::parse(q).map_err(|e| tributary_store::StoreError::Invalid(e.message))?;
-                query::compile_as(&e, c.dialect(), &QueryContext { products }, Some(query::Entity::Finding))
+                query::compile_as(&e, c.dialect(), &QueryContext { products, ..Default::default() }, Some(query::Entity::Finding))
                     .map_err(|e| tributary_store::StoreError::Invalid(e.message))
             })?;
             let sort = sort.map(|s| Sort::parse(query::Entity::Finding, s).map_err(anyhow::Error::msg)).transpose()?;

@@ -64,6 +64,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Summary => show::summary(&ctx),
         Command::Intel(c) => show::intel(&ctx, c),
         Command::Explain { finding } => show::explain(&ctx, finding),
+        Command::Sla { file } => show::sla(&ctx, file),
         Command::RiskWeights { file } => show::risk_weights(&ctx, file),
         Command::Sim(a) => sim::run(*a),
         Command::Integration(c) => integration::run(&ctx, c),

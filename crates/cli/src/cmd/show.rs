@@ -101,3 +101,30 @@ pub fn risk_weights(ctx: &Ctx, file: Option<std::path::PathBuf>) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(&w)?);
     Ok(())
 }
+
+/// `tributary sla [--file F]`.
+pub fn sla(ctx: &Ctx, file: Option<std::path::PathBuf>) -> Result<()> {
+    use anyhow::Context;
+    let app = ctx.app()?;
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?;
+        let days: tributary_core::sla::SlaDays =
+            serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not a set of SLA days: {e}", f.display()))?;
+        app.set_sla_days(&ctx.who(), &days)?;
+    }
+    let r = app.sla(&ctx.who())?;
+    let mut t = crate::output::Tabular::new(&["severity", "days", "open past it"]);
+    for b in &r.by_severity {
+        let sev: tributary_core::model::Severity = b.key.parse()?;
+        let days = r.days.days(sev).map(|d| d.to_string()).unwrap_or_default();
+        t.row(
+            vec![b.key.clone(), days.clone(), b.count.to_string()],
+            serde_json::json!({"severity": b.key, "days": days, "breached": b.count}),
+        );
+    }
+    t.print(ctx.format);
+    if ctx.format == crate::args::Format::Table {
+        println!("{} open findings are past their deadline (tributary query 'finding.slaBreached:true').", r.breached);
+    }
+    Ok(())
+}

@@ -65,7 +65,7 @@ pub async fn sync(e: &Engine, name: &str, full: bool) -> tributary_engine::Resul
 pub fn count(e: &Engine, q: &str) -> i64 {
     let expr = tributary_core::query::parse(q).expect("parse");
     sb(|| {
-        let ctx = QueryContext { products: e.store.read(tributary_store::repo::maps::products).expect("products") };
+        let ctx = QueryContext { products: e.store.read(tributary_store::repo::maps::products).expect("products"), ..Default::default() };
         let dialect = e.store.read(|c| Ok(c.dialect())).unwrap();
         let compiled = query::compile(&expr, dialect, &ctx).expect("compile");
         e.store.read(|c| query::count(c, &compiled)).expect("count")

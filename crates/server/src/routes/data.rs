@@ -184,3 +184,15 @@ pub async fn set_risk_weights(
 ) -> ApiResult<Json<tributary_core::risk::RiskWeights>> {
     Ok(Json(app.blocking(move |a| a.set_risk_weights(&who, &w)).await?))
 }
+
+pub async fn sla(State(app): State<App>, Who(who): Who) -> ApiResult<Json<tributary_app::sla::SlaReport>> {
+    Ok(Json(app.blocking(move |a| a.sla(&who)).await?))
+}
+
+pub async fn set_sla_days(
+    State(app): State<App>,
+    Who(who): Who,
+    Body(d): Body<tributary_core::sla::SlaDays>,
+) -> ApiResult<Json<tributary_core::sla::SlaDays>> {
+    Ok(Json(app.blocking(move |a| a.set_sla_days(&who, &d)).await?))
+}

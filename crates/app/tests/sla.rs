@@ -1,0 +1,43 @@
+//! Service levels: `finding.slaBreached` is "open past its severity's days since first
+//! seen", the report counts the same, the days are the team's. Both backends.
+
+use std::sync::Arc;
+
+use tributary_app::integrations::{AddIntegration, ConnectorSettings};
+use tributary_app::{App, Principal, SyncOptions};
+use tributary_core::secret::Secret;
+use tributary_core::sla::SlaDays;
+use tributary_sim::config::DEFAULT_SEMGREP_TOKEN;
+
+struct Quiet;
+impl tributary_app::Progress for Quiet {}
+
+tributary_store::backend_tests! {
+    fn sla_breaches_are_counted_and_queried_alike(db) {
+        let app = App::open(&db.options()).unwrap();
+        let who = Principal::local();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async {
+            let sim = tributary_sim::start(tributary_sim::SimConfig::new(73, tributary_sim::Scale::small()), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+            let settings = ConnectorSettings::from_json("semgrep", serde_json::json!({"scan": ["sast", "sca"], "auto_map_future": true})).unwrap();
+            let add = AddIntegration { name: "sg".into(), base_url: sim.base_url("semgrep"), settings, secret: Secret::new(DEFAULT_SEMGREP_TOKEN), test: true };
+            app.add_integration(&who, add).await.unwrap();
+            app.sync(&who, "sg", SyncOptions::default(), Arc::new(Quiet)).await.unwrap();
+            sim.stop().await;
+        });
+        let count = |q: &str| app.count(&who, q, None).unwrap();
+        let r = app.sla(&who).unwrap();
+        assert_eq!(r.days, SlaDays::default());
+        assert_eq!(r.breached, count("finding.slaBreached:true"));
+        assert!(r.breached > 0, "the simulated findings go back months");
+        assert_eq!(count("finding.slaBreached:true") + count("finding.slaBreached:false"), count("finding.status:open"));
+        // One day for criticals: every critical first seen over a day ago is overdue.
+        app.set_sla_days(&who, &SlaDays { critical: Some(1), ..SlaDays::default() }).unwrap();
+        assert_eq!(count("finding.slaBreached:true finding.severity:critical"), count("finding.severity:critical finding.firstSeen>1d"));
+        // No deadline for lows: none overdue.
+        app.set_sla_days(&who, &SlaDays { low: None, ..SlaDays::default() }).unwrap();
+        assert_eq!(count("finding.slaBreached:true finding.severity:low"), 0);
+        let e = app.set_sla_days(&who, &SlaDays { high: Some(0), ..SlaDays::default() }).unwrap_err().to_string();
+        assert!(e.contains("1 to 3650"), "{e}");
+    }
+}
