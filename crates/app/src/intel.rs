@@ -10,6 +10,7 @@ use tributary_connectors::intel;
 use tributary_core::model::Role;
 use tributary_store::StoreError;
 use tributary_store::repo::intel as store_intel;
+use tributary_store::repo::meta;
 
 pub use tributary_store::repo::intel::IntelStatus;
 
@@ -58,7 +59,7 @@ impl App {
                 ("epss_score_date", meta.score_date.clone()),
                 ("epss_loaded_at", Some(now)),
             ] {
-                store_intel::set_meta(c, k, v.as_deref().unwrap_or(""))?;
+                meta::set(c, k, v.as_deref().unwrap_or(""))?;
             }
             let out = IntelLoad { rows, version: meta.model_version, date: meta.score_date };
             let detail = json!({"rows": out.rows, "model_version": out.version, "score_date": out.date});
@@ -89,8 +90,8 @@ impl App {
                 .collect();
             store_intel::replace_kev(c, &rows)?;
             let now = tributary_core::time::to_rfc3339(tributary_core::time::now_ms());
-            store_intel::set_meta(c, "kev_catalog_version", &cat.version)?;
-            store_intel::set_meta(c, "kev_loaded_at", &now)?;
+            meta::set(c, "kev_catalog_version", &cat.version)?;
+            meta::set(c, "kev_loaded_at", &now)?;
             let out = IntelLoad { rows: rows.len() as u64, version: Some(cat.version.clone()), date: cat.released.clone() };
             let detail = json!({"rows": out.rows, "catalog_version": out.version});
             Ok((out, detail))

@@ -39,6 +39,7 @@ use std::sync::Arc;
 pub use error::{AppError, Result};
 pub use tributary_core::model::Role;
 use tributary_engine::Engine;
+pub use tributary_engine::pipeline::NoProgress;
 pub use tributary_engine::scheduler::Scheduler;
 pub use tributary_engine::{Fuses, Progress, SyncOptions};
 use tributary_store::Store;
@@ -141,10 +142,30 @@ impl App {
         })?)
     }
 
+    /// A team setting kept as JSON in `meta`; its default until set.
+    fn setting<T: serde::de::DeserializeOwned + Default>(&self, key: &str) -> Result<T> {
+        parse_setting(key, self.store().read(|c| tributary_store::repo::meta::get(c, key))?)
+    }
+
+    /// Stores a team setting (audited as `action`).
+    fn set_setting<T: serde::Serialize>(&self, who: &Principal, action: &str, key: &str, value: &T) -> Result<()> {
+        let text = serde_json::to_string(value).map_err(|e| AppError::Internal(e.to_string()))?;
+        let detail = serde_json::to_value(value).map_err(|e| AppError::Internal(e.to_string()))?;
+        self.change(who, action, key, |c| Ok((tributary_store::repo::meta::set(c, key, &text)?, detail)))
+    }
+
     /// The most recent audit events (admin).
     pub fn audit_events(&self, who: &Principal, limit: i64) -> Result<Vec<tributary_core::model::AuditEvent>> {
         who.require(Role::Admin, "reading the audit trail")?;
         Ok(self.store().read(|c| audit::recent(c, limit.clamp(1, 10_000)))?)
+    }
+}
+
+/// A stored setting's text as its type (its default when absent).
+fn parse_setting<T: serde::de::DeserializeOwned + Default>(key: &str, text: Option<String>) -> Result<T> {
+    match text {
+        Some(t) => serde_json::from_str(&t).map_err(|e| AppError::Internal(format!("stored setting {key}: {e}"))),
+        None => Ok(T::default()),
     }
 }
 

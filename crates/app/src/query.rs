@@ -106,11 +106,12 @@ fn decode_cursor(text: &str) -> Result<Cursor> {
 }
 
 impl App {
+    /// What compiling a query needs from the database, in one read.
     fn query_context(&self) -> Result<(QueryContext, tributary_store::Dialect)> {
-        let mut products = self.store().read(maps::products)?;
+        let (mut products, dialect, sla) =
+            self.store().read(|c| Ok((maps::products(c)?, c.dialect(), tributary_store::repo::meta::get(c, crate::sla::SLA_KEY)?)))?;
         products.extend(tributary_connectors::CONNECTORS.iter().map(|k| k.product.to_string()));
-        let dialect = self.store().read(|c| Ok(c.dialect()))?;
-        Ok((QueryContext { products, sla: self.sla_days_unchecked()? }, dialect))
+        Ok((QueryContext { products, sla: crate::parse_setting(crate::sla::SLA_KEY, sla)? }, dialect))
     }
 
     /// Compiles a query (for `entity` when given); errors point at the position.

@@ -2,10 +2,9 @@
 //! decision (`core::risk`); the weights are the team's (kept in the database).
 
 use serde::Serialize;
-use serde_json::json;
 use tributary_core::model::Role;
 use tributary_core::risk::{Risk, RiskInput, RiskWeights, assess};
-use tributary_store::repo::{findings, intel};
+use tributary_store::repo::findings;
 
 use crate::{App, AppError, Principal, Result};
 
@@ -25,13 +24,7 @@ pub struct Explanation {
 impl App {
     pub fn risk_weights(&self, who: &Principal) -> Result<RiskWeights> {
         who.require(Role::Viewer, "reading risk weights")?;
-        let text: Option<String> = self.store().read(|c| {
-            c.query_opt("SELECT value FROM meta WHERE key = ?", tributary_store::params![WEIGHTS_KEY])?.map(|mut r| r.take(0)).transpose()
-        })?;
-        match text {
-            Some(t) => serde_json::from_str(&t).map_err(|e| AppError::Internal(format!("stored risk weights: {e}"))),
-            None => Ok(RiskWeights::default()),
-        }
+        self.setting(WEIGHTS_KEY)
     }
 
     /// Sets the weights (every score explains itself with the weights it was given).
@@ -53,11 +46,8 @@ impl App {
         if values.iter().any(|v| !v.is_finite() || v.abs() > 100.0) {
             return Err(AppError::invalid("weights", "each weight is a number from -100 to 100"));
         }
-        let text = serde_json::to_string(w).map_err(|e| AppError::Internal(e.to_string()))?;
-        self.change(who, "risk.weights", WEIGHTS_KEY, |c| {
-            intel::set_meta(c, WEIGHTS_KEY, &text)?;
-            Ok((w.clone(), json!(w)))
-        })
+        self.set_setting(who, "risk.weights", WEIGHTS_KEY, w)?;
+        Ok(w.clone())
     }
 
     /// A finding's score, the factors that add up to it, and its decision.

@@ -14,9 +14,6 @@ fn fixture(name: &str) -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/intel").join(name)
 }
 
-struct Quiet;
-impl tributary_app::Progress for Quiet {}
-
 tributary_store::backend_tests! {
     fn feeds_load_from_their_files_and_reach_queries(db) {
         let app = App::open(&db.options()).unwrap();
@@ -48,7 +45,7 @@ tributary_store::backend_tests! {
             let settings = ConnectorSettings::from_json("cortex-xdr", serde_json::json!({"key_id": DEFAULT_XDR_KEY_ID})).unwrap();
             let add = AddIntegration { name: "xdr".into(), base_url: sim.base_url("cortex-xdr"), settings, secret: Secret::new(DEFAULT_XDR_KEY), test: true };
             app.add_integration(&who, add).await.unwrap();
-            app.sync(&who, "xdr", SyncOptions::default(), Arc::new(Quiet)).await.unwrap();
+            app.sync(&who, "xdr", SyncOptions::default(), Arc::new(tributary_app::NoProgress)).await.unwrap();
             sim.stop().await;
         });
         let page = app.list(&who, &tributary_app::query::ListRequest { q: "finding.cve:*".into(), limit: 1000, ..Default::default() }, None).unwrap();

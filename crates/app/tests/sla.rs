@@ -9,9 +9,6 @@ use tributary_core::secret::Secret;
 use tributary_core::sla::SlaDays;
 use tributary_sim::config::DEFAULT_SEMGREP_TOKEN;
 
-struct Quiet;
-impl tributary_app::Progress for Quiet {}
-
 tributary_store::backend_tests! {
     fn sla_breaches_are_counted_and_queried_alike(db) {
         let app = App::open(&db.options()).unwrap();
@@ -22,7 +19,7 @@ tributary_store::backend_tests! {
             let settings = ConnectorSettings::from_json("semgrep", serde_json::json!({"scan": ["sast", "sca"], "auto_map_future": true})).unwrap();
             let add = AddIntegration { name: "sg".into(), base_url: sim.base_url("semgrep"), settings, secret: Secret::new(DEFAULT_SEMGREP_TOKEN), test: true };
             app.add_integration(&who, add).await.unwrap();
-            app.sync(&who, "sg", SyncOptions::default(), Arc::new(Quiet)).await.unwrap();
+            app.sync(&who, "sg", SyncOptions::default(), Arc::new(tributary_app::NoProgress)).await.unwrap();
             sim.stop().await;
         });
         let count = |q: &str| app.count(&who, q, None).unwrap();

@@ -430,13 +430,7 @@ impl Builder<'_> {
                 if any {
                     return Ok("1 = 1".into());
                 }
-                let v = lit.text.to_ascii_lowercase().replace('-', "_");
-                if !values.contains(&v.as_str()) {
-                    return Err(err(format!("{path} is one of: {}", values.join(", ")), lit.span));
-                }
-                if !matches!(op, Op::Match | Op::Eq | Op::Ne) {
-                    return Err(err(format!("{path} compares with ':' or '!='"), lit.span));
-                }
+                let v = choice(path, op, lit, values)?;
                 Ok(format!("{col} {} {}", cmp_sql(op), self.bind(Value::Text(v))))
             }
             Kind::Severity(col) => {
@@ -452,12 +446,7 @@ impl Builder<'_> {
                 Ok(format!("{col} {} {}", cmp_sql(op), self.bind(Value::Int(sev.ocsf_id()))))
             }
             Kind::Number(col) => {
-                let n: f64 = lit
-                    .text
-                    .parse()
-                    .ok()
-                    .filter(|n: &f64| n.is_finite())
-                    .ok_or_else(|| err(format!("'{}' is not a number", lit.text), lit.span))?;
+                let n = number(lit)?;
                 Ok(format!("{col} {} {}", cmp_sql(op), self.bind(Value::Real(n))))
             }
             Kind::Id(col) => {
@@ -494,13 +483,7 @@ impl Builder<'_> {
                 if any {
                     return Ok("f.triage IS NOT NULL".into());
                 }
-                let v = lit.text.to_ascii_lowercase().replace('-', "_");
-                if !TRIAGES.contains(&v.as_str()) {
-                    return Err(err(format!("{path} is one of: {}", TRIAGES.join(", ")), lit.span));
-                }
-                if !matches!(op, Op::Match | Op::Eq | Op::Ne) {
-                    return Err(err(format!("{path} compares with ':' or '!='"), lit.span));
-                }
+                let v = choice(path, op, lit, TRIAGES)?;
                 // A risk acceptance past its expiry is no decision at all. (Parameters
                 // bind in the order their `?` appear.)
                 let is = if v == "none" { None } else { Some(format!("f.triage = {} AND ", self.bind(Value::Text(v)))) };
@@ -515,28 +498,12 @@ impl Builder<'_> {
                 Ok(if op == Op::Ne { format!("(NOT {cond})") } else { cond })
             }
             Kind::Kev => {
-                let v = match lit.text.to_ascii_lowercase().as_str() {
-                    "true" | "yes" => true,
-                    "false" | "no" => false,
-                    "*" => return Ok("f.cve IS NOT NULL".into()),
-                    _ => return Err(err(format!("{path} is true or false"), lit.span)),
-                };
-                if !matches!(op, Op::Match | Op::Eq | Op::Ne) {
-                    return Err(err(format!("{path} compares with ':' or '!='"), lit.span));
-                }
+                let Some(holds) = truth(path, op, lit)? else { return Ok("f.cve IS NOT NULL".into()) };
                 let exists = "EXISTS (SELECT 1 FROM intel_kev k WHERE k.cve = f.cve)";
-                Ok(if v == (op != Op::Ne) { exists.into() } else { format!("NOT {exists}") })
+                Ok(if holds { exists.into() } else { format!("NOT {exists}") })
             }
             Kind::SlaBreached => {
-                let v = match lit.text.to_ascii_lowercase().as_str() {
-                    "true" | "yes" => true,
-                    "false" | "no" => false,
-                    "*" => return Ok("1 = 1".into()),
-                    _ => return Err(err(format!("{path} is true or false"), lit.span)),
-                };
-                if !matches!(op, Op::Match | Op::Eq | Op::Ne) {
-                    return Err(err(format!("{path} compares with ':' or '!='"), lit.span));
-                }
+                let Some(holds) = truth(path, op, lit)? else { return Ok("1 = 1".into()) };
                 let now = tributary_core::time::now_ms();
                 let mut parts = Vec::new();
                 for (sev, days) in self.ctx.sla.deadlines() {
@@ -545,24 +512,52 @@ impl Builder<'_> {
                     parts.push(format!("(f.severity = {s} AND f.first_seen < {t})"));
                 }
                 let breached = if parts.is_empty() { "1 = 0".to_string() } else { format!("({})", parts.join(" OR ")) };
-                Ok(if v == (op != Op::Ne) { breached } else { format!("(NOT {breached})") })
+                Ok(if holds { breached } else { format!("(NOT {breached})") })
             }
             Kind::Epss(col) => {
                 let sub = format!("(SELECT e.{col} FROM intel_epss e WHERE e.cve = f.cve)");
                 if any {
                     return Ok(format!("{sub} IS NOT NULL"));
                 }
-                let n: f64 = lit
-                    .text
-                    .parse()
-                    .ok()
-                    .filter(|n: &f64| n.is_finite())
-                    .ok_or_else(|| err(format!("'{}' is not a number", lit.text), lit.span))?;
+                let n = number(lit)?;
                 Ok(format!("{sub} {} {}", cmp_sql(op), self.bind(Value::Real(n))))
             }
             Kind::Inventory => unreachable!("handled by the caller"),
         }
     }
+}
+
+/// A finite number (NaN and infinities are not numbers a user means).
+fn number(lit: &Literal) -> Result<f64, QueryError> {
+    lit.text.parse().ok().filter(|n: &f64| n.is_finite()).ok_or_else(|| err(format!("'{}' is not a number", lit.text), lit.span))
+}
+
+/// A value of a field that takes one of `values` (`-` read as `_`), compared with `:`,
+/// `=` or `!=`.
+fn choice(path: &str, op: Op, lit: &Literal, values: &[&str]) -> Result<String, QueryError> {
+    let v = lit.text.to_ascii_lowercase().replace('-', "_");
+    if !values.contains(&v.as_str()) {
+        return Err(err(format!("{path} is one of: {}", values.join(", ")), lit.span));
+    }
+    check_equality(path, op, lit)?;
+    Ok(v)
+}
+
+/// A true/false field: whether its condition holds for the term (`!=` inverts);
+/// `None` for `*`.
+fn truth(path: &str, op: Op, lit: &Literal) -> Result<Option<bool>, QueryError> {
+    let v = match lit.text.to_ascii_lowercase().as_str() {
+        "true" | "yes" => true,
+        "false" | "no" => false,
+        "*" => return Ok(None),
+        _ => return Err(err(format!("{path} is true or false"), lit.span)),
+    };
+    check_equality(path, op, lit)?;
+    Ok(Some(v == (op != Op::Ne)))
+}
+
+fn check_equality(path: &str, op: Op, lit: &Literal) -> Result<(), QueryError> {
+    if matches!(op, Op::Match | Op::Eq | Op::Ne) { Ok(()) } else { Err(err(format!("{path} compares with ':' or '!='"), lit.span)) }
 }
 
 fn is_age(t: &str) -> bool {

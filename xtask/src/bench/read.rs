@@ -48,9 +48,6 @@ fn options(dir: &std::path::Path) -> StoreOptions {
     o
 }
 
-struct Silent;
-impl tributary_app::Progress for Silent {}
-
 fn build(a: &Args) -> Result<()> {
     let _ = std::fs::remove_dir_all(&a.dir);
     std::fs::create_dir_all(&a.dir)?;
@@ -72,7 +69,7 @@ fn build(a: &Args) -> Result<()> {
                     AddIntegration { name: name.into(), base_url: url, settings, secret: Secret::new(secret), test: true },
                 )
                 .await?;
-                let run = app.sync(&who, name, SyncOptions::default(), Arc::new(Silent)).await?;
+                let run = app.sync(&who, name, SyncOptions::default(), Arc::new(tributary_app::NoProgress)).await?;
                 eprintln!("built: {name} {} records in {:.0}s", run.counts.fetched, t.elapsed().as_secs_f64());
             }
             anyhow::Ok(())

@@ -114,11 +114,8 @@ pub async fn apply_map(
     Body(r): Body<ApplyMap>,
 ) -> ApiResult<Json<SyncRun>> {
     let fuses = Fuses { allow_mass_close: r.allow_mass_close, ..Default::default() };
-    Ok(Json(app.apply_map(&who, &name, &r.integration, fuses, std::sync::Arc::new(NoProgress)).await?))
+    Ok(Json(app.apply_map(&who, &name, &r.integration, fuses, std::sync::Arc::new(tributary_app::NoProgress)).await?))
 }
-
-struct NoProgress;
-impl tributary_app::Progress for NoProgress {}
 
 pub async fn list_profiles(State(app): State<App>, Who(who): Who) -> ApiResult<Json<Vec<ProfileView>>> {
     Ok(Json(app.blocking(move |a| a.profiles(&who)).await?))

@@ -228,7 +228,7 @@ pub async fn import_file(
     let tmp = save_upload(body).await?;
     let req =
         ImportFile { format, path: tmp.path().to_path_buf(), repo_url: p.repository, tool: p.tool, allow_mass_close: p.allow_mass_close };
-    let out = app.import_file(&who, req, std::sync::Arc::new(NoProgress)).await?;
+    let out = app.import_file(&who, req, std::sync::Arc::new(tributary_app::NoProgress)).await?;
     drop(tmp);
     Ok(Json(Imported { run: out.run, integration: out.integration, product: out.product, tool: out.inspected.tool }))
 }
@@ -265,9 +265,6 @@ fn too_large_or(e: String) -> Problem {
         problem(StatusCode::BAD_REQUEST, format!("reading the upload: {e}"))
     }
 }
-
-struct NoProgress;
-impl tributary_app::Progress for NoProgress {}
 
 pub async fn intel_status(State(app): State<App>, Who(who): Who) -> ApiResult<Json<tributary_app::intel::IntelStatus>> {
     Ok(Json(app.blocking(move |a| a.intel_status(&who)).await?))

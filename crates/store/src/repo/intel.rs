@@ -6,7 +6,6 @@ use serde::Serialize;
 
 use crate::conn::Conn;
 use crate::error::Result;
-use crate::params;
 use crate::value::Param;
 
 /// Rows per INSERT statement.
@@ -78,14 +77,6 @@ pub fn replace_kev(conn: &mut dyn Conn, rows: &[KevRow<'_>]) -> Result<()> {
     Ok(())
 }
 
-pub fn set_meta(conn: &mut dyn Conn, key: &str, value: &str) -> Result<()> {
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        params![key, value],
-    )?;
-    Ok(())
-}
-
 /// What is loaded.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct IntelStatus {
@@ -99,9 +90,7 @@ pub struct IntelStatus {
 }
 
 pub fn status(conn: &mut dyn Conn) -> Result<IntelStatus> {
-    let mut meta = |k: &str| -> Result<Option<String>> {
-        conn.query_opt("SELECT value FROM meta WHERE key = ?", params![k])?.map(|mut r| r.take(0)).transpose()
-    };
+    let mut meta = |k: &str| super::meta::get(conn, k);
     let (mv, sd, el, kv, kl) = (
         meta("epss_model_version")?,
         meta("epss_score_date")?,

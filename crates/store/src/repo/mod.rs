@@ -6,6 +6,7 @@ pub mod findings;
 pub mod integrations;
 pub mod intel;
 pub mod maps;
+pub mod meta;
 pub mod profiles;
 pub mod raw;
 pub mod rules;
