@@ -17,6 +17,11 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
     rustup component add rustfmt clippy
 fi
 
+# A fresh clone's test build needs a few GiB; say so up front rather than die in the
+# linker. CI builds once, so incremental state would only take disk.
+step "disk: $(df -h . | awk 'NR==2 {print $4 " free on " $6}')"
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
+
 step "starting a throwaway PostgreSQL"
 pgdir=$(mktemp -d /tmp/tributary-pg.XXXXXX)
 trap 'scripts/pg.sh stop "$pgdir"' EXIT
@@ -40,4 +45,5 @@ fi
 step "doc tests"
 cargo test --workspace --locked --doc
 
+step "disk after the build: $(du -sh target 2>/dev/null | cut -f1) in target/, $(df -h . | awk 'NR==2 {print $4}') free"
 step "all checks passed"
