@@ -163,10 +163,10 @@ impl App {
         };
         self.login.succeeded(name);
         let who = Principal { name: user.name.clone(), role: user.role, user_id: Some(user.id) };
-        self.issue(&who, &user, "login", now_ms() + LOGIN_TOKEN_HOURS * 3_600_000, "user.login")
+        self.issue_token(&who, &user, "login", now_ms() + LOGIN_TOKEN_HOURS * 3_600_000, "user.login")
     }
 
-    fn issue(&self, who: &Principal, user: &User, name: &str, expires_at: Millis, action: &str) -> Result<IssuedToken> {
+    fn issue_token(&self, who: &Principal, user: &User, name: &str, expires_at: Millis, action: &str) -> Result<IssuedToken> {
         let token = password::new_token();
         let h = password::token_hash(&token);
         let info = self.change(who, action, &user.name, |c| {
@@ -211,7 +211,7 @@ impl App {
             }
             e => e.into(),
         })?;
-        self.issue(who, &user, name, now_ms() + days * 86_400_000, "token.create")
+        self.issue_token(who, &user, name, now_ms() + days * 86_400_000, "token.create")
     }
 
     /// One's own tokens (an administrator sees everyone's).

@@ -5,9 +5,11 @@ use serde::Serialize;
 use serde_json::json;
 use tributary_core::model::{Integration, Role, SyncRun};
 use tributary_core::secret::Secret;
+use tributary_core::time::to_rfc3339;
 use tributary_engine::integrations::NewIntegration;
 use tributary_store::repo::{integrations, runs};
 
+pub use tributary_connectors::cortex_cloud::CloudConfig;
 pub use tributary_connectors::cortex_xdr::{SecurityLevel, XdrConfig};
 pub use tributary_connectors::http::HttpSettings;
 pub use tributary_connectors::semgrep::SemgrepConfig;
@@ -19,6 +21,7 @@ use crate::{App, AppError, Principal, Result};
 pub enum ConnectorSettings {
     CortexXdr(XdrConfig),
     Semgrep(SemgrepConfig),
+    CortexCloud(CloudConfig),
 }
 
 impl ConnectorSettings {
@@ -26,6 +29,7 @@ impl ConnectorSettings {
         match self {
             ConnectorSettings::CortexXdr(_) => "cortex-xdr",
             ConnectorSettings::Semgrep(_) => "semgrep",
+            ConnectorSettings::CortexCloud(_) => "cortex-cloud",
         }
     }
 
@@ -33,6 +37,7 @@ impl ConnectorSettings {
         let v = match self {
             ConnectorSettings::CortexXdr(c) => serde_json::to_value(c),
             ConnectorSettings::Semgrep(c) => serde_json::to_value(c),
+            ConnectorSettings::CortexCloud(c) => serde_json::to_value(c),
         };
         v.map_err(|e| AppError::Internal(e.to_string()))
     }
@@ -43,7 +48,8 @@ impl ConnectorSettings {
         match kind {
             "cortex-xdr" => Ok(ConnectorSettings::CortexXdr(serde_json::from_value(config).map_err(bad)?)),
             "semgrep" => Ok(ConnectorSettings::Semgrep(serde_json::from_value(config).map_err(bad)?)),
-            other => Err(AppError::invalid("kind", format!("unknown connector '{other}' (known: cortex-xdr, semgrep)"))),
+            "cortex-cloud" => Ok(ConnectorSettings::CortexCloud(serde_json::from_value(config).map_err(bad)?)),
+            other => Err(AppError::invalid("kind", format!("unknown connector '{other}' (known: cortex-xdr, semgrep, cortex-cloud)"))),
         }
     }
 }
@@ -71,6 +77,12 @@ pub fn connectors() -> Vec<ConnectorInfo> {
         .collect()
 }
 
+/// The API base of a Cortex tenant from its FQDN as the console shows it
+/// (`acme.xdr.us.paloaltonetworks.com` → `https://api-acme.xdr.us.paloaltonetworks.com`).
+pub fn cortex_api_base(fqdn: &str) -> Result<String> {
+    tributary_connectors::cortex_cloud::api_base_from_fqdn(fqdn).map_err(|e| AppError::invalid("fqdn", e.to_string()))
+}
+
 /// An integration to add.
 pub struct AddIntegration {
     pub name: String,
@@ -87,6 +99,8 @@ pub struct IntegrationView {
     #[serde(flatten)]
     pub integration: Integration,
     pub last_run: Option<SyncRun>,
+    /// The end of the latest successful run: the data is this old.
+    pub last_sync_at: Option<String>,
 }
 
 impl App {
@@ -119,7 +133,8 @@ impl App {
             let mut out = Vec::new();
             for i in integrations::list(c)? {
                 let last_run = runs::latest(c, i.id)?;
-                out.push(IntegrationView { integration: i, last_run });
+                let last_sync_at = runs::last_success_at(c, i.id)?.map(to_rfc3339);
+                out.push(IntegrationView { integration: i, last_run, last_sync_at });
             }
             Ok(out)
         })?)
@@ -130,7 +145,8 @@ impl App {
         Ok(self.store().read(|c| {
             let i = integrations::get(c, name)?;
             let last_run = runs::latest(c, i.id)?;
-            Ok(IntegrationView { integration: i, last_run })
+            let last_sync_at = runs::last_success_at(c, i.id)?.map(to_rfc3339);
+            Ok(IntegrationView { integration: i, last_run, last_sync_at })
         })?)
     }
 

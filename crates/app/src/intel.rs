@@ -61,6 +61,8 @@ impl App {
             ] {
                 meta::set(c, k, v.as_deref().unwrap_or(""))?;
             }
+            // Every issue's score reads EPSS: rescored in the same transaction.
+            tributary_store::repo::issues::refresh_all(c)?;
             let out = IntelLoad { rows, version: meta.model_version, date: meta.score_date };
             let detail = json!({"rows": out.rows, "model_version": out.version, "score_date": out.date});
             Ok((out, detail))
@@ -92,6 +94,7 @@ impl App {
             let now = tributary_core::time::to_rfc3339(tributary_core::time::now_ms());
             meta::set(c, "kev_catalog_version", &cat.version)?;
             meta::set(c, "kev_loaded_at", &now)?;
+            tributary_store::repo::issues::refresh_all(c)?;
             let out = IntelLoad { rows: rows.len() as u64, version: Some(cat.version.clone()), date: cat.released.clone() };
             let detail = json!({"rows": out.rows, "catalog_version": out.version});
             Ok((out, detail))

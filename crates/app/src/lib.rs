@@ -24,6 +24,7 @@ pub mod error;
 pub mod imports;
 pub mod integrations;
 pub mod intel;
+pub mod issues;
 pub mod maps;
 pub mod profiles;
 pub mod projects;

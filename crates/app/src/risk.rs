@@ -8,7 +8,7 @@ use tributary_store::repo::findings;
 
 use crate::{App, AppError, Principal, Result};
 
-const WEIGHTS_KEY: &str = "risk_weights";
+const WEIGHTS_KEY: &str = tributary_store::repo::issues::WEIGHTS_KEY;
 
 /// A finding's risk, explained.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -47,6 +47,7 @@ impl App {
             return Err(AppError::invalid("weights", "each weight is a number from -100 to 100"));
         }
         self.set_setting(who, "risk.weights", WEIGHTS_KEY, w)?;
+        self.rescore_all()?;
         Ok(w.clone())
     }
 

@@ -59,8 +59,8 @@ pub enum Format {
 pub enum Command {
     /// Run the server (migrates the database first).
     Serve(ServeArgs),
-    /// A populated instance in one command: the simulators, a Cortex XDR and a Semgrep
-    /// integration synced from them (into the data directory), then the server.
+    /// A populated instance in one command: the simulators, Cortex XDR, Cortex Cloud and
+    /// Semgrep integrations synced from them (into the data directory), then the server.
     Demo(DemoArgs),
     /// Database maintenance.
     #[command(subcommand)]
@@ -79,8 +79,20 @@ pub enum Command {
     Show(ShowCommand),
     /// Open findings by severity, source and kind; all findings by status.
     Summary,
-    /// A finding's risk score, the factors that add up to it, and its BOD 26-04 decision.
-    Explain { finding: i64 },
+    /// The risk score of an issue or a finding, the factors that add up to it, and its
+    /// BOD 26-04 decision. ID is an issue id (from `tributary issues`) or a finding id;
+    /// write issue:ID or finding:ID to say which.
+    Explain { id: String },
+    /// Issues: findings of one problem correlated across sources (same CVE on the same
+    /// package in a repository, or on the same host; same rule at the same place), highest
+    /// risk first. `tributary issues ID` shows one with its findings by source.
+    Issues(IssuesArgs),
+    /// Deployment status and internet exposure of repositories (from Cortex Cloud), or why
+    /// a repository has none.
+    Context,
+    /// Business criticality of an asset or repository, 1 (lowest) to 5 (highest); `none`
+    /// clears it (counts as 3). Its issues are rescored.
+    Criticality { asset: i64, value: String },
     /// Risk weights: print them, or set them from a JSON file (`--file`).
     RiskWeights {
         #[arg(long)]
@@ -220,6 +232,21 @@ pub enum IntegrationCommand {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct IssuesArgs {
+    /// Show this issue in full.
+    pub id: Option<i64>,
+    /// Closed issues too.
+    #[arg(long)]
+    pub all: bool,
+    /// Only issues more than one source reports.
+    #[arg(long)]
+    pub multi_source: bool,
+    /// At most this many.
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum IntegrationKindArgs {
     /// Cortex XDR: endpoints and their vulnerabilities (API key + key ID).
@@ -227,6 +254,33 @@ pub enum IntegrationKindArgs {
     /// Semgrep: Code (SAST) and Supply Chain (SCA) findings per project (API token with
     /// the Web API scope).
     Semgrep(SemgrepAddArgs),
+    /// Cortex Cloud: deployment status and internet exposure of code repositories (API
+    /// key + key ID). One per Tributary: it is the view of where code runs. Its profile
+    /// syncs every 24 hours under `tributary serve`.
+    CortexCloud(CloudAddArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("tenant").required(true).args(["fqdn", "api_url"])))]
+pub struct CloudAddArgs {
+    #[command(flatten)]
+    pub common: CommonAddArgs,
+    /// The tenant as the Cortex console shows it, e.g. acme.xdr.us.paloaltonetworks.com
+    /// (the API is https://api-<FQDN>).
+    #[arg(long, value_name = "FQDN")]
+    pub fqdn: Option<String>,
+    /// The API's base URL itself, instead of --fqdn (e.g. a simulator's).
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// The API key ID (Settings → API Keys, column ID).
+    #[arg(long, value_name = "ID")]
+    pub key_id: String,
+    /// Read the API key from the first line of standard input.
+    #[arg(long, required = true)]
+    pub key_stdin: bool,
+    /// The key's security level.
+    #[arg(long, value_enum, default_value_t = SecurityArg::Standard)]
+    pub security: SecurityArg,
 }
 
 #[derive(Debug, clap::Args)]

@@ -8,12 +8,16 @@
 //!
 //! * [`http`]: the shared client (timeouts, gzip, retries with backoff and jitter that
 //!   honour `Retry-After`, rate limit, worded errors).
+//! * [`cortex`]: the Cortex platform's key auth and error bodies (XDR and Cloud).
 //! * [`cortex_xdr`]: Cortex XDR endpoints and their CVEs.
+//! * [`cortex_cloud`]: Cortex Cloud repositories with deployment and internet exposure.
 //! * [`semgrep`]: Semgrep Code (SAST) and Supply Chain (SCA) findings per project.
 //! * [`import`]: `semgrep --json` and SARIF 2.1.0 files, streamed.
 
 #[cfg(test)]
 pub(crate) mod arbitrary;
+pub mod cortex;
+pub mod cortex_cloud;
 pub mod cortex_xdr;
 pub mod error;
 pub mod http;
@@ -219,10 +223,15 @@ pub struct ConnectorKind {
     pub build: fn(Settings) -> Result<Box<dyn Connector>, ConnectorError>,
     /// The JSON Schema of its settings (what `validate` accepts as `config`).
     pub config_schema: fn() -> serde_json::Value,
+    /// The integration's own profile runs every this many hours from when it is added
+    /// (`None`: on demand only).
+    pub default_every_hours: Option<u32>,
+    /// At most one integration of this kind (its context would otherwise conflict).
+    pub one_per_tenant: bool,
 }
 
 /// Every connector, in one place.
-pub static CONNECTORS: &[&ConnectorKind] = &[&cortex_xdr::KIND, &semgrep::KIND];
+pub static CONNECTORS: &[&ConnectorKind] = &[&cortex_xdr::KIND, &semgrep::KIND, &cortex_cloud::KIND];
 
 /// File formats `tributary import` reads; integrations of these kinds hold imports.
 pub static IMPORTERS: &[&ConnectorKind] = &[&import::SEMGREP_JSON, &import::SARIF];

@@ -40,6 +40,39 @@ impl Reachability {
     }
 }
 
+/// The risk inputs a finding's attributes carry, kept as columns (`findings.cwe_top25`,
+/// `reach`, `fix`, `vector`) so issues aggregate them in SQL instead of reading JSON.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RiskTraits {
+    pub cwe_top25: Option<u8>,
+    /// 2 reachable, 1 unreachable (`None`: unknown). The larger wins in an issue.
+    pub reach: Option<i64>,
+    pub fix: Option<bool>,
+    /// From the CVSS vector: bit 0 automatable, bit 1 total technical impact.
+    pub vector: Option<i64>,
+}
+
+impl RiskTraits {
+    /// From a finding's target-model attributes (as staged: `cweTop25Rank`, `fixAvailable`
+    /// and the vector are filled in by staging).
+    pub fn read(attrs: &serde_json::Value) -> RiskTraits {
+        let vuln = &attrs["findingType"]["vulnerability"];
+        let rank = |b: &serde_json::Value| b["cweTop25Rank"].as_u64().and_then(|r| u8::try_from(r).ok());
+        let cwe_top25 = match (rank(vuln), rank(&attrs["findingType"]["codeWeakness"])) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let reach = match vuln["reachability"].as_str().map(Reachability::parse_loose) {
+            Some(Reachability::Reachable) => Some(2),
+            Some(Reachability::Unreachable) => Some(1),
+            _ => None,
+        };
+        let fix = vuln["fixAvailable"].as_bool().or_else(|| vuln["fixedVersions"].as_array().map(|v| !v.is_empty()));
+        let vector = vuln["cvssVector"].as_str().and_then(vector_facts).map(|(a, t)| i64::from(a) | (i64::from(t) << 1));
+        RiskTraits { cwe_top25, reach, fix, vector }
+    }
+}
+
 /// What the score is computed from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RiskInput {
@@ -57,6 +90,10 @@ pub struct RiskInput {
     pub internet_exposed: Option<bool>,
     /// 1 (lowest) to 5 (highest); 3 when not set.
     pub criticality: Option<u8>,
+    /// `(automatable, total technical impact)` when known without the vector itself (an
+    /// issue's aggregated traits); the vector, when given, wins.
+    #[serde(default, skip)]
+    pub vector_facts: Option<(bool, bool)>,
 }
 
 /// Points per factor (at full strength). Negative weights lower the score.
@@ -233,7 +270,7 @@ pub fn assess(input: &RiskInput, w: &RiskWeights) -> Risk {
     if bounded != total {
         factors.push(("bounds", format!("the factors sum to {:.1}; scores run 0–100", total as f64 / 10.0), bounded - total));
     }
-    let facts = input.cvss_vector.as_deref().and_then(vector_facts);
+    let facts = input.cvss_vector.as_deref().and_then(vector_facts).or(input.vector_facts);
     let (automatable, total_impact) = facts.unwrap_or((false, false));
     let exposed = input.internet_exposed.unwrap_or(false);
     let reasons = vec![
@@ -277,6 +314,7 @@ mod tests {
             deployed: Some(true),
             internet_exposed: Some(true),
             criticality: Some(5),
+            vector_facts: None,
         }
     }
 
@@ -320,6 +358,7 @@ mod tests {
             deployed: None,
             internet_exposed: None,
             criticality: None,
+            vector_facts: None,
         };
         let r = assess(&mid, &w);
         assert_eq!((r.score, r.factors.len()), (20.0, 1));
@@ -342,5 +381,41 @@ mod tests {
         assert_eq!(vector_facts("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:L/VA:N/SC:N/SI:N/SA:N"), Some((true, true)));
         assert_eq!(vector_facts("AV:N/AC:L/Au:N/C:P/I:P/A:P"), None);
         assert_eq!(Reachability::parse_loose("conditionally_reachable"), Reachability::Reachable);
+    }
+}
+
+#[cfg(test)]
+mod trait_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn traits_come_from_the_staged_attributes_and_give_the_vectors_decision() {
+        let attrs = json!({"findingType": {"vulnerability": {
+            "cweTop25Rank": 7, "reachability": "always_reachable", "fixedVersions": ["2.0.1"],
+            "cvssVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+        }, "codeWeakness": {"cweTop25Rank": 3}}});
+        let t = RiskTraits::read(&attrs);
+        assert_eq!(t, RiskTraits { cwe_top25: Some(3), reach: Some(2), fix: Some(true), vector: Some(3) });
+        assert_eq!(RiskTraits::read(&json!({})), RiskTraits::default());
+        // An issue scored from traits decides as its finding scored from the vector does.
+        let base = RiskInput {
+            severity: Severity::Critical,
+            cvss: Some(9.8),
+            cvss_vector: Some("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H".into()),
+            epss: None,
+            epss_percentile: None,
+            kev: true,
+            cwe_top25_rank: None,
+            reachability: Reachability::Unknown,
+            fix_available: None,
+            deployed: None,
+            internet_exposed: Some(true),
+            criticality: None,
+            vector_facts: None,
+        };
+        let from_traits = RiskInput { cvss_vector: None, vector_facts: Some((true, true)), ..base.clone() };
+        let w = RiskWeights::default();
+        assert_eq!(assess(&base, &w), assess(&from_traits, &w));
     }
 }

@@ -59,6 +59,15 @@ impl Engine {
                 "integration names starting with 'import-' are reserved for file imports (`tributary import`); choose another name than '{name}'"
             )));
         }
+        if kind.one_per_tenant {
+            let existing = self.blocking(move |s| Ok(s.read(integrations::list)?)).await?;
+            if let Some(other) = existing.into_iter().find(|i| i.kind == kind.name) {
+                return Err(EngineError::Busy(format!(
+                    "there can be only one {} integration, and '{}' is it (one Cortex deployment gives one view of where code runs); delete it first with `tributary integration delete {} --yes`",
+                    kind.product, other.name, other.name
+                )));
+            }
+        }
         let (base_url, mut config) = (kind.validate)(&new.base_url, &new.config)?;
         let report = if new.test {
             let settings =
@@ -74,6 +83,10 @@ impl Engine {
         }
         let actor = actor.to_string();
         let secret = new.secret;
+        let schedule = match kind.default_every_hours {
+            Some(h) => Schedule::Every { every_ms: i64::from(h) * 3_600_000, start: tributary_core::time::now_ms(), end: None },
+            None => Schedule::Manual,
+        };
         let status = if report.is_some() { IntegrationStatus::Connected } else { IntegrationStatus::New };
         let summary = report.as_ref().map(|r| r.summary.clone());
         let integration = self
@@ -93,12 +106,16 @@ impl Engine {
                         c,
                         profiles::NewProfile {
                             name: &format!("{name}-default"),
-                            description: Some("The integration's own profile (runs on `tributary sync`)."),
+                            description: Some(if kind.default_every_hours.is_some() {
+                                "The integration's own profile (runs on its schedule under `tributary serve`, and on `tributary sync`)."
+                            } else {
+                                "The integration's own profile (runs on `tributary sync`)."
+                            }),
                             integration_id: i.id,
                             maps: stream_maps,
                             active: true,
                             is_default: true,
-                            schedule: Schedule::Manual,
+                            schedule,
                         },
                     )?;
                     audit::record(c, &actor, "integration.add", &name, serde_json::json!({"kind": kind.name, "base_url": base_url}))?;

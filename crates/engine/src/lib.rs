@@ -12,6 +12,7 @@
 //! * [`import`]: Semgrep JSON and SARIF files, one repository at a time.
 //! * [`scopes`]: vendor scopes (Semgrep projects) and their repository mapping.
 
+pub mod derive;
 pub mod import;
 pub mod integrations;
 pub mod pipeline;

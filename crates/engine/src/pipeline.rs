@@ -662,12 +662,21 @@ impl Engine {
         // An integration's first vendor run is a bulk load: random-key indexes are built
         // once at its end rather than row by row (store::schema::DEFERRABLE).
         let bulk = prep.run.initial && !prep.single_tx && prep.run.mode != SyncMode::Replay;
+        let (started, initial) = (prep.run.started_at, prep.run.initial && prep.scope.is_none());
         if bulk && let Err(e) = self.blocking(|s| Ok(s.defer_indexes()?)).await {
             tracing::warn!(message = "Could not defer indexes; loading with them.", error = %e);
         }
         let out = self.run_stages(prep, producer, progress).await;
         if bulk && let Err(e) = self.blocking(|s| Ok(s.ensure_indexes()?)).await {
             tracing::warn!(message = "Could not rebuild a deferred index; it is rebuilt when the store next opens.", error = %e);
+        }
+        // Context and issues follow the findings, whether the run succeeded or not (the
+        // pages a failed run committed changed findings too).
+        match self.derive(started, initial).await {
+            Ok(d) => {
+                tracing::debug!(message = "Issues updated.", rescored = d.issues_rescored, all = d.rebuilt_all, repos = d.repos_changed)
+            }
+            Err(e) => tracing::warn!(message = "Updating issues failed; they catch up after the next run.", error = %e),
         }
         // A run that changed many rows refreshes the planner's statistics (after the
         // deferred indexes exist), so queries keep choosing the right index as the tenant

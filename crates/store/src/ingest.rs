@@ -641,6 +641,11 @@ struct FindingColumns {
     raw_id: Vec<Option<i64>>,
     chash: Vec<Option<i64>>,
     attributes: Vec<Option<String>>,
+    issue_id: Vec<Option<i64>>,
+    cwe_top25: Vec<Option<i64>>,
+    reach: Vec<Option<i64>>,
+    fix: Vec<Option<i64>>,
+    vector: Vec<Option<i64>>,
 }
 
 impl FindingColumns {
@@ -670,6 +675,11 @@ impl FindingColumns {
         self.raw_id.push(x.raw_id);
         self.chash.push(Some(x.hash));
         self.attributes.push(Some(f.attributes));
+        self.issue_id.push(Some(f.correlation.issue_id(x.asset_id, x.repo)));
+        self.cwe_top25.push(f.traits.cwe_top25.map(i64::from));
+        self.reach.push(f.traits.reach);
+        self.fix.push(f.traits.fix.map(i64::from));
+        self.vector.push(f.traits.vector);
     }
 
     fn into_batch(self, integration_id: i64, now: Millis, with_key: bool) -> Batch {
@@ -701,6 +711,11 @@ impl FindingColumns {
             .col("raw_id", Column::Int(self.raw_id))
             .col("chash", Column::Int(self.chash))
             .col("attributes", Column::Text(self.attributes))
+            .col("issue_id", Column::Int(self.issue_id))
+            .col("cwe_top25", Column::Int(self.cwe_top25))
+            .col("reach", Column::Int(self.reach))
+            .col("fix", Column::Int(self.fix))
+            .col("vector", Column::Int(self.vector))
             .col("updated_at", Column::Int(vec![Some(now); n]))
     }
 }

@@ -180,6 +180,8 @@ impl Store {
             if c.query_opt("SELECT 1 FROM sync_runs WHERE status = 'running' LIMIT 1", &[])?.is_none() {
                 build_missing_indexes(c)?;
             }
+            // Findings from before schema 5 get their issues (once).
+            repo::issues::backfill(c)?;
             Ok(report)
         })?;
         let (key, origin, problem) = with_write_conn(&partial, |c| keyring::load(&opts.data_dir, opts.master_key.as_deref(), c))?;

@@ -12,7 +12,7 @@ use tributary_core::identify;
 use tributary_core::time::now_ms;
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Upgrade steps: `(version, name, DDL for a dialect)`. Step N upgrades N-1 → N.
 type Upgrade = (i64, &'static str, fn(Dialect) -> Vec<String>);
@@ -54,6 +54,24 @@ pub const UPGRADES: &[Upgrade] = &[
         v.push(schema::create_index_sql(&schema::FINDINGS, &schema::FINDINGS_OPEN_SEVERITY));
         v.push(schema::create_index_sql(&schema::FINDINGS, &schema::FINDINGS_CVE));
         v.push(schema::create_index_sql(&schema::ASSETS, &schema::ASSETS_NAME_LOWER));
+        v
+    }),
+    (5, "issues (correlation, risk), repository context, asset criticality, policies", |d| {
+        let mut v: Vec<String> = [schema::FINDING_CWE_TOP25, schema::FINDING_REACH, schema::FINDING_FIX, schema::FINDING_VECTOR]
+            .iter()
+            .map(|c| format!("ALTER TABLE findings ADD COLUMN {}", schema::column_sql(c, d)))
+            .collect();
+        v.push(format!("ALTER TABLE assets ADD COLUMN {}", schema::column_sql(&schema::ASSET_CRITICALITY, d)));
+        // The version-1 issues table was never written.
+        v.push("DROP TABLE issues".to_string());
+        v.extend(schema::table_ddl(&schema::ISSUES, d));
+        v.extend(schema::table_ddl(&schema::REPO_CONTEXT, d));
+        v.extend(schema::table_ddl(&schema::POLICIES, d));
+        v.extend(schema::table_ddl(&schema::POLICY_RESULTS, d));
+        v.push(schema::create_index_sql(&schema::FINDINGS, &schema::FINDINGS_ISSUE));
+        // Existing findings get their issue ids and traits from Rust (`repo::issues::backfill`)
+        // the next time the store opens.
+        v.push(format!("INSERT INTO meta (key, value) VALUES ('{}', '1')", crate::repo::issues::BACKFILL_KEY));
         v
     }),
 ];

@@ -275,6 +275,7 @@ pub const ASSETS: Table = bulk_table(
         int_nn("last_seen"),
         int_nn("created_at"),
         int_nn("updated_at"),
+        ASSET_CRITICALITY,
     ],
     &[idx("assets_kind", &["kind"]), idx("assets_name", &["name"]), ASSETS_NAME_LOWER],
 );
@@ -485,12 +486,23 @@ pub const FINDINGS: Table = bulk_table(
         FINDING_TRIAGE_UNTIL,
         FINDING_ASSIGNEE,
         FINDING_TRIAGED_AT,
+        FINDING_CWE_TOP25,
+        FINDING_REACH,
+        FINDING_FIX,
+        FINDING_VECTOR,
     ],
     // Deliberately few indexes: each one costs every insert (bench/RESULTS.md). The unique
     // key is local to the asset, so a first load appends; (product, status) serves
     // vendorProductName queries and the end-of-sync sweep; repo_asset_id serves the
     // per-project reconcile of a Semgrep delta.
-    &[uniq("findings_key", &["asset_id", "fkey"]), FINDINGS_PRODUCT_STATUS, FINDINGS_REPO, FINDINGS_OPEN_SEVERITY, FINDINGS_CVE],
+    &[
+        uniq("findings_key", &["asset_id", "fkey"]),
+        FINDINGS_PRODUCT_STATUS,
+        FINDINGS_REPO,
+        FINDINGS_OPEN_SEVERITY,
+        FINDINGS_CVE,
+        FINDINGS_ISSUE,
+    ],
 );
 
 /// `vendorProductName` queries, the end-of-sync sweep, and (with severity and kind, schema 4)
@@ -508,26 +520,91 @@ pub const FINDINGS_CVE: Index = idx("findings_cve", &["cve"]);
 
 /// Indexes a bulk first load drops and builds again at its end (`Store::defer_indexes`,
 /// `Store::ensure_indexes`): one sort instead of millions of random B-tree inserts.
-pub const DEFERRABLE: &[(&Table, &Index)] = &[(&FINDINGS, &FINDINGS_CVE)];
+pub const DEFERRABLE: &[(&Table, &Index)] = &[(&FINDINGS, &FINDINGS_CVE), (&FINDINGS, &FINDINGS_ISSUE)];
 /// Case-insensitive name lookups (`asset.name:web-01`) (schema 4).
 pub const ASSETS_NAME_LOWER: Index = idx("assets_name_lower", &["LOWER(name)"]);
 
-pub const ISSUES: Table = table(
-    "issues",
-    &[
-        id(),
-        text_nn("key"),
+/// Issues (schema 5): findings of one problem, correlated across sources. The id is the
+/// findings' `issue_id`, a hash of the correlation key (`core::transform::Correlation`),
+/// so the same input always gives the same ids. Rebuilt from findings by
+/// `repo::issues::refresh` (counts and risk aggregated in SQL, scored in Rust).
+pub const ISSUES: Table = Table {
+    name: "issues",
+    cols: &[
+        int_nn("id"),
+        text_nn("kind"),
         text_nn("title"),
+        text("cve"),
+        int("repo_asset_id"),
+        int_nn("asset_id"),
         int_nn("severity"),
         text_nn("status"),
-        flag("finding_count", "0"),
+        int_nn("findings"),
+        int_nn("open_findings"),
+        int_nn("sources"),
+        // Tenths of a point (0–1000), so the stored factors add up exactly.
+        int_nn("score"),
+        text_nn("decision"),
+        text_nn("factors"),
         int_nn("first_seen"),
         int_nn("last_seen"),
-        int_nn("created_at"),
         int_nn("updated_at"),
     ],
-    &[uniq("issues_key", &["key"])],
+    pk: &["id"],
+    indexes: &[idx("issues_status_score", &["status", "score"])],
+    without_rowid: false,
+    id_block: 1,
+};
+
+/// Findings by issue (schema 5). Random keys: deferred on a first load like `findings_cve`.
+pub const FINDINGS_ISSUE: Index = idx("findings_issue", &["issue_id"]);
+
+/// Risk traits of a finding (schema 5; `core::risk::RiskTraits`), aggregated per issue.
+pub const FINDING_CWE_TOP25: Col = int("cwe_top25");
+pub const FINDING_REACH: Col = int("reach");
+pub const FINDING_FIX: Col = int("fix");
+pub const FINDING_VECTOR: Col = int("vector");
+
+/// Business criticality 1–5 set by a user on an asset (schema 5); `NULL` = 3.
+pub const ASSET_CRITICALITY: Col = int("criticality");
+
+/// Deployment and internet exposure of a repository (schema 5), from Cortex Cloud, kept
+/// only where the seed's conditions hold (`repo::context`); otherwise `reason` says why
+/// there is none.
+pub const REPO_CONTEXT: Table = Table {
+    name: "repo_context",
+    cols: &[
+        int_nn("asset_id"),
+        int("integration_id"),
+        text("deployment"),
+        text("exposure"),
+        text_nn("evidence"),
+        text("reason"),
+        int("scanned_at"),
+        int_nn("updated_at"),
+    ],
+    pk: &["asset_id"],
+    indexes: &[],
+    without_rowid: true,
+    id_block: 1,
+};
+
+/// Policies (schema 5): a query and the action label findings matching it carry.
+pub const POLICIES: Table = table(
+    "policies",
+    &[id(), text_nn("name"), text_nn("query"), text_nn("action"), flag("enabled", "1"), int_nn("created_at"), int_nn("updated_at")],
+    &[uniq("policies_name", &["name"])],
 );
+
+/// Which findings each policy matched at its last evaluation (schema 5).
+pub const POLICY_RESULTS: Table = Table {
+    name: "policy_results",
+    cols: &[fk("policy_id", "policies", Cascade, true), int_nn("finding_id"), int_nn("matched_at")],
+    pk: &["policy_id", "finding_id"],
+    indexes: &[idx("policy_results_finding", &["finding_id"])],
+    without_rowid: true,
+    id_block: 1,
+};
 
 /// Vendor-side containers that map to repository assets (Semgrep projects).
 pub const SCOPES: Table = table(
@@ -578,6 +655,9 @@ pub const TABLES: &[&Table] = &[
     &FINDING_STATS_STALE,
     &INTEL_EPSS,
     &INTEL_KEV,
+    &REPO_CONTEXT,
+    &POLICIES,
+    &POLICY_RESULTS,
 ];
 
 fn sql_type(ty: Ty, d: Dialect) -> &'static str {

@@ -56,8 +56,15 @@ tributary_store::backend_tests! {
                 c.batch_execute("DROP TABLE finding_stats_stale")?;
                 c.batch_execute("DROP TABLE intel_epss")?;
                 c.batch_execute("DROP TABLE intel_kev")?;
-                for i in ["findings_status_severity", "findings_cve", "assets_name_lower"] {
+                for i in ["findings_status_severity", "findings_cve", "assets_name_lower", "findings_issue"] {
                     c.batch_execute(&format!("DROP INDEX {i}"))?;
+                }
+                for col in ["cwe_top25", "reach", "fix", "vector"] {
+                    c.batch_execute(&format!("ALTER TABLE findings DROP COLUMN {col}"))?;
+                }
+                c.batch_execute("ALTER TABLE assets DROP COLUMN criticality")?;
+                for t in ["repo_context", "policy_results", "policies"] {
+                    c.batch_execute(&format!("DROP TABLE {t}"))?;
                 }
                 c.execute(
                     "INSERT INTO raw_records (integration_id, stream, record_key, chash, body, fetched_at) VALUES (1, 's', 'k', 7, ?, 1)",
@@ -78,6 +85,10 @@ tributary_store::backend_tests! {
         assert_eq!(triaged, 0, "triage columns exist after the upgrade");
         let rules: i64 = store.read(|c| c.scalar("SELECT COUNT(*) FROM triage_rules", &[])).unwrap();
         assert_eq!(rules, 0, "standing triage rules exist after the upgrade");
+        let issues: i64 = store.read(|c| c.scalar("SELECT COUNT(*) FROM issues", &[])).unwrap();
+        assert_eq!(issues, 0, "the issues table exists after the upgrade");
+        let backfill = store.read(|c| tributary_store::repo::meta::get(c, tributary_store::repo::issues::BACKFILL_KEY)).unwrap();
+        assert_eq!(backfill, None, "the issue backfill ran once, at open");
         // Records written before the upgrade still read back.
         let page = store.read(|c| tributary_store::repo::raw::page(c, 1, "s", 0, 10)).unwrap();
         assert_eq!(page[0].body, serde_json::json!({"old": true}));

@@ -153,6 +153,8 @@ fn page(n: usize, change_every: Option<usize>) -> PageIn {
                 source_severity: Some(severity.as_str().to_uppercase()),
                 source_score: Some(5.0 + (f % 5) as f64),
                 status: FindingStatus::Open,
+                correlation: tributary_core::transform::Correlation::Cve { cve: cve.clone() },
+                traits: Default::default(),
                 cve: Some(cve),
                 cvss: None,
                 first_seen: Some(1_790_000_000_000),

@@ -1,11 +1,12 @@
-//! `tributary demo`: the simulators, a Cortex XDR and a Semgrep integration synced from
-//! them, and the server — a populated instance in one command, on loopback only.
+//! `tributary demo`: the simulators, Cortex XDR, Cortex Cloud and Semgrep integrations
+//! synced from them, and the server — a populated instance in one command, on loopback
+//! only.
 
 use anyhow::{Context, Result};
 use tributary_app::SyncOptions;
-use tributary_app::integrations::{AddIntegration, ConnectorSettings, HttpSettings, SecurityLevel, SemgrepConfig, XdrConfig};
+use tributary_app::integrations::{AddIntegration, CloudConfig, ConnectorSettings, HttpSettings, SecurityLevel, SemgrepConfig, XdrConfig};
 use tributary_core::secret::Secret;
-use tributary_sim::config::{DEFAULT_SEMGREP_TOKEN, DEFAULT_XDR_KEY, DEFAULT_XDR_KEY_ID};
+use tributary_sim::config::{DEFAULT_CLOUD_KEY, DEFAULT_CLOUD_KEY_ID, DEFAULT_SEMGREP_TOKEN, DEFAULT_XDR_KEY, DEFAULT_XDR_KEY_ID};
 use tributary_sim::{Scale, SimConfig, SimServer};
 
 use super::sync::ProgressView;
@@ -35,6 +36,18 @@ fn demo_integrations(sim: &SimServer) -> Vec<AddIntegration> {
             base_url: sim.base_url("cortex-xdr"),
             settings: ConnectorSettings::CortexXdr(xdr),
             secret: Secret::new(DEFAULT_XDR_KEY),
+            test: true,
+        },
+        AddIntegration {
+            name: "demo-cloud".into(),
+            base_url: sim.base_url("cortex-cloud"),
+            settings: ConnectorSettings::CortexCloud(CloudConfig {
+                key_id: DEFAULT_CLOUD_KEY_ID.into(),
+                security: SecurityLevel::Standard,
+                page_size: None,
+                http: HttpSettings::default(),
+            }),
+            secret: Secret::new(DEFAULT_CLOUD_KEY),
             test: true,
         },
         AddIntegration {
@@ -89,6 +102,8 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
         println!("  tributary --data-dir {dir} query 'finding.severity>=high finding.kind:vulnerability' --limit 5");
         println!("  tributary --data-dir {dir} query 'finding.vendorProductName:`Semgrep Code`' --count");
         println!("  tributary --data-dir {dir} projects list --integration demo-semgrep");
+        println!("  tributary --data-dir {dir} issues --limit 10");
+        println!("  tributary --data-dir {dir} context");
         if args.no_serve {
             sim.stop().await;
             return Ok(());

@@ -2,7 +2,9 @@
 
 use anyhow::{Result, bail};
 use serde_json::json;
-use tributary_app::integrations::{AddIntegration, ConnectorSettings, HttpSettings, SecurityLevel, SemgrepConfig, XdrConfig};
+use tributary_app::integrations::{
+    AddIntegration, CloudConfig, ConnectorSettings, HttpSettings, SecurityLevel, SemgrepConfig, XdrConfig, cortex_api_base,
+};
 use tributary_core::time::to_rfc3339;
 
 use super::{Ctx, confirm, runtime, secret_from_stdin};
@@ -18,17 +20,20 @@ pub fn run(ctx: &Ctx, cmd: IntegrationCommand) -> Result<()> {
     }
 }
 
+fn security_level(a: SecurityArg) -> SecurityLevel {
+    match a {
+        SecurityArg::Standard => SecurityLevel::Standard,
+        SecurityArg::Advanced => SecurityLevel::Advanced,
+    }
+}
+
 fn add(ctx: &Ctx, kind: IntegrationKindArgs) -> Result<()> {
     let (common, base_url, settings, secret) = match kind {
         IntegrationKindArgs::CortexXdr(a) => {
             let secret = secret_from_stdin("API key", "--key-stdin")?;
-            let security = match a.security {
-                SecurityArg::Standard => SecurityLevel::Standard,
-                SecurityArg::Advanced => SecurityLevel::Advanced,
-            };
             let config = XdrConfig {
                 key_id: a.key_id.trim().to_string(),
-                security,
+                security: security_level(a.security),
                 types: a.types,
                 http: HttpSettings { rate_limit: a.common.rate_limit, ..HttpSettings::default() },
             };
@@ -46,6 +51,21 @@ fn add(ctx: &Ctx, kind: IntegrationKindArgs) -> Result<()> {
                 http: HttpSettings { rate_limit: a.common.rate_limit, ..HttpSettings::default() },
             };
             (a.common, a.base_url, ConnectorSettings::Semgrep(config), secret)
+        }
+        IntegrationKindArgs::CortexCloud(a) => {
+            let base_url = match (a.fqdn, a.api_url) {
+                (Some(fqdn), _) => cortex_api_base(&fqdn)?,
+                (None, Some(url)) => url,
+                (None, None) => bail!("give the tenant with --fqdn (as the Cortex console shows it) or --api-url"),
+            };
+            let secret = secret_from_stdin("API key", "--key-stdin")?;
+            let config = CloudConfig {
+                key_id: a.key_id.trim().to_string(),
+                security: security_level(a.security),
+                page_size: None,
+                http: HttpSettings { rate_limit: a.common.rate_limit, ..HttpSettings::default() },
+            };
+            (a.common, base_url, ConnectorSettings::CortexCloud(config), secret)
         }
     };
     if let Some(r) = common.rate_limit
@@ -69,19 +89,45 @@ fn add(ctx: &Ctx, kind: IntegrationKindArgs) -> Result<()> {
 
 fn list(ctx: &Ctx) -> Result<()> {
     let items = ctx.app()?.integrations(&ctx.who())?;
-    let mut t = Tabular::new(&["name", "kind", "status", "detail", "since", "base url"]);
+    let mut t = Tabular::new(&["name", "kind", "status", "detail", "last sync", "data age", "base url"]);
+    let now = tributary_core::time::now_ms();
     for v in items {
         let i = &v.integration;
         let detail = i.status_reason.clone().unwrap_or_default();
         let since = i.status_at.map(to_rfc3339).unwrap_or_default();
+        let last = v.last_sync_at.clone();
+        let age = last
+            .as_deref()
+            .and_then(tributary_core::time::parse_loose)
+            .map(|t| age_words(now - t))
+            .unwrap_or_else(|| "never synced".into());
         t.row(
-            vec![i.name.clone(), i.kind.clone(), i.status.label().into(), detail.clone(), since.clone(), i.base_url.clone()],
+            vec![
+                i.name.clone(),
+                i.kind.clone(),
+                i.status.label().into(),
+                detail.clone(),
+                last.clone().unwrap_or_default(),
+                age.clone(),
+                i.base_url.clone(),
+            ],
             json!({"name": i.name, "kind": i.kind, "status": i.status.label(), "detail": detail, "since": since, "base_url": i.base_url,
-                   "config": i.config, "last_run": v.last_run}),
+                   "config": i.config, "last_run": v.last_run, "last_sync_at": last, "data_age": age}),
         );
     }
     t.print(ctx.format);
     Ok(())
+}
+
+/// A duration in the largest unit that fits: 45s, 12m, 5h, 3d.
+fn age_words(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
 }
 
 fn test(ctx: &Ctx, name: &str) -> Result<()> {

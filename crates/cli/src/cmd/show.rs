@@ -67,8 +67,28 @@ pub fn intel(ctx: &Ctx, cmd: crate::args::IntelCommand) -> Result<()> {
 }
 
 /// `tributary explain FINDING`.
-pub fn explain(ctx: &Ctx, finding: i64) -> Result<()> {
-    let e = ctx.app()?.explain(&ctx.who(), finding)?;
+pub fn explain(ctx: &Ctx, id: &str) -> Result<()> {
+    let app = ctx.app()?;
+    let who = ctx.who();
+    let (kind, number) = match id.split_once(':') {
+        Some((k, n)) => (Some(k.trim().to_ascii_lowercase()), n.trim()),
+        None => (None, id.trim()),
+    };
+    let Ok(n) = number.parse::<i64>() else {
+        anyhow::bail!("'{id}' is not an issue or finding id (a number, or issue:N / finding:N)");
+    };
+    let is_issue = match kind.as_deref() {
+        Some("issue") => true,
+        Some("finding") => false,
+        Some(other) => anyhow::bail!("'{other}:' is neither issue: nor finding:"),
+        // Finding ids count up from 1; issue ids are 63-bit hashes: a number that is an
+        // issue is one.
+        None => app.is_issue(&who, n)?,
+    };
+    if is_issue {
+        return issue(ctx, n);
+    }
+    let e = app.explain(&who, n)?;
     if ctx.format != crate::args::Format::Table {
         println!("{}", serde_json::to_string_pretty(&e)?);
         return Ok(());
@@ -81,6 +101,110 @@ pub fn explain(ctx: &Ctx, finding: i64) -> Result<()> {
     t.print(ctx.format);
     for r in &e.risk.decision_reasons {
         println!("  {r}");
+    }
+    Ok(())
+}
+
+/// One issue: score, factors, findings by source.
+fn issue(ctx: &Ctx, id: i64) -> Result<()> {
+    let d = ctx.app()?.issue(&ctx.who(), id)?;
+    if ctx.format != crate::args::Format::Table {
+        println!("{}", serde_json::to_string_pretty(&d)?);
+        return Ok(());
+    }
+    let i = &d.issue;
+    println!(
+        "Issue {}: {} ({}, {}), {}; risk {:.1} / 100; BOD 26-04: {}",
+        i.id, i.title, i.kind, i.severity, i.status, i.score, i.decision
+    );
+    println!("{} findings ({} open) from {} source(s):", i.findings, i.open_findings, i.sources);
+    let mut f = crate::output::Tabular::new(&["finding", "product", "integration", "status", "asset"]);
+    for x in &d.findings {
+        f.row(
+            vec![x.finding_id.to_string(), x.product.clone(), x.integration.clone(), x.status.clone(), x.asset_id.to_string()],
+            serde_json::to_value(x)?,
+        );
+    }
+    f.print(ctx.format);
+    let mut t = crate::output::Tabular::new(&["factor", "observed", "points"]);
+    for x in &d.factors {
+        t.row(vec![x.factor.clone(), x.observed.clone(), format!("{:+.1}", x.points)], serde_json::to_value(x)?);
+    }
+    t.print(ctx.format);
+    Ok(())
+}
+
+/// `tributary issues [ID] [--all] [--multi-source] [--limit N]`.
+pub fn issues(ctx: &Ctx, a: crate::args::IssuesArgs) -> Result<()> {
+    if let Some(id) = a.id {
+        return issue(ctx, id);
+    }
+    let app = ctx.app()?;
+    let rows = app.issues(&ctx.who(), (!a.all).then_some("open"), a.multi_source, a.limit)?;
+    let mut t = crate::output::Tabular::new(&["issue", "score", "decision", "severity", "title", "kind", "sources", "findings", "status"]);
+    for i in &rows {
+        t.row(
+            vec![
+                i.id.to_string(),
+                format!("{:.1}", i.score),
+                i.decision.clone(),
+                i.severity.clone(),
+                i.title.clone(),
+                i.kind.clone(),
+                i.sources.to_string(),
+                format!("{} ({} open)", i.findings, i.open_findings),
+                i.status.clone(),
+            ],
+            serde_json::to_value(i)?,
+        );
+    }
+    t.print(ctx.format);
+    if ctx.format == crate::args::Format::Table {
+        let c = app.issue_counts(&ctx.who())?;
+        println!("{} issues, {} open, {} seen by more than one source.", c.total, c.open, c.multi_source);
+    }
+    Ok(())
+}
+
+/// `tributary context`.
+pub fn context(ctx: &Ctx) -> Result<()> {
+    let rows = ctx.app()?.repository_context(&ctx.who())?;
+    let mut t = crate::output::Tabular::new(&["repository", "deployment", "exposure", "evidence", "why none"]);
+    for r in &rows {
+        let evidence = r.evidence["assets"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x["assetName"].as_str().or(x["assetId"].as_str())).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        let evidence = match r.evidence["exposureReason"].as_str() {
+            Some(why) if evidence.is_empty() => why.to_string(),
+            Some(why) => format!("{evidence} ({why})"),
+            None => evidence,
+        };
+        t.row(
+            vec![
+                r.repository.clone(),
+                r.deployment.clone().unwrap_or_default(),
+                r.exposure.clone().unwrap_or_default(),
+                evidence,
+                r.reason.clone().unwrap_or_default(),
+            ],
+            serde_json::to_value(r)?,
+        );
+    }
+    t.print(ctx.format);
+    Ok(())
+}
+
+/// `tributary criticality ASSET 1-5|none`.
+pub fn criticality(ctx: &Ctx, asset: i64, value: &str) -> Result<()> {
+    let c = match value.trim() {
+        "none" | "clear" => None,
+        v => Some(v.parse::<u8>().map_err(|_| anyhow::anyhow!("criticality is 1 (lowest) to 5 (highest), or none; got '{v}'"))?),
+    };
+    ctx.app()?.set_criticality(&ctx.who(), asset, c)?;
+    match c {
+        Some(c) => println!("Asset {asset}: criticality {c}; its issues were rescored."),
+        None => println!("Asset {asset}: criticality cleared (counts as 3); its issues were rescored."),
     }
     Ok(())
 }

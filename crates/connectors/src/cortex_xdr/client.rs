@@ -3,14 +3,11 @@
 
 use std::sync::Arc;
 
-use rand::RngExt;
-use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use tributary_core::secret::Secret;
 
-use super::{SecurityLevel, XdrConfig};
+use super::XdrConfig;
 use crate::http::{ClientOptions, HttpClient};
 use crate::{BoxFuture, Connector, ConnectorError, Source, SyncPlan, TestReport};
 
@@ -56,41 +53,6 @@ impl TenantInfo {
     }
 }
 
-/// `{"reply": {"err_code", "err_msg", "err_extra"}}` → words.
-fn classify(vendor: &'static str, status: StatusCode, body: &[u8]) -> ConnectorError {
-    let msg = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| {
-            let r = v.get("reply")?;
-            let m = r.get("err_msg")?.as_str()?.to_string();
-            Some(match r.get("err_extra").filter(|e| !e.is_null()) {
-                Some(Value::String(x)) => format!("{m}: {x}"),
-                Some(x) => format!("{m}: {x}"),
-                None => m,
-            })
-        })
-        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_string());
-    // An empty body still says something: the status's own words.
-    let msg = if msg.is_empty() { status.canonical_reason().unwrap_or("no reason given").to_string() } else { msg };
-    match status.as_u16() {
-        401 => ConnectorError::Unauthorized {
-            vendor,
-            reason: format!("{msg}; check the API key and the API key ID, and that the key has not expired"),
-        },
-        402 => ConnectorError::Forbidden { vendor, reason: format!("{msg}; the tenant lacks the license this API needs") },
-        403 => ConnectorError::Forbidden { vendor, reason: format!("{msg}; give the API key the Viewer role") },
-        404 => ConnectorError::NotFound { vendor, reason: format!("{msg}; check the base URL (https://api-<tenant fqdn>)") },
-        s => ConnectorError::Http { vendor, status: s, reason: msg },
-    }
-}
-
-/// 64 characters from `[A-Za-z0-9]`, as Palo Alto's own clients send.
-fn nonce() -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut r = rand::rng();
-    (0..64).map(|_| A[r.random_range(0..A.len())] as char).collect()
-}
-
 pub struct XdrClient {
     http: Arc<HttpClient>,
     cfg: XdrConfig,
@@ -99,7 +61,7 @@ pub struct XdrClient {
 
 impl XdrClient {
     pub fn new(base: String, cfg: XdrConfig, key: Secret, opts: &ClientOptions) -> Result<XdrClient, ConnectorError> {
-        Ok(XdrClient { http: Arc::new(HttpClient::new(VENDOR, base, opts, classify)?), cfg, key })
+        Ok(XdrClient { http: Arc::new(HttpClient::new(VENDOR, base, opts, crate::cortex::classify)?), cfg, key })
     }
 
     /// POSTs `{"request_data": …}` and decodes the `reply`.
@@ -110,21 +72,8 @@ impl XdrClient {
         Ok(r.reply)
     }
 
-    /// The key headers, fresh for every attempt (an advanced key's nonce is single-use).
     fn sign(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        let rb = rb.header("x-xdr-auth-id", &self.cfg.key_id);
-        match self.cfg.security {
-            SecurityLevel::Standard => rb.header("Authorization", self.key.expose()),
-            SecurityLevel::Advanced => {
-                let ts = chrono::Utc::now().timestamp_millis().to_string();
-                let n = nonce();
-                let mut d = Sha256::new();
-                d.update(self.key.expose().as_bytes());
-                d.update(n.as_bytes());
-                d.update(ts.as_bytes());
-                rb.header("x-xdr-timestamp", ts).header("x-xdr-nonce", n).header("Authorization", hex::encode(d.finalize()))
-            }
-        }
+        crate::cortex::sign(rb, &self.cfg.key_id, self.cfg.security, &self.key)
     }
 
     /// One page of endpoints, sorted by `endpoint_id` so offsets do not drift while the
@@ -183,23 +132,5 @@ impl Connector for XdrClient {
 impl XdrClient {
     fn clone_handle(&self) -> XdrClient {
         XdrClient { http: self.http.clone(), cfg: self.cfg.clone(), key: self.key.clone() }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn errors_say_something_even_with_an_empty_body() {
-        let e = classify(VENDOR, StatusCode::NOT_FOUND, b"").to_string();
-        assert!(e.contains("(Not Found; check the base URL"), "{e}");
-        let e = classify(
-            VENDOR,
-            StatusCode::UNAUTHORIZED,
-            br#"{"reply": {"err_code": 401, "err_msg": "Public API request unauthorized", "err_extra": null}}"#,
-        )
-        .to_string();
-        assert!(e.contains("Public API request unauthorized; check the API key"), "{e}");
     }
 }

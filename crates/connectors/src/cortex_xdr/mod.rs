@@ -34,20 +34,17 @@ pub static KIND: ConnectorKind = ConnectorKind {
     validate,
     build,
     config_schema: crate::config_schema::<XdrConfig>,
+    default_every_hours: None,
+    one_per_tenant: false,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum SecurityLevel {
-    Standard,
-    Advanced,
-}
+pub use crate::cortex::SecurityLevel;
 
 /// Settings kept in `integrations.config` (never the key itself).
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct XdrConfig {
     pub key_id: String,
-    #[serde(default = "standard")]
+    #[serde(default = "crate::cortex::standard")]
     pub security: SecurityLevel,
     /// `vulnerability`, `host-asset`.
     #[serde(default = "all_types")]
@@ -55,10 +52,6 @@ pub struct XdrConfig {
     /// HTTP settings (rate limit, retries, timeout), shared by every connector.
     #[serde(flatten)]
     pub http: crate::http::HttpSettings,
-}
-
-fn standard() -> SecurityLevel {
-    SecurityLevel::Standard
 }
 
 fn all_types() -> Vec<String> {
@@ -80,12 +73,7 @@ fn validate(base_url: &str, config: &Value) -> Result<(String, Value), Connector
 fn checked(base_url: &str, config: &Value) -> Result<(String, XdrConfig), ConnectorError> {
     let base = normalize_base_url(base_url, &["/public_api"])?;
     let cfg: XdrConfig = crate::parse_config(config)?;
-    if cfg.key_id.trim().is_empty() || !cfg.key_id.trim().chars().all(|c| c.is_ascii_digit()) {
-        return Err(ConnectorError::Config(format!(
-            "the API key id must be a number (Settings → API Keys, column ID), got '{}'",
-            cfg.key_id
-        )));
-    }
+    crate::cortex::check_key_id(&cfg.key_id)?;
     crate::check_choice(&cfg.types, &["vulnerability", "host-asset"], "type")?;
     Ok((base, cfg))
 }

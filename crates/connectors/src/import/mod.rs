@@ -45,6 +45,8 @@ pub static SEMGREP_JSON: ConnectorKind = ConnectorKind {
     validate: no_settings,
     build: no_connection,
     config_schema: no_schema,
+    default_every_hours: None,
+    one_per_tenant: false,
 };
 
 pub static SARIF: ConnectorKind = ConnectorKind {
@@ -54,6 +56,8 @@ pub static SARIF: ConnectorKind = ConnectorKind {
     validate: no_settings,
     build: no_connection,
     config_schema: no_schema,
+    default_every_hours: None,
+    one_per_tenant: false,
 };
 
 /// Imports take no settings from users (the tool name is recorded by the import itself).

@@ -42,6 +42,8 @@ pub static KIND: ConnectorKind = ConnectorKind {
     validate,
     build,
     config_schema: crate::config_schema::<SemgrepConfig>,
+    default_every_hours: None,
+    one_per_tenant: false,
 };
 
 /// Settings kept in `integrations.config` (never the token).

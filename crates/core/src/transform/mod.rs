@@ -28,4 +28,4 @@ pub use apply::Applied;
 pub use map::{CompiledRule, Convert, MapError, RuleSpec, Slot, TargetModel, TransformMap, TransformMapSpec};
 pub use path::{Path, PathError, Segment};
 pub use read::SourceTree;
-pub use staged::{StagedAsset, StagedFinding, StagedRecord, seal_attributes, stage};
+pub use staged::{Correlation, StagedAsset, StagedFinding, StagedRecord, seal_attributes, stage};

@@ -49,6 +49,72 @@ pub struct StagedFinding {
     /// Target-model attributes as JSON text (serialized once; the content hash is of these bytes).
     pub attributes: String,
     pub content_hash: i64,
+    /// What makes this finding the same problem as another source's: see [`Correlation`].
+    pub correlation: Correlation,
+    /// The risk inputs its attributes carry, as the columns issues aggregate.
+    pub traits: crate::risk::RiskTraits,
+}
+
+/// The finding's half of its issue key (the other half is the asset it is anchored to,
+/// known once the asset is identified: `store::ingest`). Deterministic, from the
+/// finding's own fields, so the same input always gives the same issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Correlation {
+    /// A CVE on a package (purl without version): anchored to the package's repository,
+    /// so Semgrep Supply Chain and any other SCA source meet there.
+    Package { purl: String, cve: String },
+    /// A CVE on a host (or any non-package asset): anchored to that asset.
+    Cve { cve: String },
+    /// A rule at a code location: anchored to the repository, across imports and syncs.
+    Code { rule: String, path: String, line: i64 },
+    /// Nothing to meet another source on: its own issue.
+    Own { product: String, external_id: String },
+}
+
+impl Correlation {
+    /// From a finding's stored fields: a CVE, else a rule at a file and line, else its own.
+    /// (A package's CVE becomes [`Correlation::Package`] once its asset is known:
+    /// [`Correlation::on_package`].)
+    pub fn read(product: &str, external_id: &str, cve: Option<&str>, attributes: &Value) -> Correlation {
+        let s = |ptr: &str| attributes.pointer(ptr).and_then(Value::as_str).filter(|x| !x.is_empty());
+        match (cve, s("/findingType/codeWeakness/ruleId"), s("/location/filePath")) {
+            (Some(cve), _, _) => Correlation::Cve { cve: cve.to_string() },
+            (None, Some(rule), Some(path)) => Correlation::Code {
+                rule: rule.to_string(),
+                path: path.trim_start_matches("./").to_string(),
+                line: attributes.pointer("/location/startLine").and_then(Value::as_i64).unwrap_or(0),
+            },
+            _ => Correlation::Own { product: product.to_string(), external_id: external_id.to_string() },
+        }
+    }
+
+    /// A CVE found on a package (`purl` with or without its version).
+    pub fn on_package(self, purl: &str) -> Correlation {
+        match self {
+            Correlation::Cve { cve } => Correlation::Package { purl: purl::without_version(purl).to_string(), cve },
+            other => other,
+        }
+    }
+
+    /// `(anchor on the repository?, key text)`.
+    pub fn key(&self) -> (bool, String) {
+        match self {
+            Correlation::Package { purl, cve } => (true, format!("pkg|{purl}|{cve}")),
+            Correlation::Cve { cve } => (false, format!("cve|{cve}")),
+            Correlation::Code { rule, path, line } => (true, format!("code|{rule}|{path}|{line}")),
+            Correlation::Own { product, external_id } => (false, format!("own|{product}|{external_id}")),
+        }
+    }
+
+    /// The issue id: a positive 63-bit hash of the anchor asset and the key. `repo` is the
+    /// repository the finding belongs to, `asset` its own asset.
+    pub fn issue_id(&self, asset: i64, repo: Option<i64>) -> i64 {
+        let (on_repo, key) = self.key();
+        let anchor = if on_repo { repo.unwrap_or(asset) } else { asset };
+        let mut bytes = anchor.to_le_bytes().to_vec();
+        bytes.extend_from_slice(key.as_bytes());
+        (crate::hash::content_hash(&bytes) as u64 >> 1) as i64
+    }
 }
 
 /// Serializes attributes once and hashes exactly those bytes.
@@ -110,6 +176,16 @@ pub fn stage(applied: Applied, model: TargetModel, connector: &str, product: &st
         None => Vec::new(),
     };
     let dropped = if model.finding_kind().is_some() { produced - findings.len() } else { 0 };
+    // A package's CVE meets other sources on the package without its version.
+    let mut findings = findings;
+    if let Some(a) = asset.as_ref().filter(|a| a.kind == AssetKind::Package)
+        && let Some(p) = a.identifiers.iter().find(|i| i.kind == IdentifierKind::Purl)
+    {
+        for f in &mut findings {
+            f.correlation = std::mem::replace(&mut f.correlation, Correlation::Own { product: String::new(), external_id: String::new() })
+                .on_package(&p.value);
+        }
+    }
     StagedRecord { asset, findings, warnings, dropped }
 }
 
@@ -272,7 +348,10 @@ fn stage_finding(mut obj: Map<String, Value>, kind: FindingKind, product: &str, 
     let first_seen = int(&obj, "firstFoundOn");
     let last_seen = int(&obj, "lastFoundOn");
     let source_severity = text(&obj, "sourceSeverity");
-    let (attributes, content_hash) = seal_attributes(&Value::Object(obj));
+    let obj = Value::Object(obj);
+    let correlation = Correlation::read(product, &external_id, cve.as_deref(), &obj);
+    let traits = crate::risk::RiskTraits::read(&obj);
+    let (attributes, content_hash) = seal_attributes(&obj);
     Some(StagedFinding {
         kind,
         product: product.to_string(),
@@ -288,6 +367,8 @@ fn stage_finding(mut obj: Map<String, Value>, kind: FindingKind, product: &str, 
         last_seen,
         attributes,
         content_hash,
+        correlation,
+        traits,
     })
 }
 

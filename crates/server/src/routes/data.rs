@@ -196,3 +196,54 @@ pub async fn set_sla_days(
 ) -> ApiResult<Json<tributary_core::sla::SlaDays>> {
     Ok(Json(app.blocking(move |a| a.set_sla_days(&who, &d)).await?))
 }
+
+#[derive(Deserialize)]
+pub struct IssuesParams {
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub multi_source: Option<bool>,
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+pub async fn list_issues(
+    State(app): State<App>,
+    Who(who): Who,
+    Params(p): Params<IssuesParams>,
+) -> ApiResult<Json<Vec<tributary_app::issues::IssueRow>>> {
+    let status = match p.status.as_deref() {
+        None => Some("open".to_string()),
+        Some("all") => None,
+        Some(s) => Some(s.to_string()),
+    };
+    Ok(Json(app.blocking(move |a| a.issues(&who, status.as_deref(), p.multi_source.unwrap_or(false), p.limit.unwrap_or(100))).await?))
+}
+
+pub async fn get_issue(
+    State(app): State<App>,
+    Who(who): Who,
+    PathParams(id): PathParams<i64>,
+) -> ApiResult<Json<tributary_app::issues::IssueDetail>> {
+    Ok(Json(app.blocking(move |a| a.issue(&who, id)).await?))
+}
+
+pub async fn repository_context(State(app): State<App>, Who(who): Who) -> ApiResult<Json<Vec<tributary_app::issues::RepoContext>>> {
+    Ok(Json(app.blocking(move |a| a.repository_context(&who)).await?))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+pub struct CriticalityInput {
+    /// 1 (lowest) to 5 (highest); null clears it (counts as 3).
+    pub criticality: Option<u8>,
+}
+
+pub async fn set_criticality(
+    State(app): State<App>,
+    Who(who): Who,
+    PathParams(id): PathParams<i64>,
+    Body(b): Body<CriticalityInput>,
+) -> ApiResult<StatusCode> {
+    app.blocking(move |a| a.set_criticality(&who, id, b.criticality)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -164,18 +164,29 @@ pub fn asset(conn: &mut dyn Conn, id: i64) -> Result<AssetDetail> {
     })
 }
 
-/// What a finding's risk is computed from: its own fields and attributes, and the loaded
-/// exploit intelligence for its CVE. (Deployment, exposure and criticality come with the
-/// Cortex Cloud context; unknown until then.)
+/// What a finding's risk is computed from: its own fields and attributes, the loaded
+/// exploit intelligence for its CVE, its repository's deployment context and its asset's
+/// (or repository's) criticality.
 pub fn risk_input(conn: &mut dyn Conn, id: i64) -> Result<tributary_core::risk::RiskInput> {
     use tributary_core::risk::{Reachability, RiskInput};
-    let Some(mut r) = conn.query_opt("SELECT severity, cvss_score, cve, attributes FROM findings WHERE id = ?", params![id])? else {
+    let Some(mut r) = conn.query_opt(
+        "SELECT f.severity, f.cvss_score, f.cve, f.attributes, f.repo_asset_id, COALESCE(ra.criticality, a.criticality) \
+         FROM findings f JOIN assets a ON a.id = f.asset_id LEFT JOIN assets ra ON ra.id = f.repo_asset_id WHERE f.id = ?",
+        params![id],
+    )?
+    else {
         return Err(StoreError::NotFound { what: "finding", name: id.to_string() });
     };
     let severity: i64 = r.get(0)?;
     let cvss: Option<f64> = r.get(1)?;
     let cve: Option<String> = r.take(2)?;
     let attrs = parse_json(&r.take::<String>(3)?, "finding attributes")?;
+    let repo: Option<i64> = r.get(4)?;
+    let criticality = r.get::<Option<i64>>(5)?.and_then(|c| u8::try_from(c).ok());
+    let (deployed, internet_exposed) = match repo {
+        Some(repo) => super::context::facts(conn, repo)?,
+        None => (None, None),
+    };
     let vuln = &attrs["findingType"]["vulnerability"];
     let cwes = vuln["cwe"].as_array().into_iter().chain(attrs["findingType"]["codeWeakness"]["cwe"].as_array()).flatten();
     let top25 =
@@ -197,8 +208,9 @@ pub fn risk_input(conn: &mut dyn Conn, id: i64) -> Result<tributary_core::risk::
         cwe_top25_rank: top25,
         reachability: vuln["reachability"].as_str().map_or(Reachability::Unknown, Reachability::parse_loose),
         fix_available: vuln["fixedVersions"].as_array().map(|v| !v.is_empty()),
-        deployed: None,
-        internet_exposed: None,
-        criticality: None,
+        deployed,
+        internet_exposed,
+        criticality,
+        vector_facts: None,
     })
 }

@@ -137,11 +137,23 @@ pub fn delete(conn: &mut dyn Conn, id: i64) -> Result<()> {
         conn.execute(&format!("DELETE FROM asset_relations WHERE child_id IN ({marks})"), &p)?;
         conn.execute(&format!("DELETE FROM assets WHERE id IN ({marks})"), &p)?;
     }
+    // What refers to its findings: policy results (policies stay), comments; the issues
+    // they belong to are rebuilt once they are gone (issues made only of them go,
+    // multi-source issues keep their other findings).
+    let issues = super::issues::ids_of(conn, "integration_id = ?", params![id])?;
+    conn.execute("DELETE FROM policy_results WHERE finding_id IN (SELECT id FROM findings WHERE integration_id = ?)", params![id])?;
+    conn.execute("DELETE FROM finding_comments WHERE finding_id IN (SELECT id FROM findings WHERE integration_id = ?)", params![id])?;
     for table in ["findings", "asset_sources", "raw_records", "raw_dicts"] {
         conn.execute(&format!("DELETE FROM {table} WHERE integration_id = ?"), params![id])?;
     }
     conn.execute("DELETE FROM sync_seen WHERE run_id IN (SELECT id FROM sync_runs WHERE integration_id = ?)", params![id])?;
     conn.execute("DELETE FROM integrations WHERE id = ?", params![id])?;
+    // Repository context without it (a deleted Cortex Cloud takes the context with it),
+    // then the issues, rescored with that context.
+    let repos = super::context::refresh(conn)?;
+    if !super::issues::refresh_many(conn, &issues)? {
+        super::issues::refresh_repos(conn, &repos)?;
+    }
     super::stats::mark_stale(conn)?;
     Ok(())
 }

@@ -2,9 +2,11 @@
 //! code runs on SQLite and PostgreSQL, inside or outside a transaction.
 
 pub mod audit;
+pub mod context;
 pub mod findings;
 pub mod integrations;
 pub mod intel;
+pub mod issues;
 pub mod maps;
 pub mod meta;
 pub mod profiles;

@@ -96,6 +96,12 @@ pub fn latest(conn: &mut dyn Conn, integration_id: i64) -> Result<Option<SyncRun
     Ok(list(conn, Some(integration_id), 1)?.into_iter().next())
 }
 
+/// When the integration's data was last brought up to date: the end of its latest
+/// successful run.
+pub fn last_success_at(conn: &mut dyn Conn, integration_id: i64) -> Result<Option<i64>> {
+    conn.scalar("SELECT MAX(ended_at) FROM sync_runs WHERE integration_id = ? AND status = 'succeeded'", params![integration_id])
+}
+
 /// The unfinished run of an integration (status `running`) with its lease holder and
 /// last heartbeat, if one exists.
 pub fn unfinished(conn: &mut dyn Conn, integration_id: i64) -> Result<Option<(SyncRun, Option<String>, i64)>> {

@@ -232,7 +232,9 @@ pub fn exclude(conn: &mut dyn Conn, integration_id: i64, key_or_name: &str) -> R
         "UPDATE scopes SET mapping = ?, repo_key = NULL, repo_asset_id = NULL, reason = ? WHERE id = ?",
         params![EXCLUDED, "unmapped by hand; map it again with tributary projects map", s.id],
     )?;
+    let issues = super::issues::ids_of(conn, "integration_id = ? AND scope = ?", params![integration_id, s.key.as_str()])?;
     let removed = conn.execute("DELETE FROM findings WHERE integration_id = ? AND scope = ?", params![integration_id, s.key.as_str()])?;
+    super::issues::refresh_ids(conn, &issues)?;
     super::stats::mark_stale(conn)?;
     if let Some(old) = s.repo_asset_id {
         prune_relations(conn, old)?;
@@ -261,6 +263,7 @@ pub fn move_findings(conn: &mut dyn Conn, integration_id: i64, key: &str, from: 
         params![to, integration_id, key, to, to],
     )?;
     prune_relations(conn, from)?;
+    super::issues::recorrelate_scope(conn, integration_id, key)?;
     Ok(moved.max(recontext))
 }
 

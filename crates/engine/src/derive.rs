@@ -1,0 +1,54 @@
+//! What is derived from findings after every run (sync, import, replay, failed or not):
+//! repository context (`store::repo::context`), then the issues of the findings the run
+//! touched, rescored (`store::repo::issues`) — and only those, unless the run changed so
+//! much that rebuilding all is cheaper. Runs after a bulk load's deferred indexes exist.
+
+use tributary_core::time::Millis;
+use tributary_store::repo::{context, issues};
+
+use crate::{Engine, Result};
+
+/// What a derivation did, for the run's log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Derived {
+    pub repos_changed: usize,
+    pub issues_rescored: usize,
+    pub rebuilt_all: bool,
+}
+
+impl Engine {
+    /// Brings context and issues up to date with findings changed at or after `since`.
+    pub async fn derive(&self, since: Millis, initial: bool) -> Result<Derived> {
+        self.blocking(move |s| {
+            Ok(s.write(|c| {
+                let repos = context::refresh(c)?;
+                let ids: Vec<i64> = if initial {
+                    Vec::new()
+                } else {
+                    c.query(
+                        "SELECT DISTINCT issue_id FROM findings WHERE updated_at >= ? AND issue_id IS NOT NULL",
+                        tributary_store::params![since],
+                    )?
+                    .into_iter()
+                    .map(|r| r.get(0))
+                    .collect::<tributary_store::Result<_>>()?
+                };
+                if initial {
+                    let n = issues::refresh_all(c)?;
+                    return Ok(Derived { repos_changed: repos.len(), issues_rescored: n as usize, rebuilt_all: true });
+                }
+                let all = issues::refresh_many(c, &ids)?;
+                if !all {
+                    issues::refresh_repos(c, &repos)?;
+                }
+                Ok(Derived { repos_changed: repos.len(), issues_rescored: ids.len(), rebuilt_all: all })
+            })?)
+        })
+        .await
+    }
+
+    /// Rebuilds every issue (after new weights or exploit intelligence).
+    pub async fn rescore_all(&self) -> Result<u64> {
+        self.blocking(|s| Ok(s.write(issues::refresh_all)?)).await
+    }
+}

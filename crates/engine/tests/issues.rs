@@ -1,0 +1,187 @@
+//! Repository context from Cortex Cloud, correlation into issues, stored scores that add
+//! up, and what deleting an integration does to them — on SQLite and PostgreSQL.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use common::*;
+use serde_json::{Value, json};
+use tributary_connectors::import::FileFormat;
+use tributary_core::secret::Secret;
+use tributary_engine::import::ImportRequest;
+use tributary_engine::integrations::NewIntegration;
+use tributary_engine::pipeline::NoProgress;
+use tributary_sim::tenant::semgrep::RepoLink;
+use tributary_store::repo::{context, integrations, issues};
+
+fn cloud(name: &str, sim: &tributary_sim::SimServer) -> NewIntegration {
+    NewIntegration {
+        name: name.into(),
+        kind: "cortex-cloud".into(),
+        base_url: sim.base_url("cortex-cloud"),
+        config: json!({"key_id": tributary_sim::config::DEFAULT_CLOUD_KEY_ID}),
+        secret: Secret::new(tributary_sim::config::DEFAULT_CLOUD_KEY),
+        test: true,
+    }
+}
+
+/// Every issue with its score and stored factors.
+fn issue_table(e: &tributary_engine::Engine) -> BTreeMap<i64, (i64, i64, String)> {
+    sb(|| {
+        e.store.read(|c| {
+            let rows = c.query("SELECT id, score, sources, factors FROM issues", &[])?;
+            rows.into_iter().map(|mut r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.take(3)?)))).collect()
+        })
+    })
+    .unwrap()
+}
+
+tributary_store::backend_tests! {
+    fn cortex_cloud_context_follows_the_seed_rules(db) {
+        let rt = rt();
+        rt.block_on(async {
+            // Enough repositories that some sit behind an AWS classic load balancer.
+            let sim = sim(tributary_sim::SimConfig::new(7, tributary_sim::Scale { cloud_repositories: 400, semgrep_projects: 400, ..tributary_sim::Scale::small() })).await;
+            let e = engine(&db);
+            e.add_integration(cloud("cloud", &sim), "test").await.unwrap();
+            // A second one is refused, by name.
+            let err = e.add_integration(cloud("cloud2", &sim), "test").await.unwrap_err().to_string();
+            assert!(err.contains("only one Cortex Cloud integration") && err.contains("'cloud'"), "{err}");
+            sync(&e, "cloud", true).await.unwrap();
+            e.add_integration(semgrep("sg", &sim, json!({})), "test").await.unwrap();
+            sync(&e, "sg", true).await.unwrap();
+
+            let rows: BTreeMap<String, context::RepoContext> =
+                sb(|| e.store.read(context::list)).unwrap().into_iter().map(|r| (r.repository.clone(), r)).collect();
+            let w = &sim.world;
+            // Which repositories a fresh, SCM-connected project maps to, and which only stale ones.
+            let (mut fresh, mut stale) = (BTreeSet::new(), BTreeSet::new());
+            for p in 0..w.project_count() {
+                let info = w.project(p);
+                if let RepoLink::Cloud(r) = info.link {
+                    if info.stale { stale.insert(r) } else { fresh.insert(r) };
+                }
+            }
+            let (mut unsupported, mut checked_stale) = (0, 0);
+            for r in 0..w.repository_count() {
+                let name = tributary_sim::tenant::cloud::repo_full_name(r);
+                let (exposure, _) = w.repository_exposure(r, w.day());
+                let Some(row) = rows.get(&name) else { panic!("no context row for {name}") };
+                if fresh.contains(&r) {
+                    assert_eq!(row.reason, None, "{name}");
+                    assert_eq!(row.exposure.as_deref(), Some(exposure.internet_exposure().to_ascii_lowercase().as_str()), "{name}");
+                    assert_eq!(row.deployment.as_deref(), Some(exposure.deployment_status().to_ascii_lowercase().as_str()), "{name}");
+                    if exposure.internet_exposure() == "UNSUPPORTED" {
+                        unsupported += 1;
+                        let why = row.evidence["exposureReason"].as_str().unwrap_or_default();
+                        assert!(why.contains("AWS classic load balancers"), "{name}: {why}");
+                    }
+                } else {
+                    assert_eq!((row.deployment.as_deref(), row.exposure.as_deref()), (None, None), "{name} must have no context");
+                    let why = row.reason.clone().unwrap_or_default();
+                    if stale.contains(&r) {
+                        checked_stale += 1;
+                        assert!(why.contains("last scanned") && why.contains("within 30 days"), "{name}: {why}");
+                    } else {
+                        assert!(why.contains("no Semgrep project"), "{name}: {why}");
+                    }
+                }
+            }
+            assert!(unsupported > 0, "the tenant has a repository behind a classic ELB");
+            assert!(checked_stale > 0, "the tenant has a repository whose project is stale");
+
+            // Scores read the context: an exposed, deployed repository's findings say so.
+            let (id, factors): (i64, String) = sb(|| e.store.read(|c| {
+                let mut r = c.query_one(
+                    "SELECT i.id, i.factors FROM issues i JOIN repo_context x ON x.asset_id = i.repo_asset_id \
+                     WHERE x.exposure = 'exposed' ORDER BY i.id LIMIT 1", &[])?;
+                Ok((r.get(0)?, r.take(1)?))
+            })).unwrap();
+            assert!(factors.contains("internet_exposed") && factors.contains("\"deployed\""), "issue {id}: {factors}");
+        });
+    }
+
+    fn issues_correlate_score_and_survive_deletion_by_the_seed_rules(db) {
+        let rt = rt();
+        rt.block_on(async {
+            let sim = sim(small(11)).await;
+            let e = engine(&db);
+            e.add_integration(semgrep("sg", &sim, json!({"auto_map_future": true})), "test").await.unwrap();
+            sync(&e, "sg", true).await.unwrap();
+            let findings = scalar(&e, "SELECT COUNT(*) FROM findings", &[]);
+            let before = issue_table(&e);
+            assert!(!before.is_empty() && before.len() as i64 <= findings);
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM findings WHERE issue_id IS NULL", &[]), 0);
+            assert_eq!(scalar(&e, "SELECT CAST(COALESCE(SUM(findings), 0) AS BIGINT) FROM issues", &[]), findings, "every finding is in one issue");
+
+            // Every stored score is the sum of its stored factors.
+            for (id, (score, _, factors)) in &before {
+                let parts: Vec<Value> = serde_json::from_str(factors).unwrap();
+                let sum: i64 = parts.iter().map(|p| p[2].as_i64().unwrap()).sum();
+                assert_eq!(sum, *score, "issue {id}: {factors}");
+            }
+            // The same input gives the same issues and scores: rebuilt from scratch, and
+            // after a full re-sync that changes nothing.
+            sb(|| e.store.write(|c| issues::refresh_all(c))).unwrap();
+            assert_eq!(issue_table(&e), before);
+            sync(&e, "sg", true).await.unwrap();
+            assert_eq!(issue_table(&e).keys().collect::<Vec<_>>(), before.keys().collect::<Vec<_>>());
+
+            // The same rule at the same place, imported from `semgrep --json`: one issue,
+            // two sources.
+            let (rule, path, line, repo_url, issue_id): (String, String, i64, String, i64) = sb(|| e.store.read(|c| {
+                let mut r = c.query_one(
+                    "SELECT f.attributes, a.identity, f.issue_id FROM findings f JOIN assets a ON a.id = f.repo_asset_id \
+                     WHERE f.kind = 'code_weakness' AND f.status = 'open' ORDER BY f.id LIMIT 1", &[])?;
+                let attrs: Value = serde_json::from_str(&r.take::<String>(0)?).unwrap();
+                let identity: String = r.take(1)?;
+                Ok((
+                    attrs["findingType"]["codeWeakness"]["ruleId"].as_str().unwrap().to_string(),
+                    attrs["location"]["filePath"].as_str().unwrap().to_string(),
+                    attrs["location"]["startLine"].as_i64().unwrap(),
+                    format!("https://{}", identity.strip_prefix("repo_url:").unwrap()),
+                    r.get(2)?,
+                ))
+            })).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("scan.json");
+            let scan = json!({"version": "1.100.0", "errors": [], "paths": {"scanned": [path]}, "results": [{
+                "check_id": rule, "path": path,
+                "start": {"line": line, "col": 1, "offset": 0}, "end": {"line": line, "col": 20, "offset": 19},
+                "extra": {"message": "seen by the CLI too", "severity": "ERROR", "metadata": {}, "fingerprint": "requires login", "lines": "requires login"}
+            }]});
+            std::fs::write(&file, scan.to_string()).unwrap();
+            let req = ImportRequest { format: FileFormat::SemgrepJson, path: file, repo_url: repo_url.clone(), tool: None, allow_mass_close: false };
+            e.import_file(req, "test", Arc::new(NoProgress)).await.unwrap();
+            let (issue, _) = sb(|| e.store.read(|c| issues::get(c, issue_id))).unwrap();
+            assert_eq!((issue.sources, issue.findings), (2, 2), "the import joined the synced finding's issue");
+
+            // A policy result on the imported finding goes with its integration.
+            sb(|| e.store.write(|c| {
+                c.execute("INSERT INTO policies (name, query, action, enabled, created_at, updated_at) VALUES ('p', 'finding.severity:critical', 'block', 1, 0, 0)", &[])?;
+                c.execute("INSERT INTO policy_results (policy_id, finding_id, matched_at) SELECT p.id, f.id, 0 FROM policies p, findings f WHERE f.issue_id = ?", tributary_store::params![issue_id])
+            })).unwrap();
+            let imported = sb(|| e.store.read(|c| integrations::get(c, "import-semgrep"))).unwrap().id;
+            sb(|| e.store.write(|c| integrations::delete(c, imported))).unwrap();
+            let (issue, _) = sb(|| e.store.read(|c| issues::get(c, issue_id))).unwrap();
+            assert_eq!((issue.sources, issue.findings), (1, 1), "the multi-source issue kept its other finding");
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM policy_results", &[]), 1, "only the deleted finding's result went");
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM policies", &[]), 1, "policies stay");
+
+            // Deleting Semgrep: its issues go with it; nothing refers to its findings.
+            let sg = sb(|| e.store.read(|c| integrations::get(c, "sg"))).unwrap().id;
+            sb(|| e.store.write(|c| integrations::delete(c, sg))).unwrap();
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM issues", &[]), 0);
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM policy_results", &[]), 0);
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM policies", &[]), 1);
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM repo_context WHERE deployment IS NOT NULL", &[]), 0);
+
+            // Re-adding it re-ingests on its next run, into the same issues.
+            e.add_integration(semgrep("sg", &sim, json!({"auto_map_future": true})), "test").await.unwrap();
+            sync(&e, "sg", true).await.unwrap();
+            assert_eq!(issue_table(&e).len(), before.len());
+        });
+    }
+}

@@ -1,0 +1,235 @@
+//! Repository context: deployment status and internet exposure from Cortex Cloud, kept
+//! only where the seed allows (../shared/seeds/000: "only synced for Semgrep projects
+//! that are connected to SCMs and have been scanned within the previous 30 days").
+//! Every other repository gets a row saying why it has none.
+//!
+//! "Within 30 days" is counted back from the newest scan of any Semgrep project (capped
+//! at now): on a live deployment that is now; it keeps a tenant whose clock is not ours
+//! (the simulator's fixed calendar, an archive restored later) meaningful.
+//!
+//! Rebuilt whole after every run ([`refresh`]): a tenant has thousands of repositories,
+//! not millions.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use tributary_core::time::{Millis, now_ms, parse_loose, to_rfc3339};
+
+use super::parse_json;
+use crate::conn::Conn;
+use crate::error::Result;
+use crate::params;
+use crate::value::{Batch, Column};
+
+/// The connector kind whose repositories carry deployment context.
+pub const CLOUD_KIND: &str = "cortex-cloud";
+/// Days a Semgrep project's last scan may be old for its repository to get context.
+pub const SCAN_WINDOW_DAYS: i64 = 30;
+const DAY_MS: i64 = 86_400_000;
+
+/// A repository's context, as front ends show it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct RepoContext {
+    pub asset_id: i64,
+    pub repository: String,
+    /// deployed, not_deployed, unknown — `None` when there is no context (see `reason`).
+    pub deployment: Option<String>,
+    /// exposed, not_exposed, unsupported, unknown — `None` when there is no context.
+    pub exposure: Option<String>,
+    /// Which workloads, load balancers or assets the vendor named, and why exposure is
+    /// unknown or unsupported.
+    pub evidence: Value,
+    /// Why the repository has no context, when it has none.
+    pub reason: Option<String>,
+    /// The last scan of its Semgrep project(s).
+    pub scanned_at: Option<String>,
+}
+
+fn deployment_word(v: Option<&str>) -> &'static str {
+    match v.map(str::to_ascii_uppercase).as_deref() {
+        Some("DEPLOYED") => "deployed",
+        Some("NOT_DEPLOYED") => "not_deployed",
+        _ => "unknown",
+    }
+}
+
+/// The vendor's exposure word, or what the deployed assets say when it gave none. An AWS
+/// classic load balancer is never guessed: unsupported (the seed's limitation).
+fn exposure_word(v: Option<&str>, assets: &[Value]) -> &'static str {
+    match v.map(str::to_ascii_uppercase).as_deref() {
+        Some("EXPOSED") => return "exposed",
+        Some("NOT_EXPOSED") => return "not_exposed",
+        Some("UNSUPPORTED") => return "unsupported",
+        _ => {}
+    }
+    let classic = assets.iter().any(|a| {
+        a["exposurePath"].as_str().is_some_and(|p| p.eq_ignore_ascii_case("AWS_CLASSIC_ELB")) && !a["internetExposed"].is_boolean()
+    });
+    if classic {
+        "unsupported"
+    } else if assets.iter().any(|a| a["internetExposed"] == Value::Bool(true)) {
+        "exposed"
+    } else if !assets.is_empty() && assets.iter().all(|a| a["internetExposed"] == Value::Bool(false)) {
+        "not_exposed"
+    } else {
+        "unknown"
+    }
+}
+
+struct Project {
+    connected: bool,
+    scanned: Option<Millis>,
+}
+
+/// Rebuilds `repo_context`; returns the repositories whose context changed (their
+/// findings' issues are rescored).
+pub fn refresh(conn: &mut dyn Conn) -> Result<Vec<i64>> {
+    let before: BTreeMap<i64, (Option<String>, Option<String>)> = conn
+        .query("SELECT asset_id, deployment, exposure FROM repo_context", &[])?
+        .into_iter()
+        .map(|mut r| Ok((r.get::<i64>(0)?, (r.take(1)?, r.take(2)?))))
+        .collect::<Result<_>>()?;
+    let cloud: Option<i64> = conn
+        .query_opt("SELECT id FROM integrations WHERE kind = ? ORDER BY id LIMIT 1", params![CLOUD_KIND])?
+        .map(|r| r.get(0))
+        .transpose()?;
+    let mut listed: BTreeMap<i64, Value> = BTreeMap::new();
+    if let Some(cloud) = cloud {
+        for mut r in conn.query("SELECT asset_id, attributes FROM asset_sources WHERE integration_id = ? AND active = 1", params![cloud])? {
+            listed.insert(r.get(0)?, parse_json(&r.take::<String>(1)?, "asset source attributes")?);
+        }
+    }
+    let mut projects: BTreeMap<i64, Vec<Project>> = BTreeMap::new();
+    for mut r in conn
+        .query("SELECT repo_asset_id, url, attributes FROM scopes WHERE repo_asset_id IS NOT NULL AND mapping IN ('auto', 'manual')", &[])?
+    {
+        let attrs = parse_json(&r.take::<String>(2)?, "scope attributes")?;
+        let scanned = attrs["latest_scan_at"].as_str().and_then(parse_loose).or_else(|| attrs["latest_scan_at"].as_i64());
+        let connected = r.take::<Option<String>>(1)?.is_some_and(|u| !u.trim().is_empty());
+        projects.entry(r.get(0)?).or_default().push(Project { connected, scanned });
+    }
+    let newest = projects.values().flatten().filter_map(|p| p.scanned).max();
+    let reference = newest.map_or_else(now_ms, |n| n.min(now_ms()));
+    let cutoff = reference - SCAN_WINDOW_DAYS * DAY_MS;
+
+    let mut repos: Vec<i64> = listed.keys().chain(projects.keys()).copied().collect();
+    repos.sort_unstable();
+    repos.dedup();
+    let now = now_ms();
+    let mut cols: [Vec<Option<i64>>; 4] = Default::default();
+    let (mut deployment, mut exposure, mut evidence, mut reason) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut changed = Vec::new();
+    for repo in repos {
+        let ps = projects.get(&repo).map(Vec::as_slice).unwrap_or(&[]);
+        let scanned = ps.iter().filter(|p| p.connected).filter_map(|p| p.scanned).max();
+        let record = listed.get(&repo);
+        let why: Option<String> = if ps.is_empty() {
+            Some("no Semgrep project maps to this repository (context is kept for Semgrep projects only)".into())
+        } else if !ps.iter().any(|p| p.connected) {
+            Some("its Semgrep project is not connected to a source code manager".into())
+        } else if scanned.is_none_or(|s| s < cutoff) {
+            Some(match scanned {
+                Some(s) => format!(
+                    "its Semgrep project was last scanned {} ({} days before the newest scan); context needs a scan within {SCAN_WINDOW_DAYS} days",
+                    to_rfc3339(s),
+                    (reference - s) / DAY_MS
+                ),
+                None => format!("its Semgrep project has no scan on record; context needs a scan within {SCAN_WINDOW_DAYS} days"),
+            })
+        } else if cloud.is_none() {
+            Some("no Cortex Cloud integration".into())
+        } else if record.is_none() {
+            Some("Cortex Cloud does not list this repository (onboard its version control system in Cortex)".into())
+        } else {
+            None
+        };
+        let (d, e, ev) = match (&why, record) {
+            (None, Some(a)) => {
+                let dep = &a["deployment"];
+                let assets = dep["assets"].as_array().cloned().unwrap_or_default();
+                let e = exposure_word(dep["internetExposure"].as_str(), &assets);
+                let mut ev = json!({"assets": assets});
+                if let Some(r) = dep["exposureReason"].as_str() {
+                    ev["exposureReason"] = Value::from(r);
+                } else if e == "unsupported" {
+                    ev["exposureReason"] = Value::from("Internet exposure detection is not supported for AWS classic load balancers");
+                }
+                (Some(deployment_word(dep["status"].as_str())), Some(e), ev)
+            }
+            _ => (None, None, json!({})),
+        };
+        if before.get(&repo).map(|(a, b)| (a.as_deref(), b.as_deref())) != Some((d, e)) {
+            changed.push(repo);
+        }
+        cols[0].push(Some(repo));
+        cols[1].push(cloud);
+        cols[2].push(scanned);
+        cols[3].push(Some(now));
+        deployment.push(d.map(str::to_string));
+        exposure.push(e.map(str::to_string));
+        evidence.push(Some(ev.to_string()));
+        reason.push(why);
+    }
+    changed.extend(before.keys().filter(|k| !cols[0].contains(&Some(**k))));
+    conn.execute("DELETE FROM repo_context", &[])?;
+    let [asset_id, integration_id, scanned_at, updated_at] = cols;
+    if !asset_id.is_empty() {
+        let batch = Batch::new()
+            .col("asset_id", Column::Int(asset_id))
+            .col("integration_id", Column::Int(integration_id))
+            .col("deployment", Column::Text(deployment))
+            .col("exposure", Column::Text(exposure))
+            .col("evidence", Column::Text(evidence))
+            .col("reason", Column::Text(reason))
+            .col("scanned_at", Column::Int(scanned_at))
+            .col("updated_at", Column::Int(updated_at));
+        conn.insert_batch("repo_context", &batch)?;
+    }
+    Ok(changed)
+}
+
+/// Every repository's context (or why it has none), by repository name.
+pub fn list(conn: &mut dyn Conn) -> Result<Vec<RepoContext>> {
+    let rows = conn.query(
+        "SELECT c.asset_id, a.name, c.deployment, c.exposure, c.evidence, c.reason, c.scanned_at \
+         FROM repo_context c JOIN assets a ON a.id = c.asset_id ORDER BY a.name, c.asset_id",
+        &[],
+    )?;
+    rows.into_iter()
+        .map(|mut r| {
+            Ok(RepoContext {
+                asset_id: r.get(0)?,
+                repository: r.take(1)?,
+                deployment: r.take(2)?,
+                exposure: r.take(3)?,
+                evidence: parse_json(&r.take::<String>(4)?, "repository context evidence")?,
+                reason: r.take(5)?,
+                scanned_at: r.get::<Option<i64>>(6)?.map(to_rfc3339),
+            })
+        })
+        .collect()
+}
+
+/// `(deployed, internet exposed)` of a repository, `None` where unknown.
+pub fn facts(conn: &mut dyn Conn, repo_asset_id: i64) -> Result<(Option<bool>, Option<bool>)> {
+    Ok(match conn.query_opt("SELECT deployment, exposure FROM repo_context WHERE asset_id = ?", params![repo_asset_id])? {
+        Some(mut r) => (deployed(r.take::<Option<String>>(0)?.as_deref()), exposed(r.take::<Option<String>>(1)?.as_deref())),
+        None => (None, None),
+    })
+}
+
+pub fn deployed(word: Option<&str>) -> Option<bool> {
+    match word {
+        Some("deployed") => Some(true),
+        Some("not_deployed") => Some(false),
+        _ => None,
+    }
+}
+
+pub fn exposed(word: Option<&str>) -> Option<bool> {
+    match word {
+        Some("exposed") => Some(true),
+        Some("not_exposed") => Some(false),
+        _ => None,
+    }
+}

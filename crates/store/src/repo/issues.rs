@@ -1,0 +1,446 @@
+//! Issues: the findings of one problem, correlated across sources, with a stored risk
+//! score and its factors.
+//!
+//! A finding's `issue_id` is fixed when it is written (`core::transform::Correlation`:
+//! the same CVE on the same package in the same repository, the same CVE on the same
+//! host, the same rule at the same place in a repository), so correlation is a GROUP BY,
+//! deterministic and explainable: the key says why findings share an issue. This module
+//! turns those groups into `issues` rows — counts, sources, status (open while any
+//! finding is) — and scores each one from its findings' aggregated risk inputs (worst
+//! CVSS and severity, KEV and EPSS of its CVE, best CWE Top 25 rank, reachable over
+//! unreachable, a fix in any source) plus its repository's deployment and exposure and
+//! its asset's criticality. The factors are stored with the score and add up to it.
+//!
+//! [`refresh`] rebuilds all issues (in buckets of the id space, so memory stays bounded)
+//! or just the ones a run touched.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+use tributary_core::model::Severity;
+use tributary_core::risk::{Reachability, RiskInput, RiskTraits, RiskWeights, assess};
+use tributary_core::time::{Millis, now_ms, to_rfc3339};
+use tributary_core::transform::Correlation;
+
+use super::parse_json;
+use crate::conn::{Conn, in_bucket, placeholders};
+use crate::error::{Result, StoreError};
+use crate::params;
+use crate::value::{Batch, Column, Param};
+
+/// `meta` key set by the schema-5 upgrade: existing findings still need issue ids.
+pub const BACKFILL_KEY: &str = "issues_backfill";
+/// `meta` key of the team's risk weights (JSON of `RiskWeights`).
+pub const WEIGHTS_KEY: &str = "risk_weights";
+
+/// Buckets of the 63-bit id space a full rebuild walks (≈ 40k issues each at 2.7 M).
+const BUCKETS: i64 = 64;
+
+/// An issue as front ends list it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct IssueRow {
+    pub id: i64,
+    /// vulnerability or code_weakness.
+    pub kind: String,
+    pub title: String,
+    pub cve: Option<String>,
+    pub repo_asset_id: Option<i64>,
+    pub asset_id: i64,
+    pub severity: String,
+    /// open while any of its findings is.
+    pub status: String,
+    pub findings: i64,
+    pub open_findings: i64,
+    /// Integrations whose findings it holds (more than one: a multi-source issue).
+    pub sources: i64,
+    pub score: f64,
+    pub decision: String,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+/// A stored factor: `(factor, observed, tenths)`.
+pub type StoredFactor = (String, String, i64);
+
+/// The team's weights (defaults when none are set).
+pub fn weights(conn: &mut dyn Conn) -> Result<RiskWeights> {
+    match super::meta::get(conn, WEIGHTS_KEY)? {
+        Some(t) => serde_json::from_str(&t).map_err(|e| StoreError::Decode(format!("stored risk weights: {e}"))),
+        None => Ok(RiskWeights::default()),
+    }
+}
+
+const AGG: &str = "SELECT issue_id, MIN(kind), MIN(title), MIN(cve), MIN(repo_asset_id), MIN(asset_id), MAX(severity), COUNT(*), \
+     SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END), COUNT(DISTINCT integration_id), MAX(cvss_score), MIN(cwe_top25), \
+     MAX(reach), MAX(fix), MAX(vector), MIN(first_seen), MAX(last_seen) FROM findings";
+
+/// What scoring needs besides the issue's own row, loaded once per refresh.
+struct Context {
+    weights: RiskWeights,
+    epss: HashMap<String, (Option<f64>, Option<f64>)>,
+    kev: std::collections::HashSet<String>,
+    repos: HashMap<i64, (Option<bool>, Option<bool>)>,
+    criticality: HashMap<i64, u8>,
+}
+
+impl Context {
+    fn load(conn: &mut dyn Conn) -> Result<Context> {
+        let weights = weights(conn)?;
+        let mut epss = HashMap::new();
+        conn.query_each("SELECT cve, epss, percentile FROM intel_epss", &[], &mut |mut r| {
+            epss.insert(r.take(0)?, (r.get(1)?, r.get(2)?));
+            Ok(())
+        })?;
+        let mut kev = std::collections::HashSet::new();
+        conn.query_each("SELECT cve FROM intel_kev", &[], &mut |mut r| {
+            kev.insert(r.take(0)?);
+            Ok(())
+        })?;
+        let mut repos = HashMap::new();
+        for mut r in conn.query("SELECT asset_id, deployment, exposure FROM repo_context", &[])? {
+            let d = super::context::deployed(r.take::<Option<String>>(1)?.as_deref());
+            let e = super::context::exposed(r.take::<Option<String>>(2)?.as_deref());
+            repos.insert(r.get(0)?, (d, e));
+        }
+        let mut criticality = HashMap::new();
+        for r in conn.query("SELECT id, criticality FROM assets WHERE criticality IS NOT NULL", &[])? {
+            criticality.insert(r.get(0)?, u8::try_from(r.get::<i64>(1)?).unwrap_or(3));
+        }
+        Ok(Context { weights, epss, kev, repos, criticality })
+    }
+}
+
+/// The risk input of an aggregated issue row (columns as in [`AGG`]).
+fn input(row: &crate::value::Row, ctx: &Context) -> Result<RiskInput> {
+    let cve: Option<String> = row.get(3)?;
+    let repo: Option<i64> = row.get(4)?;
+    let asset: i64 = row.get(5)?;
+    let (epss, pct) = cve.as_ref().and_then(|c| ctx.epss.get(c).copied()).unwrap_or((None, None));
+    let (deployed, exposed) = repo.and_then(|r| ctx.repos.get(&r).copied()).unwrap_or((None, None));
+    let vector: Option<i64> = row.get(14)?;
+    Ok(RiskInput {
+        severity: Severity::from_ocsf_id(row.get(6)?).unwrap_or(Severity::Info),
+        cvss: row.get(10)?,
+        cvss_vector: None,
+        epss,
+        epss_percentile: pct,
+        kev: cve.as_ref().is_some_and(|c| ctx.kev.contains(c)),
+        cwe_top25_rank: row.get::<Option<i64>>(11)?.and_then(|r| u8::try_from(r).ok()),
+        reachability: match row.get::<Option<i64>>(12)? {
+            Some(2) => Reachability::Reachable,
+            Some(1) => Reachability::Unreachable,
+            _ => Reachability::Unknown,
+        },
+        fix_available: row.get::<Option<i64>>(13)?.map(|f| f != 0),
+        deployed,
+        internet_exposed: exposed,
+        criticality: repo.and_then(|r| ctx.criticality.get(&r)).or_else(|| ctx.criticality.get(&asset)).copied(),
+        vector_facts: vector.map(|v| (v & 1 != 0, v & 2 != 0)),
+    })
+}
+
+/// Writes the issues of aggregated rows.
+fn write(conn: &mut dyn Conn, rows: &[crate::value::Row], ctx: &Context, now: Millis) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let n = rows.len();
+    let mut ints: [Vec<Option<i64>>; 12] = Default::default();
+    let (mut kind, mut title, mut cve, mut status, mut decision, mut factors) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for r in rows {
+        let risk = assess(&input(r, ctx)?, &ctx.weights);
+        let open: i64 = r.get(8)?;
+        ints[0].push(Some(r.get(0)?));
+        ints[1].push(r.get(4)?);
+        ints[2].push(Some(r.get(5)?));
+        ints[3].push(Some(r.get(6)?));
+        ints[4].push(Some(r.get(7)?));
+        ints[5].push(Some(open));
+        ints[6].push(Some(r.get(9)?));
+        ints[7].push(Some((risk.score * 10.0).round() as i64));
+        ints[8].push(Some(r.get(15)?));
+        ints[9].push(Some(r.get(16)?));
+        ints[10].push(Some(now));
+        kind.push(Some(r.get::<String>(1)?));
+        title.push(Some(r.get::<String>(2)?));
+        cve.push(r.get::<Option<String>>(3)?);
+        status.push(if open > 0 { "open" } else { "closed" });
+        decision.push(Some(risk.decision.label().to_string()));
+        let parts: Vec<Value> = risk.factors.iter().map(|f| json!([f.factor, f.observed, (f.points * 10.0).round() as i64])).collect();
+        factors.push(Some(Value::Array(parts).to_string()));
+    }
+    let [id, repo, asset, severity, findings, open, sources, score, first, last, updated, _] = ints;
+    let batch = Batch::new()
+        .col("id", Column::Int(id))
+        .col("kind", Column::Text(kind))
+        .col("title", Column::Text(title))
+        .col("cve", Column::Text(cve))
+        .col("repo_asset_id", Column::Int(repo))
+        .col("asset_id", Column::Int(asset))
+        .col("severity", Column::Int(severity))
+        .col("status", Column::Str(status))
+        .col("findings", Column::Int(findings))
+        .col("open_findings", Column::Int(open))
+        .col("sources", Column::Int(sources))
+        .col("score", Column::Int(score))
+        .col("decision", Column::Text(decision))
+        .col("factors", Column::Text(factors))
+        .col("first_seen", Column::Int(first))
+        .col("last_seen", Column::Int(last))
+        .col("updated_at", Column::Int(updated));
+    conn.insert_batch("issues", &batch)?;
+    Ok(())
+}
+
+/// Rebuilds every issue from the findings. Returns how many there are.
+pub fn refresh_all(conn: &mut dyn Conn) -> Result<u64> {
+    let ctx = Context::load(conn)?;
+    let now = now_ms();
+    conn.execute("DELETE FROM issues", &[])?;
+    let mut total = 0u64;
+    let step = i64::MAX / BUCKETS + 1;
+    for b in 0..BUCKETS {
+        let lo = b * step;
+        let hi = if b == BUCKETS - 1 { i64::MAX } else { lo + step - 1 };
+        let rows = conn.query(&format!("{AGG} WHERE issue_id BETWEEN ? AND ? GROUP BY issue_id"), params![lo, hi])?;
+        total += rows.len() as u64;
+        write(conn, &rows, &ctx, now)?;
+    }
+    Ok(total)
+}
+
+/// Rebuilds the given issues (an issue none of whose findings is left disappears).
+pub fn refresh_ids(conn: &mut dyn Conn, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ctx = Context::load(conn)?;
+    let now = now_ms();
+    for chunk in ids.chunks(512) {
+        let n = in_bucket(chunk.len());
+        let list: Vec<Param<'_>> = (0..n).map(|i| Param::Int(chunk[i.min(chunk.len() - 1)])).collect();
+        conn.execute(&format!("DELETE FROM issues WHERE id IN ({})", placeholders(n)), &list)?;
+        let rows = conn.query(&format!("{AGG} WHERE issue_id IN ({}) GROUP BY issue_id", placeholders(n)), &list)?;
+        write(conn, &rows, &ctx, now)?;
+    }
+    Ok(())
+}
+
+/// Above this many issues a full rebuild (one pass per id bucket) beats rebuilding them
+/// one `IN` list at a time.
+pub const REBUILD_ALL_ABOVE: usize = 100_000;
+
+/// Rebuilds these issues, or all of them when that is cheaper. Returns whether it
+/// rebuilt all.
+pub fn refresh_many(conn: &mut dyn Conn, ids: &[i64]) -> Result<bool> {
+    if ids.len() > REBUILD_ALL_ABOVE {
+        refresh_all(conn)?;
+        return Ok(true);
+    }
+    refresh_ids(conn, ids)?;
+    Ok(false)
+}
+
+/// The issues of findings changed at or after `since` (a run's start), rebuilt.
+pub fn refresh_changed(conn: &mut dyn Conn, since: Millis) -> Result<usize> {
+    let ids: Vec<i64> = conn
+        .query("SELECT DISTINCT issue_id FROM findings WHERE updated_at >= ? AND issue_id IS NOT NULL", params![since])?
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect::<Result<_>>()?;
+    refresh_ids(conn, &ids)?;
+    Ok(ids.len())
+}
+
+/// The issues of findings in these repositories (their context changed), rebuilt.
+pub fn refresh_repos(conn: &mut dyn Conn, repos: &[i64]) -> Result<()> {
+    let mut ids = Vec::new();
+    for r in repos {
+        for row in conn.query("SELECT DISTINCT issue_id FROM findings WHERE repo_asset_id = ? AND issue_id IS NOT NULL", params![*r])? {
+            ids.push(row.get(0)?);
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    refresh_ids(conn, &ids)
+}
+
+const COLUMNS: &str = "id, kind, title, cve, repo_asset_id, asset_id, severity, status, findings, open_findings, sources, score, \
+     decision, first_seen, last_seen";
+
+fn row(mut r: crate::value::Row) -> Result<IssueRow> {
+    Ok(IssueRow {
+        id: r.get(0)?,
+        kind: r.take(1)?,
+        title: r.take(2)?,
+        cve: r.take(3)?,
+        repo_asset_id: r.get(4)?,
+        asset_id: r.get(5)?,
+        severity: Severity::from_ocsf_id(r.get(6)?).unwrap_or(Severity::Info).to_string(),
+        status: r.take(7)?,
+        findings: r.get(8)?,
+        open_findings: r.get(9)?,
+        sources: r.get(10)?,
+        score: r.get::<i64>(11)? as f64 / 10.0,
+        decision: r.take(12)?,
+        first_seen: to_rfc3339(r.get(13)?),
+        last_seen: to_rfc3339(r.get(14)?),
+    })
+}
+
+/// Issues, highest score first. `multi_source`: only those more than one source reports.
+pub fn list(conn: &mut dyn Conn, status: Option<&str>, multi_source: bool, limit: i64) -> Result<Vec<IssueRow>> {
+    let mut sql = format!("SELECT {COLUMNS} FROM issues WHERE 1 = 1");
+    let mut p: Vec<Param<'_>> = Vec::new();
+    if let Some(s) = status {
+        sql.push_str(" AND status = ?");
+        p.push(Param::Text(s));
+    }
+    if multi_source {
+        sql.push_str(" AND sources > 1");
+    }
+    sql.push_str(" ORDER BY score DESC, id LIMIT ?");
+    p.push(Param::Int(limit));
+    conn.query(&sql, &p)?.into_iter().map(row).collect()
+}
+
+/// Counts of issues: `(total, open, multi-source)`.
+pub fn counts(conn: &mut dyn Conn) -> Result<(i64, i64, i64)> {
+    let r = conn.query_one(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END), 0), \
+         COALESCE(SUM(CASE WHEN sources > 1 THEN 1 ELSE 0 END), 0) FROM issues",
+        &[],
+    )?;
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+}
+
+/// One issue with its stored factors.
+pub fn get(conn: &mut dyn Conn, id: i64) -> Result<(IssueRow, Vec<StoredFactor>)> {
+    let Some(mut r) = conn.query_opt(&format!("SELECT {COLUMNS}, factors FROM issues WHERE id = ?"), params![id])? else {
+        return Err(StoreError::NotFound { what: "issue", name: id.to_string() });
+    };
+    let factors_text: String = r.take(15)?;
+    let issue = row(r)?;
+    let factors = parse_json(&factors_text, "issue factors")?
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| Some((f[0].as_str()?.to_string(), f[1].as_str()?.to_string(), f[2].as_i64()?))).collect())
+        .unwrap_or_default();
+    Ok((issue, factors))
+}
+
+/// One finding of an issue, with the source it came from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct IssueFinding {
+    pub finding_id: i64,
+    pub product: String,
+    pub integration: String,
+    pub status: String,
+    pub asset_id: i64,
+}
+
+/// An issue's findings, by source.
+pub fn findings(conn: &mut dyn Conn, id: i64) -> Result<Vec<IssueFinding>> {
+    conn.query(
+        "SELECT f.id, f.product, i.name, f.status, f.asset_id FROM findings f JOIN integrations i ON i.id = f.integration_id \
+         WHERE f.issue_id = ? ORDER BY f.product, f.id",
+        params![id],
+    )?
+    .into_iter()
+    .map(|mut r| {
+        Ok(IssueFinding { finding_id: r.get(0)?, product: r.take(1)?, integration: r.take(2)?, status: r.take(3)?, asset_id: r.get(4)? })
+    })
+    .collect()
+}
+
+/// Gives findings written before schema 5 their issue ids and risk traits, then
+/// rebuilds the issues. Runs once, when the upgrade left [`BACKFILL_KEY`] behind.
+pub fn backfill(conn: &mut dyn Conn) -> Result<()> {
+    if super::meta::get(conn, BACKFILL_KEY)?.is_none() {
+        return Ok(());
+    }
+    recorrelate(conn, "1 = 1", &[])?;
+    refresh_all(conn)?;
+    conn.execute("DELETE FROM meta WHERE key = ?", params![BACKFILL_KEY])?;
+    Ok(())
+}
+
+/// Findings whose repository changed (a project mapped elsewhere): their issue ids are
+/// computed again and the issues they left and joined rebuilt.
+pub fn recorrelate_scope(conn: &mut dyn Conn, integration_id: i64, scope: &str) -> Result<()> {
+    let ids = recorrelate(conn, "f.integration_id = ? AND f.scope = ?", params![integration_id, scope])?;
+    refresh_ids(conn, &ids)
+}
+
+/// Computes issue ids and traits again, from stored fields, for findings matching
+/// `filter` (SQL over `findings f`); returns the issue ids before and after.
+fn recorrelate(conn: &mut dyn Conn, filter: &str, p: &[Param<'_>]) -> Result<Vec<i64>> {
+    let mut touched = Vec::new();
+    let mut after = 0i64;
+    loop {
+        let mut args: Vec<Param<'_>> = p.to_vec();
+        args.push(Param::Int(after));
+        let rows = conn.query(
+            &format!(
+                "SELECT f.id, f.asset_id, f.repo_asset_id, f.product, f.external_id, f.cve, f.attributes, a.kind, a.identity, f.issue_id \
+                 FROM findings f JOIN assets a ON a.id = f.asset_id WHERE {filter} AND f.id > ? ORDER BY f.id LIMIT 5000"
+            ),
+            &args,
+        )?;
+        let Some(last) = rows.last() else { break };
+        after = last.get(0)?;
+        let mut cols: [Vec<Option<i64>>; 6] = Default::default();
+        for mut r in rows {
+            let attrs = parse_json(&r.take::<String>(6)?, "finding attributes")?;
+            let product: String = r.take(3)?;
+            let external: String = r.take(4)?;
+            let cve: Option<String> = r.take(5)?;
+            let mut c = Correlation::read(&product, &external, cve.as_deref(), &attrs);
+            let identity: String = r.take(8)?;
+            if r.take::<String>(7)? == "package"
+                && let Some(purl) = identity.strip_prefix("purl:")
+            {
+                c = c.on_package(purl);
+            }
+            let t = RiskTraits::read(&attrs);
+            let (asset, repo): (i64, Option<i64>) = (r.get(1)?, r.get(2)?);
+            let new = c.issue_id(asset, repo);
+            if let Some(old) = r.get::<Option<i64>>(9)? {
+                touched.push(old);
+            }
+            touched.push(new);
+            cols[0].push(Some(r.get(0)?));
+            cols[1].push(Some(new));
+            cols[2].push(t.cwe_top25.map(i64::from));
+            cols[3].push(t.reach);
+            cols[4].push(t.fix.map(i64::from));
+            cols[5].push(t.vector);
+        }
+        let [id, issue, top25, reach, fix, vector] = cols;
+        let batch = Batch::new()
+            .col("id", Column::Int(id))
+            .col("issue_id", Column::Int(issue))
+            .col("cwe_top25", Column::Int(top25))
+            .col("reach", Column::Int(reach))
+            .col("fix", Column::Int(fix))
+            .col("vector", Column::Int(vector));
+        conn.update_batch("findings", &batch)?;
+    }
+    touched.sort_unstable();
+    touched.dedup();
+    Ok(touched)
+}
+
+/// Issue ids of findings matching `filter` (before they are deleted).
+pub fn ids_of(conn: &mut dyn Conn, filter: &str, p: &[Param<'_>]) -> Result<Vec<i64>> {
+    conn.query(&format!("SELECT DISTINCT issue_id FROM findings WHERE issue_id IS NOT NULL AND {filter}"), p)?
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect()
+}
