@@ -49,6 +49,16 @@ tributary_store::backend_tests! {
             // A second one is refused, by name.
             let err = e.add_integration(cloud("cloud2", &sim), "test").await.unwrap_err().to_string();
             assert!(err.contains("only one Cortex Cloud integration") && err.contains("'cloud'"), "{err}");
+            // Its own profile runs every 24 hours (the seed's sync interval).
+            let profile = sb(|| e.store.read(|c| {
+                let id = integrations::get(c, "cloud")?.id;
+                tributary_store::repo::profiles::default_for(c, id)
+            })).unwrap().expect("a default profile");
+            assert!(profile.active);
+            assert!(
+                matches!(profile.schedule, tributary_core::model::Schedule::Every { every_ms, .. } if every_ms == 24 * 3_600_000),
+                "{:?}", profile.schedule
+            );
             sync(&e, "cloud", true).await.unwrap();
             e.add_integration(semgrep("sg", &sim, json!({})), "test").await.unwrap();
             sync(&e, "sg", true).await.unwrap();
