@@ -26,6 +26,8 @@ pub mod integrations;
 pub mod intel;
 pub mod issues;
 pub mod maps;
+pub mod metrics;
+pub mod policies;
 pub mod profiles;
 pub mod projects;
 pub mod query;

@@ -9,7 +9,7 @@ use crate::query::Bucket;
 use crate::{App, AppError, Principal, Result};
 
 /// Where the days are kept (`meta`); the query context reads them too.
-pub(crate) const SLA_KEY: &str = "sla_days";
+pub(crate) const SLA_KEY: &str = tributary_store::repo::policies::SLA_KEY;
 
 /// The deadlines and the open findings past them.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]

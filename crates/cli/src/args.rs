@@ -90,6 +90,21 @@ pub enum Command {
     /// Deployment status and internet exposure of repositories (from Cortex Cloud), or why
     /// a repository has none.
     Context,
+    /// Which scanner covers which repository: Enabled, Stale (not seen for --stale-days)
+    /// or Disabled per source, with open Vulnerabilities and Code Weaknesses.
+    Coverage {
+        #[arg(long, default_value_t = 30, value_name = "DAYS")]
+        stale_days: i64,
+    },
+    /// Trends: per day, open findings by severity and source, all by status, new, fixed
+    /// and the mean time to remediate (a snapshot is taken after every run).
+    Metrics {
+        #[arg(long, default_value_t = 30, value_name = "DAYS")]
+        days: i64,
+    },
+    /// Policies: queries with an action label, evaluated after every sync and import.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Business criticality of an asset or repository, 1 (lowest) to 5 (highest); `none`
     /// clears it (counts as 3). Its issues are rescored.
     Criticality { asset: i64, value: String },
@@ -230,6 +245,30 @@ pub enum IntegrationCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Add a policy; it is evaluated at once and after every sync and import.
+    Add {
+        name: String,
+        /// A findings query, e.g. 'finding.severity:critical finding.kev:true'.
+        #[arg(short, long)]
+        query: String,
+        /// What a match means, e.g. "block release".
+        #[arg(long)]
+        action: String,
+    },
+    /// Policies with how many findings each matches.
+    List,
+    /// The findings a policy matched at its last evaluation.
+    Results {
+        name: String,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Delete a policy (and its results).
+    Delete { name: String },
 }
 
 #[derive(Debug, Args)]

@@ -1,19 +1,23 @@
 //! What is derived from findings after every run (sync, import, replay, failed or not):
 //! repository context (`store::repo::context`), then the issues of the findings the run
 //! touched, rescored (`store::repo::issues`) — and only those, unless the run changed so
-//! much that rebuilding all is cheaper. Runs after a bulk load's deferred indexes exist.
+//! much that rebuilding all is cheaper — every policy, evaluated against the findings as
+//! they are now, and today's metrics snapshot. Runs after a bulk load's deferred indexes
+//! exist.
 
 use tributary_core::time::Millis;
-use tributary_store::repo::{context, issues};
+use tributary_store::repo::{context, issues, metrics, policies};
 
 use crate::{Engine, Result};
 
 /// What a derivation did, for the run's log.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Derived {
     pub repos_changed: usize,
     pub issues_rescored: usize,
     pub rebuilt_all: bool,
+    /// `(policy, findings it matches now)`.
+    pub policies: Vec<(String, i64)>,
 }
 
 impl Engine {
@@ -33,15 +37,18 @@ impl Engine {
                     .map(|r| r.get(0))
                     .collect::<tributary_store::Result<_>>()?
                 };
-                if initial {
-                    let n = issues::refresh_all(c)?;
-                    return Ok(Derived { repos_changed: repos.len(), issues_rescored: n as usize, rebuilt_all: true });
-                }
-                let all = issues::refresh_many(c, &ids)?;
-                if !all {
-                    issues::refresh_repos(c, &repos)?;
-                }
-                Ok(Derived { repos_changed: repos.len(), issues_rescored: ids.len(), rebuilt_all: all })
+                let (rescored, all) = if initial {
+                    (issues::refresh_all(c)? as usize, true)
+                } else {
+                    let all = issues::refresh_many(c, &ids)?;
+                    if !all {
+                        issues::refresh_repos(c, &repos)?;
+                    }
+                    (ids.len(), all)
+                };
+                let policies = policies::evaluate(c)?;
+                metrics::snapshot(c, tributary_core::time::now_ms())?;
+                Ok(Derived { repos_changed: repos.len(), issues_rescored: rescored, rebuilt_all: all, policies })
             })?)
         })
         .await

@@ -14,7 +14,7 @@ use tributary_engine::import::ImportRequest;
 use tributary_engine::integrations::NewIntegration;
 use tributary_engine::pipeline::NoProgress;
 use tributary_sim::tenant::semgrep::RepoLink;
-use tributary_store::repo::{context, integrations, issues};
+use tributary_store::repo::{context, coverage, integrations, issues, metrics, policies};
 
 fn cloud(name: &str, sim: &tributary_sim::SimServer) -> NewIntegration {
     NewIntegration {
@@ -132,6 +132,11 @@ tributary_store::backend_tests! {
                 let sum: i64 = parts.iter().map(|p| p[2].as_i64().unwrap()).sum();
                 assert_eq!(sum, *score, "issue {id}: {factors}");
             }
+            // Every run leaves today's metrics snapshot: every finding counted once.
+            let trend = sb(|| e.store.read(|c| metrics::trend(c, 7))).unwrap();
+            assert_eq!(trend.len(), 1, "{trend:?}");
+            assert_eq!(trend[0].by_status.values().sum::<i64>(), findings);
+            assert_eq!(trend[0].open_by_source.values().sum::<i64>(), scalar(&e, "SELECT COUNT(*) FROM findings WHERE status = 'open'", &[]));
             // The same input gives the same issues and scores: rebuilt from scratch, and
             // after a full re-sync that changes nothing.
             sb(|| e.store.write(|c| issues::refresh_all(c))).unwrap();
@@ -168,17 +173,27 @@ tributary_store::backend_tests! {
             let (issue, _) = sb(|| e.store.read(|c| issues::get(c, issue_id))).unwrap();
             assert_eq!((issue.sources, issue.findings), (2, 2), "the import joined the synced finding's issue");
 
-            // A policy result on the imported finding goes with its integration.
-            sb(|| e.store.write(|c| {
-                c.execute("INSERT INTO policies (name, query, action, enabled, created_at, updated_at) VALUES ('p', 'finding.severity:critical', 'block', 1, 0, 0)", &[])?;
-                c.execute("INSERT INTO policy_results (policy_id, finding_id, matched_at) SELECT p.id, f.id, 0 FROM policies p, findings f WHERE f.issue_id = ?", tributary_store::params![issue_id])
-            })).unwrap();
+            // A policy is evaluated when added and after every run; coverage shows both sources.
+            let open_code = || scalar(&e, "SELECT COUNT(*) FROM findings WHERE kind = 'code_weakness' AND status = 'open'", &[]);
+            let p = sb(|| e.store.write(|c| policies::add(c, "code", "finding.kind:code_weakness", "fix before release"))).unwrap();
+            assert_eq!(p.matched, open_code());
+            let repo_id = scalar(&e, "SELECT repo_asset_id FROM findings WHERE issue_id = ? LIMIT 1", tributary_store::params![issue_id]);
+            let cov = |e: &tributary_engine::Engine| -> Vec<(String, String)> {
+                let rows = sb(|| e.store.read(|c| coverage::report(c, 30, tributary_core::time::now_ms()))).unwrap();
+                rows.into_iter().find(|r| r.asset_id == repo_id).map(|r| r.sources.into_iter().map(|s| (s.source, s.status)).collect()).unwrap_or_default()
+            };
+            assert_eq!(cov(&e), vec![("Semgrep".into(), "Enabled".into()), ("Semgrep CLI import".into(), "Enabled".into()), ("SARIF import".into(), "Disabled".into())]);
+
+            // Deleting the import: the multi-source issue keeps the synced finding, the
+            // policy results of the imported one go (the policy stays), its coverage column
+            // reads Disabled.
             let imported = sb(|| e.store.read(|c| integrations::get(c, "import-semgrep"))).unwrap().id;
             sb(|| e.store.write(|c| integrations::delete(c, imported))).unwrap();
             let (issue, _) = sb(|| e.store.read(|c| issues::get(c, issue_id))).unwrap();
             assert_eq!((issue.sources, issue.findings), (1, 1), "the multi-source issue kept its other finding");
-            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM policy_results", &[]), 1, "only the deleted finding's result went");
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM policy_results", &[]), open_code(), "only the deleted findings' results went");
             assert_eq!(scalar(&e, "SELECT COUNT(*) FROM policies", &[]), 1, "policies stay");
+            assert_eq!(cov(&e)[1], ("Semgrep CLI import".into(), "Disabled".into()));
 
             // Deleting Semgrep: its issues go with it; nothing refers to its findings.
             let sg = sb(|| e.store.read(|c| integrations::get(c, "sg"))).unwrap().id;
@@ -187,11 +202,18 @@ tributary_store::backend_tests! {
             assert_eq!(scalar(&e, "SELECT COUNT(*) FROM policy_results", &[]), 0);
             assert_eq!(scalar(&e, "SELECT COUNT(*) FROM policies", &[]), 1);
             assert_eq!(scalar(&e, "SELECT COUNT(*) FROM repo_context WHERE deployment IS NOT NULL", &[]), 0);
+            let enabled = sb(|| e.store.read(|c| coverage::report(c, 30, tributary_core::time::now_ms()))).unwrap()
+                .into_iter().flat_map(|r| r.sources).filter(|s| s.status != "Disabled").count();
+            assert_eq!(enabled, 0, "no repository is covered by a deleted source");
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM metrics_daily", &[]), 0, "the trends no longer count it");
 
             // Re-adding it re-ingests on its next run, into the same issues.
             e.add_integration(semgrep("sg", &sim, json!({"auto_map_future": true})), "test").await.unwrap();
             sync(&e, "sg", true).await.unwrap();
             assert_eq!(issue_table(&e).len(), before.len());
+            // …and the standing policy was evaluated again after that run.
+            assert!(open_code() > 0);
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM policy_results", &[]), open_code());
         });
     }
 }

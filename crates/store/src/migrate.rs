@@ -56,7 +56,7 @@ pub const UPGRADES: &[Upgrade] = &[
         v.push(schema::create_index_sql(&schema::ASSETS, &schema::ASSETS_NAME_LOWER));
         v
     }),
-    (5, "issues (correlation, risk), repository context, asset criticality, policies", |d| {
+    (5, "issues (correlation, risk), repository context, asset criticality, policies, daily metrics", |d| {
         let mut v: Vec<String> = [schema::FINDING_CWE_TOP25, schema::FINDING_REACH, schema::FINDING_FIX, schema::FINDING_VECTOR]
             .iter()
             .map(|c| format!("ALTER TABLE findings ADD COLUMN {}", schema::column_sql(c, d)))
@@ -68,6 +68,7 @@ pub const UPGRADES: &[Upgrade] = &[
         v.extend(schema::table_ddl(&schema::REPO_CONTEXT, d));
         v.extend(schema::table_ddl(&schema::POLICIES, d));
         v.extend(schema::table_ddl(&schema::POLICY_RESULTS, d));
+        v.extend(schema::table_ddl(&schema::METRICS_DAILY, d));
         v.push(schema::create_index_sql(&schema::FINDINGS, &schema::FINDINGS_ISSUE));
         // Existing findings get their issue ids and traits from Rust (`repo::issues::backfill`)
         // the next time the store opens.

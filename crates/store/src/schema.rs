@@ -589,6 +589,31 @@ pub const REPO_CONTEXT: Table = Table {
     id_block: 1,
 };
 
+/// Daily metrics (schema 5): per day, integration, product, severity and status, the
+/// findings in that state at the day's last snapshot (`n`), those first seen that day
+/// (`new`), those closed that day (`fixed`) and the sum of their time open
+/// (`remediation_ms`, for the mean time to remediate). Keyed by integration so deleting
+/// one takes its share of every trend with it.
+pub const METRICS_DAILY: Table = Table {
+    name: "metrics_daily",
+    cols: &[
+        text_nn("day"),
+        int_nn("integration_id"),
+        text_nn("product"),
+        int_nn("severity"),
+        text_nn("status"),
+        int_nn("n"),
+        int_nn("new"),
+        int_nn("fixed"),
+        int_nn("remediation_ms"),
+        int_nn("taken_at"),
+    ],
+    pk: &["day", "integration_id", "product", "severity", "status"],
+    indexes: &[idx("metrics_daily_integration", &["integration_id"])],
+    without_rowid: true,
+    id_block: 1,
+};
+
 /// Policies (schema 5): a query and the action label findings matching it carry.
 pub const POLICIES: Table = table(
     "policies",
@@ -656,6 +681,7 @@ pub const TABLES: &[&Table] = &[
     &INTEL_EPSS,
     &INTEL_KEV,
     &REPO_CONTEXT,
+    &METRICS_DAILY,
     &POLICIES,
     &POLICY_RESULTS,
 ];

@@ -195,6 +195,82 @@ pub fn context(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
+/// `tributary coverage [--stale-days N]`.
+pub fn coverage(ctx: &Ctx, stale_days: i64) -> Result<()> {
+    let rows = ctx.app()?.coverage(&ctx.who(), stale_days)?;
+    let mut head: Vec<&'static str> = vec!["repository"];
+    head.extend(tributary_app::policies::coverage_sources());
+    head.extend(["vulnerabilities", "code weaknesses"]);
+    let mut t = crate::output::Tabular::new(&head);
+    let yes = |b: bool, n: i64| format!("{} ({n} open)", if b { "covered" } else { "not covered" });
+    for r in &rows {
+        let mut cells = vec![r.repository.clone()];
+        cells.extend(r.sources.iter().map(|s| s.status.clone()));
+        cells.push(yes(r.vulnerabilities_covered, r.vulnerabilities));
+        cells.push(yes(r.code_weaknesses_covered, r.code_weaknesses));
+        t.row(cells, serde_json::to_value(r)?);
+    }
+    t.print(ctx.format);
+    Ok(())
+}
+
+/// `tributary metrics [--days N]`.
+pub fn metrics(ctx: &Ctx, days: i64) -> Result<()> {
+    let rows = ctx.app()?.metrics(&ctx.who(), days)?;
+    let mut t = crate::output::Tabular::new(&["day", "open", "critical", "high", "medium", "low", "new", "fixed", "MTTR (days)"]);
+    for d in &rows {
+        let sev = |s: &str| d.open_by_severity.get(s).copied().unwrap_or(0).to_string();
+        t.row(
+            vec![
+                d.day.clone(),
+                d.open_by_severity.values().sum::<i64>().to_string(),
+                sev("critical"),
+                sev("high"),
+                sev("medium"),
+                sev("low"),
+                d.new.to_string(),
+                d.fixed.to_string(),
+                d.mttr_days.map(|m| format!("{m:.1}")).unwrap_or_default(),
+            ],
+            serde_json::to_value(d)?,
+        );
+    }
+    t.print(ctx.format);
+    Ok(())
+}
+
+/// `tributary policy add|list|results|delete`.
+pub fn policy(ctx: &Ctx, cmd: crate::args::PolicyCommand) -> Result<()> {
+    use crate::args::PolicyCommand as P;
+    let app = ctx.app()?;
+    let who = ctx.who();
+    match cmd {
+        P::Add { name, query, action } => {
+            let p = app.add_policy(&who, &name, &query, &action)?;
+            println!("Added policy {}: {} findings match it now ({}).", p.name, p.matched, p.action);
+        }
+        P::List => {
+            let mut t = crate::output::Tabular::new(&["name", "action", "matched", "query"]);
+            for p in app.policies(&who)? {
+                t.row(vec![p.name.clone(), p.action.clone(), p.matched.to_string(), p.query.clone()], serde_json::to_value(&p)?);
+            }
+            t.print(ctx.format);
+        }
+        P::Results { name, limit } => {
+            let mut t = crate::output::Tabular::new(&["finding", "title", "product", "matched at"]);
+            for m in app.policy_results(&who, &name, limit)? {
+                t.row(vec![m.finding_id.to_string(), m.title.clone(), m.product.clone(), m.matched_at.clone()], serde_json::to_value(&m)?);
+            }
+            t.print(ctx.format);
+        }
+        P::Delete { name } => {
+            app.delete_policy(&who, &name)?;
+            println!("Deleted policy {name}.");
+        }
+    }
+    Ok(())
+}
+
 /// `tributary criticality ASSET 1-5|none`.
 pub fn criticality(ctx: &Ctx, asset: i64, value: &str) -> Result<()> {
     let c = match value.trim() {

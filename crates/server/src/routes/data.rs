@@ -247,3 +247,73 @@ pub async fn set_criticality(
     app.blocking(move |a| a.set_criticality(&who, id, b.criticality)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize)]
+pub struct CoverageParams {
+    #[serde(default)]
+    pub stale_days: Option<i64>,
+}
+
+pub async fn coverage(
+    State(app): State<App>,
+    Who(who): Who,
+    Params(p): Params<CoverageParams>,
+) -> ApiResult<Json<Vec<tributary_app::policies::RepoCoverage>>> {
+    Ok(Json(app.blocking(move |a| a.coverage(&who, p.stale_days.unwrap_or(30))).await?))
+}
+
+pub async fn list_policies(State(app): State<App>, Who(who): Who) -> ApiResult<Json<Vec<tributary_app::policies::Policy>>> {
+    Ok(Json(app.blocking(move |a| a.policies(&who)).await?))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+pub struct NewPolicy {
+    pub name: String,
+    /// A findings query in the query language.
+    pub query: String,
+    /// What a match means, e.g. "block release".
+    pub action: String,
+}
+
+pub async fn add_policy(
+    State(app): State<App>,
+    Who(who): Who,
+    Body(p): Body<NewPolicy>,
+) -> ApiResult<(StatusCode, Json<tributary_app::policies::Policy>)> {
+    let p = app.blocking(move |a| a.add_policy(&who, &p.name, &p.query, &p.action)).await?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+pub async fn delete_policy(State(app): State<App>, Who(who): Who, PathParams(name): PathParams<String>) -> ApiResult<StatusCode> {
+    app.blocking(move |a| a.delete_policy(&who, &name)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct LimitParams {
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+pub async fn policy_results(
+    State(app): State<App>,
+    Who(who): Who,
+    PathParams(name): PathParams<String>,
+    Params(p): Params<LimitParams>,
+) -> ApiResult<Json<Vec<tributary_app::policies::PolicyMatch>>> {
+    Ok(Json(app.blocking(move |a| a.policy_results(&who, &name, p.limit.unwrap_or(100))).await?))
+}
+
+#[derive(Deserialize)]
+pub struct MetricsParams {
+    #[serde(default)]
+    pub days: Option<i64>,
+}
+
+pub async fn metrics(
+    State(app): State<App>,
+    Who(who): Who,
+    Params(p): Params<MetricsParams>,
+) -> ApiResult<Json<Vec<tributary_app::metrics::DayMetrics>>> {
+    Ok(Json(app.blocking(move |a| a.metrics(&who, p.days.unwrap_or(30))).await?))
+}

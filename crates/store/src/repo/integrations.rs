@@ -147,6 +147,8 @@ pub fn delete(conn: &mut dyn Conn, id: i64) -> Result<()> {
         conn.execute(&format!("DELETE FROM {table} WHERE integration_id = ?"), params![id])?;
     }
     conn.execute("DELETE FROM sync_seen WHERE run_id IN (SELECT id FROM sync_runs WHERE integration_id = ?)", params![id])?;
+    // Its share of every day's metrics: the trends no longer count it.
+    conn.execute("DELETE FROM metrics_daily WHERE integration_id = ?", params![id])?;
     conn.execute("DELETE FROM integrations WHERE id = ?", params![id])?;
     // Repository context without it (a deleted Cortex Cloud takes the context with it),
     // then the issues, rescored with that context.

@@ -3,12 +3,15 @@
 
 pub mod audit;
 pub mod context;
+pub mod coverage;
 pub mod findings;
 pub mod integrations;
 pub mod intel;
 pub mod issues;
 pub mod maps;
 pub mod meta;
+pub mod metrics;
+pub mod policies;
 pub mod profiles;
 pub mod raw;
 pub mod rules;

@@ -217,8 +217,7 @@ pub fn apply_standing(conn: &mut dyn Conn) -> Result<Vec<(String, Vec<i64>)>> {
     if all.is_empty() {
         return Ok(Vec::new());
     }
-    let mut qctx = crate::query::QueryContext { products: super::maps::products(conn)?, ..Default::default() };
-    qctx.products.sort();
+    let qctx = super::policies::query_context(conn)?;
     let dialect = conn.dialect();
     let mut out = Vec::new();
     for r in all {
