@@ -154,6 +154,24 @@ pub enum Decision {
 }
 
 impl Decision {
+    pub const ALL: [Decision; 5] =
+        [Decision::Days3Forensics, Decision::Days3, Decision::Days14, Decision::Days60, Decision::FixOnSystemUpgrade];
+
+    /// The word stored and queried (`finding.decision:days_14`).
+    pub fn slug(self) -> &'static str {
+        match self {
+            Decision::FixOnSystemUpgrade => "fix_on_system_upgrade",
+            Decision::Days60 => "days_60",
+            Decision::Days14 => "days_14",
+            Decision::Days3 => "days_3",
+            Decision::Days3Forensics => "days_3_forensics",
+        }
+    }
+
+    pub fn from_slug(s: &str) -> Option<Decision> {
+        Decision::ALL.into_iter().find(|d| d.slug() == s)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Decision::FixOnSystemUpgrade => "fix on system upgrade",

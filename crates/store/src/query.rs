@@ -72,6 +72,8 @@ const ASSET_KINDS: &[&str] = &["host", "repository", "package", "cloud_resource"
 const FINDING_KINDS: &[&str] = &["vulnerability", "code_weakness"];
 const STATUSES: &[&str] = &["open", "fixed", "risk_accepted", "false_positive"];
 
+const DECISIONS: &[&str] = &["days_3_forensics", "days_3", "days_14", "days_60", "fix_on_system_upgrade"];
+
 const TRIAGES: &[&str] = &["none", "open", "in_progress", "fixed", "risk_accepted", "false_positive"];
 
 /// One field of the query language: its name (and older names), how it is stored and
@@ -145,7 +147,21 @@ pub const FIELDS: &[Field] = &[
         &[],
         Kind::SlaBreached,
         "",
-        "true when open past its severity's deadline, counted from first seen (tributary sla).",
+        "true when open past its deadline — by severity, or by its issue's BOD 26-04 decision if earlier — counted from first seen (tributary sla).",
+    ),
+    f(
+        "finding.issue",
+        &["finding.issueId"],
+        Kind::Id("f.issue_id"),
+        "issue_id",
+        "The issue it belongs to (tributary issues): findings of one problem across sources.",
+    ),
+    f(
+        "finding.decision",
+        &[],
+        Kind::Enum("(SELECT i.decision FROM issues i WHERE i.id = f.issue_id)", DECISIONS),
+        "",
+        "Its issue's CISA BOD 26-04 decision: days_3_forensics, days_3, days_14, days_60, fix_on_system_upgrade.",
     ),
     f("finding.title", &["finding.name"], Kind::Text("f.title"), "title", "Title; * wildcards search within it."),
     f("finding.externalId", &["finding.externalFindingId"], Kind::Text("f.external_id"), "external_id", "The vendor's id for it."),
@@ -510,6 +526,15 @@ impl Builder<'_> {
                     let s = self.bind(Value::Int(sev.ocsf_id()));
                     let t = self.bind(Value::Int(now - days as i64 * 86_400_000));
                     parts.push(format!("(f.severity = {s} AND f.first_seen < {t})"));
+                }
+                // The issue's BOD 26-04 decision may set an earlier deadline.
+                for (decision, days) in self.ctx.sla.decision_deadlines() {
+                    // Bound in the order they appear: placeholders are positional.
+                    let t = self.bind(Value::Int(now - days as i64 * 86_400_000));
+                    let d = self.bind(Value::Text(decision.slug().to_string()));
+                    parts.push(format!(
+                        "(f.first_seen < {t} AND EXISTS (SELECT 1 FROM issues i WHERE i.id = f.issue_id AND i.decision = {d}))"
+                    ));
                 }
                 let breached = if parts.is_empty() { "1 = 0".to_string() } else { format!("({})", parts.join(" OR ")) };
                 Ok(if holds { breached } else { format!("(NOT {breached})") })

@@ -115,7 +115,7 @@ fn issue(ctx: &Ctx, id: i64) -> Result<()> {
     let i = &d.issue;
     println!(
         "Issue {}: {} ({}, {}), {}; risk {:.1} / 100; BOD 26-04: {}",
-        i.id, i.title, i.kind, i.severity, i.status, i.score, i.decision
+        i.id, i.title, i.kind, i.severity, i.status, i.score, i.decision_label
     );
     println!("{} findings ({} open) from {} source(s):", i.findings, i.open_findings, i.sources);
     let mut f = crate::output::Tabular::new(&["finding", "product", "integration", "status", "asset"]);
@@ -147,7 +147,7 @@ pub fn issues(ctx: &Ctx, a: crate::args::IssuesArgs) -> Result<()> {
             vec![
                 i.id.to_string(),
                 format!("{:.1}", i.score),
-                i.decision.clone(),
+                i.decision_label.clone(),
                 i.severity.clone(),
                 i.title.clone(),
                 i.kind.clone(),

@@ -54,7 +54,11 @@ pub struct IssueRow {
     /// Integrations whose findings it holds (more than one: a multi-source issue).
     pub sources: i64,
     pub score: f64,
+    /// The CISA BOD 26-04 decision: days_3_forensics, days_3, days_14, days_60,
+    /// fix_on_system_upgrade (`finding.decision` in queries).
     pub decision: String,
+    /// The decision in words ("3 days + forensics", …).
+    pub decision_label: String,
     pub first_seen: String,
     pub last_seen: String,
 }
@@ -172,7 +176,7 @@ fn write(conn: &mut dyn Conn, rows: &[crate::value::Row], ctx: &Context, now: Mi
         title.push(Some(r.get::<String>(2)?));
         cve.push(r.get::<Option<String>>(3)?);
         status.push(if open > 0 { "open" } else { "closed" });
-        decision.push(Some(risk.decision.label().to_string()));
+        decision.push(Some(risk.decision.slug().to_string()));
         let parts: Vec<Value> = risk.factors.iter().map(|f| json!([f.factor, f.observed, (f.points * 10.0).round() as i64])).collect();
         factors.push(Some(Value::Array(parts).to_string()));
     }
@@ -289,6 +293,7 @@ fn row(mut r: crate::value::Row) -> Result<IssueRow> {
         open_findings: r.get(9)?,
         sources: r.get(10)?,
         score: r.get::<i64>(11)? as f64 / 10.0,
+        decision_label: tributary_core::risk::Decision::from_slug(&r.get::<String>(12)?).map(|d| d.label()).unwrap_or_default().to_string(),
         decision: r.take(12)?,
         first_seen: to_rfc3339(r.get(13)?),
         last_seen: to_rfc3339(r.get(14)?),
