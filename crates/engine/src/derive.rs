@@ -2,8 +2,8 @@
 //! repository context (`store::repo::context`), then the issues of the findings the run
 //! touched, rescored (`store::repo::issues`) — and only those, unless the run changed so
 //! much that rebuilding all is cheaper — every policy, evaluated against the findings as
-//! they are now, and today's metrics snapshot. Runs after a bulk load's deferred indexes
-//! exist.
+//! they are now, and today's metrics snapshot when it is due (hourly at most). Runs after
+//! a bulk load's deferred indexes exist.
 
 use tributary_core::time::Millis;
 use tributary_store::repo::{context, issues, metrics, policies};
@@ -47,7 +47,10 @@ impl Engine {
                     (ids.len(), all)
                 };
                 let policies = policies::evaluate(c)?;
-                metrics::snapshot(c, tributary_core::time::now_ms())?;
+                let now = tributary_core::time::now_ms();
+                if metrics::snapshot_due(c, now)? {
+                    metrics::snapshot(c, now)?;
+                }
                 Ok(Derived { repos_changed: repos.len(), issues_rescored: rescored, rebuilt_all: all, policies })
             })?)
         })

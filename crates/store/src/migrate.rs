@@ -70,6 +70,7 @@ pub const UPGRADES: &[Upgrade] = &[
         v.extend(schema::table_ddl(&schema::POLICY_RESULTS, d));
         v.extend(schema::table_ddl(&schema::METRICS_DAILY, d));
         v.push(schema::create_index_sql(&schema::FINDINGS, &schema::FINDINGS_ISSUE));
+        v.push(schema::create_index_sql(&schema::FINDINGS, &schema::FINDINGS_UPDATED));
         // Existing findings get their issue ids and traits from Rust (`repo::issues::backfill`)
         // the next time the store opens.
         v.push(format!("INSERT INTO meta (key, value) VALUES ('{}', '1')", crate::repo::issues::BACKFILL_KEY));

@@ -502,6 +502,7 @@ pub const FINDINGS: Table = bulk_table(
         FINDINGS_OPEN_SEVERITY,
         FINDINGS_CVE,
         FINDINGS_ISSUE,
+        FINDINGS_UPDATED,
     ],
 );
 
@@ -550,11 +551,21 @@ pub const ISSUES: Table = Table {
         int_nn("last_seen"),
         int_nn("updated_at"),
     ],
-    pk: &["id"],
-    indexes: &[idx("issues_status_score", &["status", "score"])],
+    // No primary key: ids are random hashes, so a key-ordered table takes every row at a
+    // random place. Rows append; `issues_id` is unique. A full rebuild drops both indexes
+    // and builds them again after (`repo::issues::refresh_all`).
+    pk: &[],
+    indexes: &[ISSUES_ID, ISSUES_STATUS_SCORE],
     without_rowid: false,
     id_block: 1,
 };
+
+pub const ISSUES_ID: Index = uniq("issues_id", &["id"]);
+pub const ISSUES_STATUS_SCORE: Index = idx("issues_status_score", &["status", "score"]);
+
+/// Findings by when they last changed (schema 5): what a run touched, for rebuilding only
+/// those issues. The keys only grow, so writes append.
+pub const FINDINGS_UPDATED: Index = idx("findings_updated", &["updated_at"]);
 
 /// Findings by issue (schema 5). Random keys: deferred on a first load like `findings_cve`.
 pub const FINDINGS_ISSUE: Index = idx("findings_issue", &["issue_id"]);

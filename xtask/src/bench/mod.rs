@@ -1,6 +1,7 @@
 //! Benchmarks. Each prints a table of phases with rows/s, the ratio to the floor measured
 //! in the same run, and peak RSS; record the output in bench/RESULTS.md.
 
+mod context;
 mod phases;
 mod read;
 mod semgrep;
@@ -36,6 +37,15 @@ pub enum Bench {
     /// Reads over the reference tenant (2.7 M findings): ten typical queries (p95) with
     /// their plans, and GET /api/v1/findings?limit=100 under 32 connections.
     Read(read::Args),
+    /// Issues and risk over the reference tenant: rebuilt from scratch, after a one-day
+    /// delta, and deleting Semgrep (killed midway, then for real).
+    Context(context::Args),
+    /// (internal) the deletion `bench context` kills midway.
+    #[command(hide = true)]
+    ContextDelete(context::DeleteArgs),
+    /// (internal) times a rebuild of a kept tenant's issues.
+    #[command(hide = true)]
+    ContextProbe(context::DeleteArgs),
 }
 
 pub fn run(b: Bench) -> Result<()> {
@@ -49,6 +59,9 @@ pub fn run(b: Bench) -> Result<()> {
         Bench::Semgrep(a) => semgrep::run(a),
         Bench::SemgrepChild(a) => semgrep::child(a),
         Bench::Read(a) => read::run(a),
+        Bench::Context(a) => context::run(a),
+        Bench::ContextDelete(a) => context::delete_child(a),
+        Bench::ContextProbe(a) => context::probe(a),
     }
 }
 

@@ -11,8 +11,8 @@
 //! unreachable, a fix in any source) plus its repository's deployment and exposure and
 //! its asset's criticality. The factors are stored with the score and add up to it.
 //!
-//! [`refresh`] rebuilds all issues (in buckets of the id space, so memory stays bounded)
-//! or just the ones a run touched.
+//! [`refresh_all`] rebuilds all issues (one pass in storage order, chunk by chunk, so
+//! memory stays bounded); [`refresh_ids`] just the ones a run touched.
 
 use std::collections::HashMap;
 
@@ -32,9 +32,6 @@ use crate::value::{Batch, Column, Param};
 pub const BACKFILL_KEY: &str = "issues_backfill";
 /// `meta` key of the team's risk weights (JSON of `RiskWeights`).
 pub const WEIGHTS_KEY: &str = "risk_weights";
-
-/// Buckets of the 63-bit id space a full rebuild walks (≈ 40k issues each at 2.7 M).
-const BUCKETS: i64 = 64;
 
 /// An issue as front ends list it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
@@ -203,21 +200,58 @@ fn write(conn: &mut dyn Conn, rows: &[crate::value::Row], ctx: &Context, now: Mi
     Ok(())
 }
 
+/// One finding as an issue of its own, in the shape of [`AGG`] (plus its id last, for
+/// paging): most issues have a single finding, and this needs no grouping.
+const SINGLE: &str = "SELECT issue_id, kind, title, cve, repo_asset_id, asset_id, severity, 1, \
+     CASE WHEN status = 'open' THEN 1 ELSE 0 END, 1, cvss_score, cwe_top25, reach, fix, vector, first_seen, last_seen, id \
+     FROM findings WHERE id > ? AND issue_id IS NOT NULL ORDER BY id LIMIT ?";
+
+/// Findings read per step of [`refresh_all`]'s pass.
+const CHUNK: i64 = 20_000;
+
 /// Rebuilds every issue from the findings. Returns how many there are.
+///
+/// Most issues have a single finding: one pass over the findings in storage order writes
+/// each of those as its issue, appended with the table's indexes dropped (ids are random
+/// hashes: kept indexes took every row at a random place); the issues of more than one
+/// finding — found from the `findings_issue` index alone — are aggregated by GROUP BY;
+/// then the indexes are built once, by sorting. Grouping all 2.6 M findings instead
+/// walked the index and fetched every row at random (bench/RESULTS.md).
 pub fn refresh_all(conn: &mut dyn Conn) -> Result<u64> {
     let ctx = Context::load(conn)?;
     let now = now_ms();
-    conn.execute("DELETE FROM issues", &[])?;
-    let mut total = 0u64;
-    let step = i64::MAX / BUCKETS + 1;
-    for b in 0..BUCKETS {
-        let lo = b * step;
-        let hi = if b == BUCKETS - 1 { i64::MAX } else { lo + step - 1 };
-        let rows = conn.query(&format!("{AGG} WHERE issue_id BETWEEN ? AND ? GROUP BY issue_id"), params![lo, hi])?;
-        total += rows.len() as u64;
-        write(conn, &rows, &ctx, now)?;
+    let multi: Vec<i64> = conn
+        .query("SELECT issue_id FROM findings WHERE issue_id IS NOT NULL GROUP BY issue_id HAVING COUNT(*) > 1", &[])?
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect::<Result<_>>()?;
+    let skip: std::collections::HashSet<i64> = multi.iter().copied().collect();
+    for i in [&crate::schema::ISSUES_ID, &crate::schema::ISSUES_STATUS_SCORE] {
+        conn.execute(&format!("DROP INDEX IF EXISTS {}", i.name), &[])?;
     }
-    Ok(total)
+    conn.execute("DELETE FROM issues", &[])?;
+    let mut after = 0i64;
+    loop {
+        let rows = conn.query(SINGLE, params![after, CHUNK])?;
+        let Some(last) = rows.last() else { break };
+        after = last.get(17)?;
+        let full = rows.len() as i64 == CHUNK;
+        let mut single = Vec::with_capacity(rows.len());
+        for r in rows {
+            if !skip.contains(&r.get::<i64>(0)?) {
+                single.push(r);
+            }
+        }
+        write(conn, &single, &ctx, now)?;
+        if !full {
+            break;
+        }
+    }
+    rebuild(conn, &ctx, &multi, now, false)?;
+    for i in [&crate::schema::ISSUES_ID, &crate::schema::ISSUES_STATUS_SCORE] {
+        conn.execute(&crate::schema::create_index_sql(&crate::schema::ISSUES, i), &[])?;
+    }
+    Ok(conn.scalar::<i64>("SELECT COUNT(*) FROM issues", &[])?.max(0) as u64)
 }
 
 /// Rebuilds the given issues (an issue none of whose findings is left disappears).
@@ -226,13 +260,19 @@ pub fn refresh_ids(conn: &mut dyn Conn, ids: &[i64]) -> Result<()> {
         return Ok(());
     }
     let ctx = Context::load(conn)?;
-    let now = now_ms();
+    rebuild(conn, &ctx, ids, now_ms(), true)
+}
+
+/// Aggregates these issues from their findings; `replace`: delete their old rows first.
+fn rebuild(conn: &mut dyn Conn, ctx: &Context, ids: &[i64], now: Millis, replace: bool) -> Result<()> {
     for chunk in ids.chunks(512) {
         let n = in_bucket(chunk.len());
         let list: Vec<Param<'_>> = (0..n).map(|i| Param::Int(chunk[i.min(chunk.len() - 1)])).collect();
-        conn.execute(&format!("DELETE FROM issues WHERE id IN ({})", placeholders(n)), &list)?;
+        if replace {
+            conn.execute(&format!("DELETE FROM issues WHERE id IN ({})", placeholders(n)), &list)?;
+        }
         let rows = conn.query(&format!("{AGG} WHERE issue_id IN ({}) GROUP BY issue_id", placeholders(n)), &list)?;
-        write(conn, &rows, &ctx, now)?;
+        write(conn, &rows, ctx, now)?;
     }
     Ok(())
 }
@@ -273,7 +313,7 @@ pub fn refresh_repos(conn: &mut dyn Conn, repos: &[i64]) -> Result<()> {
     }
     ids.sort_unstable();
     ids.dedup();
-    refresh_ids(conn, &ids)
+    refresh_many(conn, &ids).map(|_| ())
 }
 
 const COLUMNS: &str = "id, kind, title, cve, repo_asset_id, asset_id, severity, status, findings, open_findings, sources, score, \
@@ -374,6 +414,12 @@ pub fn backfill(conn: &mut dyn Conn) -> Result<()> {
     refresh_all(conn)?;
     conn.execute("DELETE FROM meta WHERE key = ?", params![BACKFILL_KEY])?;
     Ok(())
+}
+
+/// Every finding's issue id and traits computed again from its stored attributes (the
+/// upgrade backfill's work, without the issue rebuild); returns the issues touched.
+pub fn recorrelate_all(conn: &mut dyn Conn) -> Result<usize> {
+    Ok(recorrelate(conn, "1 = 1", &[])?.len())
 }
 
 /// Findings whose repository changed (a project mapped elsewhere): their issue ids are
