@@ -372,8 +372,8 @@ pub struct XdrAddArgs {
     /// The key's security level.
     #[arg(long, value_enum, default_value_t = SecurityArg::Standard)]
     pub security: SecurityArg,
-    /// What to ingest: vulnerability, host-asset (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "vulnerability,host-asset")]
+    /// What to ingest: vulnerability, host-asset, internet-exposure (attack-surface records: which hosts the internet reaches; comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "vulnerability,host-asset,internet-exposure")]
     pub types: Vec<String>,
 }
 

@@ -16,6 +16,7 @@
 
 #[cfg(test)]
 pub(crate) mod arbitrary;
+pub mod chain;
 pub mod cortex;
 pub mod cortex_cloud;
 pub mod cortex_xdr;

@@ -1,6 +1,6 @@
 //! What is derived from findings after every run (sync, import, replay, failed or not):
-//! repository context (`store::repo::context`), then the issues of the findings the run
-//! touched, rescored (`store::repo::issues`) — and only those, unless the run changed so
+//! repository and host context (`store::repo::context`), code-to-runtime links, then the
+//! issues of the findings the run touched, rescored (`store::repo::issues`) — and only those, unless the run changed so
 //! much that rebuilding all is cheaper — every policy, evaluated against the findings as
 //! they are now, and today's metrics snapshot when it is due (hourly at most). Runs after
 //! a bulk load's deferred indexes exist.
@@ -26,7 +26,9 @@ impl Engine {
         self.blocking(move |s| {
             Ok(s.write(|c| {
                 let repos = context::refresh(c)?;
-                let ids: Vec<i64> = if initial {
+                let hosts = context::refresh_hosts(c)?;
+                let linked = issues::link_runtime(c)?;
+                let mut ids: Vec<i64> = if initial {
                     Vec::new()
                 } else {
                     c.query(
@@ -37,12 +39,16 @@ impl Engine {
                     .map(|r| r.get(0))
                     .collect::<tributary_store::Result<_>>()?
                 };
+                ids.extend(linked);
+                ids.sort_unstable();
+                ids.dedup();
                 let (rescored, all) = if initial {
                     (issues::refresh_all(c)? as usize, true)
                 } else {
                     let all = issues::refresh_many(c, &ids)?;
                     if !all {
                         issues::refresh_repos(c, &repos)?;
+                        issues::refresh_assets(c, &hosts)?;
                     }
                     (ids.len(), all)
                 };

@@ -39,6 +39,48 @@ fn issue_table(e: &tributary_engine::Engine) -> BTreeMap<i64, (i64, i64, String)
 }
 
 tributary_store::backend_tests! {
+    fn issue_counts_equal_the_simulators_truth_with_code_to_runtime(db) {
+        let rt = rt();
+        rt.block_on(async {
+            let sim = sim(small(5)).await;
+            let e = engine(&db);
+            e.add_integration(cloud("cloud", &sim), "test").await.unwrap();
+            e.add_integration(xdr("xdr", &sim, json!({})), "test").await.unwrap();
+            e.add_integration(semgrep("sg", &sim, json!({"auto_map_future": true})), "test").await.unwrap();
+            for name in ["cloud", "xdr", "sg"] {
+                sync(&e, name, true).await.unwrap();
+            }
+            let truth = truth(&sim);
+            // Hosts are marked internet-exposed from the attack-surface records.
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM host_context", &[]), n(&truth["cortex_xdr"]["endpoints_in_attack_surface"]));
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM host_context WHERE exposed = 1", &[]), n(&truth["cortex_xdr"]["endpoints_internet_exposed"]));
+            assert!(n(&truth["cortex_xdr"]["endpoints_internet_exposed"]) > 0);
+            let want = &truth["issues"];
+            assert!(n(&want["code_to_runtime"]) > 0, "the tenant has code-to-runtime issues: {want}");
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM issues", &[]), n(&want["total"]), "{want}");
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM issues WHERE sources > 1", &[]), n(&want["multi_source"]), "{want}");
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM issues WHERE kind = 'code_to_runtime'", &[]), n(&want["code_to_runtime"]), "{want}");
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM issue_links", &[]), n(&want["host_findings_linked"]), "{want}");
+            // A code-to-runtime issue shows both ends: the package in the repository, and
+            // the host where that repository runs.
+            let id = scalar(&e, "SELECT id FROM issues WHERE kind = 'code_to_runtime' ORDER BY id LIMIT 1", &[]);
+            let ends = sb(|| e.store.read(|c| issues::findings(c, id))).unwrap();
+            assert!(ends.iter().any(|f| f.product == "Cortex XDR"), "{ends:?}");
+            assert!(ends.iter().any(|f| f.product == "Semgrep Supply Chain"), "{ends:?}");
+            // The same input gives the same issues: rebuilt from scratch, all the same.
+            let before = issue_table(&e);
+            sb(|| e.store.write(|c| issues::refresh_all(c))).unwrap();
+            assert_eq!(issue_table(&e), before);
+            // Deleting Cortex XDR: the code-to-runtime issues keep their Semgrep findings.
+            let x = sb(|| e.store.read(|c| integrations::get(c, "xdr"))).unwrap().id;
+            sb(|| e.store.write(|c| integrations::delete(c, x))).unwrap();
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM issues WHERE sources > 1", &[]), 0);
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM issue_links", &[]), 0);
+            let (kept, _) = sb(|| e.store.read(|c| issues::get(c, id))).unwrap();
+            assert_eq!((kept.kind.as_str(), kept.sources), ("vulnerability", 1));
+        });
+    }
+
     fn cortex_cloud_context_follows_the_seed_rules(db) {
         let rt = rt();
         rt.block_on(async {

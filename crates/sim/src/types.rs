@@ -381,6 +381,11 @@ pub struct DeployedAsset {
     pub internet_exposed: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exposure_path: Option<Text>,
+    /// The cloud instance a workload runs on (compute instances), as the provider names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_instance_id: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_provider: Option<Text>,
 }
 
 /// A repository of `GET /public_api/appsec/v1/repositories`. Verified (Cortex docs "Get
@@ -420,4 +425,38 @@ pub struct Repository {
 pub struct RepositoriesPage {
     pub data: Vec<Repository>,
     pub total_count: i64,
+}
+
+/// One attack-surface exposure record of `get_assets_internet_exposure` (Xpanse/ASM on an
+/// XDR tenant; vendor-apis.md §3.3, fields from the XSOAR fixture
+/// `EXTERNAL_EXPOSURES_RESPONSE`). `agent_id` and `cloud_id` are what join it to the
+/// endpoint and to cloud workloads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AsmExposure {
+    pub asm_ids: Vec<Text>,
+    pub name: Text,
+    pub asset_type: Text,
+    pub cloud_provider: Text,
+    pub cloud_id: Text,
+    pub ips: Vec<Text>,
+    pub has_active_externally_services: bool,
+    pub has_xdr_agent: Text,
+    pub agent_id: Text,
+    pub service_type: Vec<Text>,
+    pub first_observed: Option<i64>,
+    pub last_observed: Option<i64>,
+    pub externally_inferred_cves: Vec<Text>,
+}
+
+/// The `get_assets_internet_exposure` reply body (inside `reply`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExposurePage {
+    pub total_count: i64,
+    pub result_count: i64,
+    pub assets_internet_exposure: Vec<AsmExposure>,
+    /// Present while more pages follow (with `use_page_token`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<Text>,
 }

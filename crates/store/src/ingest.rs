@@ -526,6 +526,21 @@ fn write_assets(
             .col("removed_at", int_col(rows.iter().map(|(_, i)| a(*i).filter(|x| x.retired).map(|_| now))));
         conn.update_batch("asset_sources", &batch)?;
     }
+    // A record that says its asset is gone (an uninstalled agent) ends every attribution
+    // of this integration on that asset, not only its own (the agent's exposure record
+    // goes with the agent).
+    let gone: Vec<i64> = (0..records.len()).filter(|i| a(*i).is_some_and(|x| x.retired)).filter_map(|i| out[i].map(|o| o.id)).collect();
+    for chunk in gone.chunks(500) {
+        let mut p: Vec<Param<'_>> = vec![Param::Int(now), Param::Int(ctx.integration_id)];
+        p.extend(chunk.iter().map(|id| Param::Int(*id)));
+        conn.execute(
+            &format!(
+                "UPDATE asset_sources SET active = 0, removed_at = ? WHERE integration_id = ? AND active = 1 AND asset_id IN ({})",
+                crate::conn::placeholders(chunk.len())
+            ),
+            &p,
+        )?;
+    }
     if ctx.full {
         seen.extend(source_ids.into_iter().map(|id| (SEEN_ASSET_SOURCE, id)));
     }

@@ -69,6 +69,8 @@ pub const UPGRADES: &[Upgrade] = &[
         v.extend(schema::table_ddl(&schema::POLICIES, d));
         v.extend(schema::table_ddl(&schema::POLICY_RESULTS, d));
         v.extend(schema::table_ddl(&schema::METRICS_DAILY, d));
+        v.extend(schema::table_ddl(&schema::HOST_CONTEXT, d));
+        v.extend(schema::table_ddl(&schema::ISSUE_LINKS, d));
         v.push(schema::create_index_sql(&schema::FINDINGS, &schema::FINDINGS_ISSUE));
         v.push(schema::create_index_sql(&schema::FINDINGS, &schema::FINDINGS_UPDATED));
         // Existing findings get their issue ids and traits from Rust (`repo::issues::backfill`)

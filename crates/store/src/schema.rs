@@ -600,6 +600,28 @@ pub const REPO_CONTEXT: Table = Table {
     id_block: 1,
 };
 
+/// Internet exposure of hosts (schema 5), from attack-surface records, rebuilt with the
+/// repository context (`repo::context`).
+pub const HOST_CONTEXT: Table = Table {
+    name: "host_context",
+    cols: &[int_nn("asset_id"), int_nn("exposed"), text_nn("evidence"), int_nn("updated_at")],
+    pk: &["asset_id"],
+    indexes: &[],
+    without_rowid: true,
+    id_block: 1,
+};
+
+/// Host findings moved into a repository's issue (code to runtime, schema 5): the finding
+/// and the issue it joined (`repo::issues::link_runtime`).
+pub const ISSUE_LINKS: Table = Table {
+    name: "issue_links",
+    cols: &[int_nn("finding_id"), int_nn("issue_id")],
+    pk: &["finding_id"],
+    indexes: &[],
+    without_rowid: true,
+    id_block: 1,
+};
+
 /// Daily metrics (schema 5): per day, integration, product, severity and status, the
 /// findings in that state at the day's last snapshot (`n`), those first seen that day
 /// (`new`), those closed that day (`fixed`) and the sum of their time open
@@ -692,6 +714,8 @@ pub const TABLES: &[&Table] = &[
     &INTEL_EPSS,
     &INTEL_KEV,
     &REPO_CONTEXT,
+    &HOST_CONTEXT,
+    &ISSUE_LINKS,
     &METRICS_DAILY,
     &POLICIES,
     &POLICY_RESULTS,

@@ -18,7 +18,7 @@ fn demo_integrations(sim: &SimServer) -> Vec<AddIntegration> {
     let xdr = XdrConfig {
         key_id: DEFAULT_XDR_KEY_ID.into(),
         security: SecurityLevel::Standard,
-        types: vec!["vulnerability".into(), "host-asset".into()],
+        types: vec!["vulnerability".into(), "host-asset".into(), "internet-exposure".into()],
         http: HttpSettings::default(),
     };
     let semgrep = SemgrepConfig {

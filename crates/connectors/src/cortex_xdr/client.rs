@@ -86,6 +86,15 @@ impl XdrClient {
         .await
     }
 
+    /// One page of attack-surface exposure records (page tokens; vendor-apis.md §3.3).
+    pub(super) async fn exposure(&self, token: Option<&str>) -> Result<super::exposure::ExposureReply, ConnectorError> {
+        let mut data = json!({"filters": [], "search_from": 0, "search_to": 100, "use_page_token": true});
+        if let Some(t) = token {
+            data["next_page_token"] = Value::from(t);
+        }
+        self.call("/public_api/v1/assets/get_assets_internet_exposure/", data).await
+    }
+
     pub(super) async fn tenant_info(&self) -> Result<TenantInfo, ConnectorError> {
         self.call("/public_api/v1/system/get_tenant_info/", json!({})).await
     }
@@ -125,7 +134,12 @@ impl Connector for XdrClient {
     }
 
     fn source(&self, plan: &SyncPlan) -> Box<dyn Source> {
-        Box::new(super::source::XdrSource::new(self.clone_handle(), plan))
+        let endpoints = Box::new(super::source::XdrSource::new(self.clone_handle(), plan));
+        if !self.cfg.exposure() {
+            return endpoints;
+        }
+        let exposure = Box::new(super::exposure::ExposureSource::new(Arc::new(self.clone_handle())));
+        Box::new(crate::chain::Chain::new(vec![endpoints, exposure]))
     }
 }
 

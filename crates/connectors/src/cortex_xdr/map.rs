@@ -44,6 +44,37 @@ pub fn default_map() -> TransformMapSpec {
     }
 }
 
+pub const EXPOSURE_MAP: &str = "cortex-xdr-exposure-default";
+
+/// Attack-surface records → the agent's host (joined by `agent_id`): its cloud instance and
+/// whether the internet reaches it. No findings (its findings come from the endpoints).
+pub fn exposure_map() -> TransformMapSpec {
+    let rows: [(&str, &str, &[&str]); 8] = [
+        ("asm_ids", "externalAssetId", &["first"]),
+        ("agent_id", "asset.assetDetail.agentId", &[]),
+        ("name", "name", &[]),
+        ("cloud_provider", "asset.assetDetail.cloudInfo.provider", &[]),
+        ("cloud_id", "asset.assetDetail.cloudInfo.instanceId", &[]),
+        ("has_active_externally_services", "exposure.internetExposed", &[]),
+        ("service_type", "exposure.services", &[]),
+        ("ips", "exposure.ips", &[]),
+    ];
+    TransformMapSpec {
+        name: EXPOSURE_MAP.into(),
+        description: Some(
+            "Attack-surface exposure records → the endpoint's host (by agent id): cloud instance id and internet exposure.".into(),
+        ),
+        connector: "cortex-xdr".into(),
+        source_model: super::exposure::STREAM.into(),
+        target_model: TargetModel::Host,
+        product: None,
+        rules: rows
+            .iter()
+            .map(|(s, t, c)| RuleSpec { source: s.to_string(), target: t.to_string(), convert: c.iter().map(|x| x.to_string()).collect() })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +85,6 @@ mod tests {
         let m = default_map();
         assert_eq!(m.rules.len(), 22);
         assert!(TransformMap::compile(m).is_ok());
+        assert!(TransformMap::compile(exposure_map()).is_ok());
     }
 }

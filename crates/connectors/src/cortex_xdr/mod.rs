@@ -10,6 +10,7 @@
 //! disappeared are closed per endpoint. Uninstalled agents come back as tombstones.
 
 mod client;
+mod exposure;
 mod map;
 mod source;
 mod xql;
@@ -19,7 +20,7 @@ use serde_json::Value;
 use tributary_core::model::Completeness;
 
 pub use client::XdrClient;
-pub use map::default_map;
+pub use map::{default_map, exposure_map};
 
 use crate::http::normalize_base_url;
 use crate::{Connector, ConnectorError, ConnectorKind, Settings, StreamSpec};
@@ -30,7 +31,10 @@ pub const STREAM: &str = "endpoint";
 pub static KIND: ConnectorKind = ConnectorKind {
     name: "cortex-xdr",
     product: PRODUCT,
-    streams: &[StreamSpec { name: STREAM, completeness: Completeness::PerAsset, default_map }],
+    streams: &[
+        StreamSpec { name: STREAM, completeness: Completeness::PerAsset, default_map },
+        StreamSpec { name: exposure::STREAM, completeness: Completeness::PerAsset, default_map: exposure_map },
+    ],
     validate,
     build,
     config_schema: crate::config_schema::<XdrConfig>,
@@ -46,7 +50,7 @@ pub struct XdrConfig {
     pub key_id: String,
     #[serde(default = "crate::cortex::standard")]
     pub security: SecurityLevel,
-    /// `vulnerability`, `host-asset`.
+    /// `vulnerability`, `host-asset`, `internet-exposure`.
     #[serde(default = "all_types")]
     pub types: Vec<String>,
     /// HTTP settings (rate limit, retries, timeout), shared by every connector.
@@ -55,12 +59,16 @@ pub struct XdrConfig {
 }
 
 fn all_types() -> Vec<String> {
-    vec!["vulnerability".into(), "host-asset".into()]
+    vec!["vulnerability".into(), "host-asset".into(), "internet-exposure".into()]
 }
 
 impl XdrConfig {
     pub fn vulnerabilities(&self) -> bool {
         self.types.iter().any(|t| t == "vulnerability")
+    }
+    /// Attack-surface exposure records (which hosts the internet reaches).
+    pub fn exposure(&self) -> bool {
+        self.types.iter().any(|t| t == "internet-exposure")
     }
 }
 
@@ -74,7 +82,7 @@ fn checked(base_url: &str, config: &Value) -> Result<(String, XdrConfig), Connec
     let base = normalize_base_url(base_url, &["/public_api"])?;
     let cfg: XdrConfig = crate::parse_config(config)?;
     crate::cortex::check_key_id(&cfg.key_id)?;
-    crate::check_choice(&cfg.types, &["vulnerability", "host-asset"], "type")?;
+    crate::check_choice(&cfg.types, &["vulnerability", "host-asset", "internet-exposure"], "type")?;
     Ok((base, cfg))
 }
 

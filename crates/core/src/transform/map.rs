@@ -18,17 +18,19 @@ pub enum TargetModel {
     PackageVulnerability,
     /// A repository asset with deployment context, no findings (Cortex Cloud, projects).
     Repository,
+    /// A host asset's context, no findings (attack-surface exposure records).
+    Host,
 }
 
 string_enum!(TargetModel, "target model", {
     HostVulnerability => "host_vulnerability", CodeWeakness => "code_weakness",
-    PackageVulnerability => "package_vulnerability", Repository => "repository",
+    PackageVulnerability => "package_vulnerability", Repository => "repository", Host => "host",
 });
 
 impl TargetModel {
     pub fn asset_kind(self) -> AssetKind {
         match self {
-            TargetModel::HostVulnerability => AssetKind::Host,
+            TargetModel::HostVulnerability | TargetModel::Host => AssetKind::Host,
             TargetModel::CodeWeakness | TargetModel::Repository => AssetKind::Repository,
             TargetModel::PackageVulnerability => AssetKind::Package,
         }
@@ -37,7 +39,7 @@ impl TargetModel {
         match self {
             TargetModel::HostVulnerability | TargetModel::PackageVulnerability => Some(FindingKind::Vulnerability),
             TargetModel::CodeWeakness => Some(FindingKind::CodeWeakness),
-            TargetModel::Repository => None,
+            TargetModel::Repository | TargetModel::Host => None,
         }
     }
 }
@@ -258,8 +260,9 @@ impl TransformMap {
         // The asset a model stages needs one identifying field (see `staged::stage_asset`);
         // code weaknesses attach to the repository named outside the record.
         let asset_ids: &[(Place, &str)] = match spec.target_model {
-            TargetModel::HostVulnerability => &[
+            TargetModel::HostVulnerability | TargetModel::Host => &[
                 (Place::Asset, "externalAssetId"),
+                (Place::Asset, "asset.assetDetail.agentId"),
                 (Place::Asset, "hostName"),
                 (Place::Asset, "fqdn"),
                 (Place::Asset, "asset.assetDetail.cloudInfo.instanceId"),
@@ -273,7 +276,9 @@ impl TransformMap {
             asset_ids.is_empty() || rules.iter().any(|r| asset_ids.iter().any(|(p, f)| r.slot.place == *p && r.slot.field.join(".") == *f));
         if !names_asset && !spec.rules.is_empty() {
             let needs = match spec.target_model {
-                TargetModel::HostVulnerability => "externalAssetId, hostName, fqdn, a cloud instance id or networkInterfaces[].macAddress",
+                TargetModel::HostVulnerability | TargetModel::Host => {
+                    "externalAssetId, an agent id, hostName, fqdn, a cloud instance id or networkInterfaces[].macAddress"
+                }
                 TargetModel::PackageVulnerability => "package.purl, or package.name with package.ecosystem",
                 _ => "repository.url or externalAssetId",
             };
@@ -292,8 +297,13 @@ impl TransformMap {
 
     /// Whether `record` carries its list of findings. A record without the list (the key
     /// absent or null, not an empty list) says nothing about its findings: none of them
-    /// may be closed for it. Records that are one finding always qualify.
+    /// may be closed for it. Records that are one finding always qualify; records of a map
+    /// without findings never do.
     pub fn lists_findings(&self, record: &serde_json::Value) -> bool {
+        // A map that stages no findings (a host's or repository's context) lists none.
+        if self.spec.target_model.finding_kind().is_none() {
+            return false;
+        }
         let Some(keys) = &self.finding_list else { return true };
         let mut cur = record;
         for k in keys {
@@ -414,7 +424,7 @@ mod tests {
             .iter()
             .map(|e| e.to_string())
             .collect();
-        assert!(got[0].contains("no rule writes an identity of the asset (externalAssetId, hostName"), "{got:?}");
+        assert!(got[0].contains("no rule writes an identity of the asset (externalAssetId, an agent id, hostName"), "{got:?}");
         assert!(errors(vec![id.clone(), RuleSpec::new("endpoint_id", "externalAssetId")]).is_empty());
     }
 

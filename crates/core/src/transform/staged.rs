@@ -200,7 +200,9 @@ fn stage_asset(obj: Map<String, Value>, kind: AssetKind, connector: &str, warnin
     let mut name = text(&obj, "name");
     match kind {
         AssetKind::Host => {
-            if let Some(k) = &source_key {
+            // An exposure record names the agent it belongs to; an agent's own record is
+            // keyed by its id.
+            if let Some(k) = text(&obj, "asset.assetDetail.agentId").or_else(|| source_key.clone()) {
                 add(&mut ids, IdentifierKind::AgentId, format!("{connector}:{k}"));
             }
             if let Some(inst) = text(&obj, "asset.assetDetail.cloudInfo.instanceId") {

@@ -31,6 +31,8 @@ pub fn routes() -> Router<Sim> {
     let r = both(r, "/public_api/v1/endpoints/get_endpoints", post(get_endpoints));
     let r = both(r, "/public_api/v1/system/get_tenant_info", post(tenant_info));
     let r = both(r, "/public_api/v1/healthcheck", post(healthcheck).get(healthcheck));
+    // Attack-surface management (Xpanse) on the same tenant.
+    let r = both(r, "/public_api/v1/assets/get_assets_internet_exposure", post(internet_exposure));
     // Vulnerability data is read through XQL (there is no vulnerabilities call).
     let r = both(r, "/public_api/v1/xql/start_xql_query", post(super::xql::start));
     let r = both(r, "/public_api/v1/xql/get_query_results", post(super::xql::results));
@@ -265,6 +267,62 @@ async fn get_endpoint(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -
         }
         Ok(Ok(page)) => ok(&Reply { reply: page }),
         Ok(Err(r)) => r,
+        Err(e) => cortex_error(500, 500, "An error occurred while processing XDR public API", json!(e.to_string())),
+    }
+}
+
+/// The most `get_assets_internet_exposure` returns without page tokens (the doc's cap).
+pub const MAX_EXPOSURE_RESULTS: u64 = 500;
+/// Records per page with `use_page_token`.
+pub const EXPOSURE_PAGE: u64 = 100;
+
+/// `get_assets_internet_exposure`: cloud servers' exposure records in a stable order.
+/// Without `use_page_token` a window of `search_from`/`search_to` capped at 500 (the
+/// doc's limit); with it, pages of 100 and a `next_page_token` to send back.
+async fn internet_exposure(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = guard(&sim, &headers, true) {
+        return r;
+    }
+    let data: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(v) => v.get("request_data").cloned().unwrap_or_else(|| json!({})),
+            Err(e) => return bad_request("Bad Request. Got an invalid JSON.", json!(e.to_string())),
+        }
+    };
+    let w = sim.world.clone();
+    let day = w.day();
+    let paged = data["use_page_token"].as_bool().unwrap_or(false);
+    let (from, to) = if paged {
+        let from = match data["next_page_token"].as_str() {
+            None => 0,
+            Some(t) => match t.strip_prefix("pt-").and_then(|n| n.parse::<u64>().ok()) {
+                Some(n) => n,
+                None => return bad_request("Bad Request", json!(format!("invalid next_page_token '{t}'"))),
+            },
+        };
+        (from, from + EXPOSURE_PAGE)
+    } else {
+        let from = data["search_from"].as_u64().unwrap_or(0);
+        let to = data["search_to"].as_u64().unwrap_or(from + EXPOSURE_PAGE).min(MAX_EXPOSURE_RESULTS);
+        (from, to.max(from))
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        let all = w.cloud_endpoints(day);
+        let total = all.len() as u64;
+        let records: Vec<_> = all.iter().skip(from as usize).take((to - from) as usize).map(|i| w.exposure_record(*i, day)).collect();
+        let next = (paged && to < total).then(|| crate::types::Text::from(format!("pt-{to}")));
+        crate::types::ExposurePage {
+            total_count: total as i64,
+            result_count: records.len() as i64,
+            assets_internet_exposure: records,
+            next_page_token: next,
+        }
+    })
+    .await;
+    match result {
+        Ok(page) => ok(&Reply { reply: page }),
         Err(e) => cortex_error(500, 500, "An error occurred while processing XDR public API", json!(e.to_string())),
     }
 }

@@ -80,6 +80,18 @@ impl World {
         (r < self.repository_count() && repo_asset_id(self.seed(), r) == id).then_some(r)
     }
 
+    /// The Cortex XDR endpoint (a cloud server) that repository `r`'s compute instance is,
+    /// for about half of the repositories (used only where the repository is deployed).
+    pub fn repository_host(&self, r: u64) -> Option<u64> {
+        let seed = self.seed();
+        let n = self.cfg.scale.xdr_endpoints;
+        if n == 0 || h(seed, &[Tag::Repo as u64, r, 7]) % 2 != 0 {
+            return None;
+        }
+        let start = h(seed, &[Tag::Repo as u64, r, 8]) % n;
+        (0..64).map(|k| (start + k) % n).find(|e| self.endpoint_cloud(*e).is_some())
+    }
+
     pub fn repository_count(&self) -> u64 {
         self.cfg.scale.cloud_repositories
     }
@@ -130,11 +142,24 @@ impl World {
             },
             internet_exposed: exposed,
             exposure_path: path.map(Text::from),
+            cloud_instance_id: None,
+            cloud_provider: None,
+        };
+        // The compute instance (a Cortex XDR endpoint) some deployed repositories run on.
+        let on_host = |mut a: DeployedAsset| {
+            if let Some((provider, instance, _)) = self.repository_host(r).and_then(|e| self.endpoint_cloud(e)) {
+                a.cloud_instance_id = Some(instance.into());
+                a.cloud_provider = Some(provider.into());
+            }
+            a
         };
         match exposure {
             Exposure::DeployedInternal => {
                 for k in 0..rng.range(1, 2) {
                     assets.push(mk(k, "svc", Some(false), None));
+                }
+                if self.repository_host(r).is_some() {
+                    assets.push(on_host(mk(5, "vm", Some(false), None)));
                 }
             }
             Exposure::DeployedExposed => {
@@ -143,8 +168,11 @@ impl World {
                 if rng.chance(0.5) {
                     assets.push(mk(1, "fn", Some(false), None));
                 }
+                if self.repository_host(r).is_some() {
+                    assets.push(on_host(mk(5, "vm", Some(true), Some(path))));
+                }
             }
-            Exposure::DeployedClassicElb => assets.push(mk(0, "vm", None, Some("AWS_CLASSIC_ELB"))),
+            Exposure::DeployedClassicElb => assets.push(on_host(mk(0, "vm", None, Some("AWS_CLASSIC_ELB")))),
             Exposure::NotDeployed | Exposure::Unknown => {}
         }
         let updated_at =

@@ -536,7 +536,7 @@ impl World {
     }
 
     /// The SCA finding's vulnerability: a catalog CVE, or a GHSA id with no CVE.
-    fn sca_vuln(&self, f: u64) -> Result<u64, String> {
+    pub fn sca_vuln(&self, f: u64) -> Result<u64, String> {
         let mut r = Rng::new(self.seed(), &[Tag::Sca as u64, f, 5]);
         if r.chance(0.12) {
             const A: &[u8] = b"23456789cfghjmpqrvwx";

@@ -350,3 +350,56 @@ mod tests {
         }
     }
 }
+
+impl World {
+    /// Where a cloud server runs: `(provider, instance id, public IP)`; `None` for
+    /// on-premises machines and workstations. Fixed for the endpoint's life.
+    pub fn endpoint_cloud(&self, i: u64) -> Option<(String, String, Option<String>)> {
+        let e = self.endpoint(&self.endpoint_timeline(i, 0));
+        let provider = e.cloud_provider.as_deref().filter(|p| !p.is_empty())?.to_string();
+        let x = h(self.seed(), &[Tag::Endpoint as u64, i, 13]);
+        let id = match provider.as_str() {
+            "AWS" => format!("i-0{x:016x}"),
+            "Azure" => format!("vm-{:012x}", x & 0xffff_ffff_ffff),
+            _ => format!("{}", x % 10_000_000_000_000_000_000),
+        };
+        Some((provider, id, e.public_ip.map(|p| p.to_string())))
+    }
+
+    /// Cloud endpoints present (not uninstalled) on `day`, in index order: the
+    /// attack-surface listing. Cached per day.
+    pub fn cloud_endpoints(&self, day: u32) -> std::sync::Arc<Vec<u64>> {
+        self.endpoint_set("cloud", day, || {
+            (0..self.endpoint_count(day))
+                .filter(|i| !self.endpoint_timeline(*i, day).retired() && self.endpoint_cloud(*i).is_some())
+                .collect()
+        })
+    }
+
+    /// The attack-surface exposure record of cloud endpoint `i`: exposed (with active
+    /// external services) exactly when it has a public IP.
+    pub fn exposure_record(&self, i: u64, day: u32) -> crate::types::AsmExposure {
+        let seed = self.seed();
+        let (provider, instance, public) = self.endpoint_cloud(i).unwrap_or_default();
+        let st = self.endpoint_timeline(i, day);
+        let x = h(seed, &[Tag::Endpoint as u64, i, 14]);
+        let exposed = public.is_some();
+        crate::types::AsmExposure {
+            asm_ids: vec![
+                format!("{:08x}-{:04x}-4{:03x}-9{:03x}-{:012x}", x as u32, (x >> 32) & 0xffff, i & 0xfff, (x >> 48) & 0xfff, i).into(),
+            ],
+            name: self.endpoint_name(i).into(),
+            asset_type: "CLOUD_COMPUTE_INSTANCE".into(),
+            cloud_provider: provider.into(),
+            cloud_id: instance.into(),
+            ips: public.into_iter().map(Text::from).collect(),
+            has_active_externally_services: exposed,
+            has_xdr_agent: "YES".into(),
+            agent_id: endpoint_id(seed, i).into(),
+            service_type: if exposed { vec!["HttpServer".into(), "SshServer".into()] } else { vec![] },
+            first_observed: Some(self.first_seen(i)),
+            last_observed: Some(st.last_seen),
+            externally_inferred_cves: vec![],
+        }
+    }
+}

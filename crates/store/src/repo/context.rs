@@ -188,6 +188,72 @@ pub fn refresh(conn: &mut dyn Conn) -> Result<Vec<i64>> {
     Ok(changed)
 }
 
+/// Rebuilds hosts' internet exposure (from the attack-surface records Cortex XDR
+/// integrations bring) and the `deployed_to` links from repositories to the hosts their
+/// workloads run on (Cortex Cloud's deployed assets, by cloud instance id, where the host
+/// has one). Returns the hosts whose exposure changed.
+pub fn refresh_hosts(conn: &mut dyn Conn) -> Result<Vec<i64>> {
+    let before: BTreeMap<i64, i64> = conn
+        .query("SELECT asset_id, exposed FROM host_context", &[])?
+        .into_iter()
+        .map(|r| Ok((r.get(0)?, r.get(1)?)))
+        .collect::<Result<_>>()?;
+    let mut hosts: BTreeMap<i64, (bool, Vec<Value>)> = BTreeMap::new();
+    for mut r in conn.query(
+        "SELECT s.asset_id, s.attributes FROM asset_sources s JOIN integrations i ON i.id = s.integration_id \
+         WHERE i.kind = 'cortex-xdr' AND s.active = 1 AND s.attributes LIKE '%internetExposed%'",
+        &[],
+    )? {
+        let attrs = parse_json(&r.take::<String>(1)?, "asset source attributes")?;
+        let Some(exposed) = attrs["exposure"]["internetExposed"].as_bool() else { continue };
+        let e = hosts.entry(r.get(0)?).or_insert((false, Vec::new()));
+        e.0 |= exposed;
+        e.1.push(json!({"exposed": exposed, "ips": attrs["exposure"]["ips"], "services": attrs["exposure"]["services"]}));
+    }
+    let mut changed: Vec<i64> = hosts.iter().filter(|(k, v)| before.get(k) != Some(&i64::from(v.0))).map(|(k, _)| *k).collect();
+    changed.extend(before.keys().filter(|k| !hosts.contains_key(k)));
+    conn.execute("DELETE FROM host_context", &[])?;
+    if !hosts.is_empty() {
+        let now = now_ms();
+        let n = hosts.len();
+        let (mut ids, mut exposed, mut evidence) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        for (id, (e, ev)) in hosts {
+            ids.push(Some(id));
+            exposed.push(Some(i64::from(e)));
+            evidence.push(Some(Value::Array(ev).to_string()));
+        }
+        let batch = Batch::new()
+            .col("asset_id", Column::Int(ids))
+            .col("exposed", Column::Int(exposed))
+            .col("evidence", Column::Text(evidence))
+            .col("updated_at", Column::Int(vec![Some(now); n]));
+        conn.insert_batch("host_context", &batch)?;
+    }
+    // Where each repository runs.
+    conn.execute("DELETE FROM asset_relations WHERE kind = 'deployed_to'", &[])?;
+    let cloud: Option<i64> = conn
+        .query_opt("SELECT id FROM integrations WHERE kind = ? ORDER BY id LIMIT 1", params![CLOUD_KIND])?
+        .map(|r| r.get(0))
+        .transpose()?;
+    if let Some(cloud) = cloud {
+        for mut r in conn.query("SELECT asset_id, attributes FROM asset_sources WHERE integration_id = ? AND active = 1", params![cloud])? {
+            let repo: i64 = r.get(0)?;
+            let attrs = parse_json(&r.take::<String>(1)?, "asset source attributes")?;
+            for a in attrs["deployment"]["assets"].as_array().into_iter().flatten() {
+                let (Some(id), Some(provider)) = (a["cloudInstanceId"].as_str(), a["cloudProvider"].as_str()) else { continue };
+                let key = format!("{}:{id}", provider.to_ascii_lowercase());
+                conn.execute(
+                    "INSERT INTO asset_relations (parent_id, child_id, kind) \
+                     SELECT CAST(? AS BIGINT), i.asset_id, 'deployed_to' FROM asset_identifiers i WHERE i.kind = 'cloud_instance_id' AND i.value = ? \
+                     ON CONFLICT DO NOTHING",
+                    params![repo, key.as_str()],
+                )?;
+            }
+        }
+    }
+    Ok(changed)
+}
+
 /// Every repository's context (or why it has none), by repository name.
 pub fn list(conn: &mut dyn Conn) -> Result<Vec<RepoContext>> {
     let rows = conn.query(

@@ -178,8 +178,14 @@ pub fn delete(conn: &mut dyn Conn, id: i64) -> Result<()> {
     // Repository context without it (a deleted Cortex Cloud takes the context with it),
     // then the issues, rescored with that context.
     let repos = super::context::refresh(conn)?;
-    super::issues::refresh_ids(conn, &shared)?;
+    let hosts = super::context::refresh_hosts(conn)?;
+    let mut shared = shared;
+    shared.extend(super::issues::link_runtime(conn)?);
+    shared.sort_unstable();
+    shared.dedup();
+    super::issues::refresh_many(conn, &shared)?;
     super::issues::refresh_repos(conn, &repos)?;
+    super::issues::refresh_assets(conn, &hosts)?;
     lap("context, shared issues");
     super::stats::mark_stale(conn)?;
     Ok(())

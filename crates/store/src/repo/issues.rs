@@ -37,7 +37,8 @@ pub const WEIGHTS_KEY: &str = "risk_weights";
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct IssueRow {
     pub id: i64,
-    /// vulnerability or code_weakness.
+    /// vulnerability, code_weakness, or code_to_runtime (a repository's finding and a host
+    /// finding where Cortex Cloud says that repository runs).
     pub kind: String,
     pub title: String,
     pub cve: Option<String>,
@@ -73,7 +74,8 @@ pub fn weights(conn: &mut dyn Conn) -> Result<RiskWeights> {
 
 const AGG: &str = "SELECT issue_id, MIN(kind), MIN(title), MIN(cve), MIN(repo_asset_id), MIN(asset_id), MAX(severity), COUNT(*), \
      SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END), COUNT(DISTINCT integration_id), MAX(cvss_score), MIN(cwe_top25), \
-     MAX(reach), MAX(fix), MAX(vector), MIN(first_seen), MAX(last_seen) FROM findings";
+     MAX(reach), MAX(fix), MAX(vector), MIN(first_seen), MAX(last_seen), \
+     MAX(CASE WHEN repo_asset_id IS NULL THEN asset_id END), MAX(CASE WHEN repo_asset_id IS NULL THEN 0 ELSE 1 END) FROM findings";
 
 /// What scoring needs besides the issue's own row, loaded once per refresh.
 struct Context {
@@ -81,6 +83,8 @@ struct Context {
     epss: HashMap<String, (Option<f64>, Option<f64>)>,
     kev: std::collections::HashSet<String>,
     repos: HashMap<i64, (Option<bool>, Option<bool>)>,
+    /// Hosts' internet exposure (attack-surface records).
+    hosts: HashMap<i64, bool>,
     criticality: HashMap<i64, u8>,
 }
 
@@ -103,11 +107,16 @@ impl Context {
             let e = super::context::exposed(r.take::<Option<String>>(2)?.as_deref());
             repos.insert(r.get(0)?, (d, e));
         }
+        let mut hosts = HashMap::new();
+        conn.query_each("SELECT asset_id, exposed FROM host_context", &[], &mut |r| {
+            hosts.insert(r.get(0)?, r.get::<i64>(1)? != 0);
+            Ok(())
+        })?;
         let mut criticality = HashMap::new();
         for r in conn.query("SELECT id, criticality FROM assets WHERE criticality IS NOT NULL", &[])? {
             criticality.insert(r.get(0)?, u8::try_from(r.get::<i64>(1)?).unwrap_or(3));
         }
-        Ok(Context { weights, epss, kev, repos, criticality })
+        Ok(Context { weights, epss, kev, repos, hosts, criticality })
     }
 }
 
@@ -117,7 +126,19 @@ fn input(row: &crate::value::Row, ctx: &Context) -> Result<RiskInput> {
     let repo: Option<i64> = row.get(4)?;
     let asset: i64 = row.get(5)?;
     let (epss, pct) = cve.as_ref().and_then(|c| ctx.epss.get(c).copied()).unwrap_or((None, None));
-    let (deployed, exposed) = repo.and_then(|r| ctx.repos.get(&r).copied()).unwrap_or((None, None));
+    let (mut deployed, repo_exposed) = repo.and_then(|r| ctx.repos.get(&r).copied()).unwrap_or((None, None));
+    // A host finding in the issue: the code runs there (code to runtime), and the host's
+    // own exposure counts too.
+    let host: Option<i64> = row.get(17)?;
+    let host_exposed = host.and_then(|h| ctx.hosts.get(&h).copied());
+    if host.is_some() && row.get::<i64>(18)? == 1 {
+        deployed = Some(true);
+    }
+    let exposed = match (repo_exposed, host_exposed) {
+        (Some(true), _) | (_, Some(true)) => Some(true),
+        (Some(false), _) | (_, Some(false)) => Some(false),
+        _ => None,
+    };
     let vector: Option<i64> = row.get(14)?;
     Ok(RiskInput {
         severity: Severity::from_ocsf_id(row.get(6)?).unwrap_or(Severity::Info),
@@ -169,7 +190,9 @@ fn write(conn: &mut dyn Conn, rows: &[crate::value::Row], ctx: &Context, now: Mi
         ints[8].push(Some(r.get(15)?));
         ints[9].push(Some(r.get(16)?));
         ints[10].push(Some(now));
-        kind.push(Some(r.get::<String>(1)?));
+        // Both ends: a repository's finding and a host's (code to runtime).
+        let both = r.get::<Option<i64>>(17)?.is_some() && r.get::<i64>(18)? == 1;
+        kind.push(Some(if both { "code_to_runtime".to_string() } else { r.get::<String>(1)? }));
         title.push(Some(r.get::<String>(2)?));
         cve.push(r.get::<Option<String>>(3)?);
         status.push(if open > 0 { "open" } else { "closed" });
@@ -203,7 +226,8 @@ fn write(conn: &mut dyn Conn, rows: &[crate::value::Row], ctx: &Context, now: Mi
 /// One finding as an issue of its own, in the shape of [`AGG`] (plus its id last, for
 /// paging): most issues have a single finding, and this needs no grouping.
 const SINGLE: &str = "SELECT issue_id, kind, title, cve, repo_asset_id, asset_id, severity, 1, \
-     CASE WHEN status = 'open' THEN 1 ELSE 0 END, 1, cvss_score, cwe_top25, reach, fix, vector, first_seen, last_seen, id \
+     CASE WHEN status = 'open' THEN 1 ELSE 0 END, 1, cvss_score, cwe_top25, reach, fix, vector, first_seen, last_seen, \
+     CASE WHEN repo_asset_id IS NULL THEN asset_id END, CASE WHEN repo_asset_id IS NULL THEN 0 ELSE 1 END, id \
      FROM findings WHERE id > ? AND issue_id IS NOT NULL ORDER BY id LIMIT ?";
 
 /// Findings read per step of [`refresh_all`]'s pass.
@@ -234,7 +258,7 @@ pub fn refresh_all(conn: &mut dyn Conn) -> Result<u64> {
     loop {
         let rows = conn.query(SINGLE, params![after, CHUNK])?;
         let Some(last) = rows.last() else { break };
-        after = last.get(17)?;
+        after = last.get(19)?;
         let full = rows.len() as i64 == CHUNK;
         let mut single = Vec::with_capacity(rows.len());
         for r in rows {
@@ -301,6 +325,19 @@ pub fn refresh_changed(conn: &mut dyn Conn, since: Millis) -> Result<usize> {
         .collect::<Result<_>>()?;
     refresh_ids(conn, &ids)?;
     Ok(ids.len())
+}
+
+/// The issues of findings on these assets (a host's exposure changed), rebuilt.
+pub fn refresh_assets(conn: &mut dyn Conn, assets: &[i64]) -> Result<()> {
+    let mut ids = Vec::new();
+    for a in assets {
+        for row in conn.query("SELECT DISTINCT issue_id FROM findings WHERE asset_id = ? AND issue_id IS NOT NULL", params![*a])? {
+            ids.push(row.get(0)?);
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    refresh_many(conn, &ids).map(|_| ())
 }
 
 /// The issues of findings in these repositories (their context changed), rebuilt.
@@ -420,6 +457,68 @@ pub fn backfill(conn: &mut dyn Conn) -> Result<()> {
 /// upgrade backfill's work, without the issue rebuild); returns the issues touched.
 pub fn recorrelate_all(conn: &mut dyn Conn) -> Result<usize> {
     Ok(recorrelate(conn, "1 = 1", &[])?.len())
+}
+
+/// Code to runtime: a CVE found on a host where a repository is deployed (the
+/// `deployed_to` links `repo::context` keeps) and found in that repository's code by
+/// another source joins the repository's issue. When the repository has that CVE on
+/// several packages, the host finding joins the issue of the smallest package identity
+/// (then repository identity): deterministic. Links that no longer hold are undone (the
+/// finding returns to its own issue). Returns the issues whose membership changed.
+pub fn link_runtime(conn: &mut dyn Conn) -> Result<Vec<i64>> {
+    let mut want: HashMap<i64, (i64, String, String)> = HashMap::new();
+    let mut current: HashMap<i64, i64> = HashMap::new();
+    for mut r in conn.query(
+        "SELECT hf.id, hf.issue_id, sf.issue_id, pa.identity, ra.identity FROM asset_relations rel \
+         JOIN findings hf ON hf.asset_id = rel.child_id AND hf.cve IS NOT NULL AND hf.repo_asset_id IS NULL \
+         JOIN findings sf ON sf.repo_asset_id = rel.parent_id AND sf.cve = hf.cve AND sf.integration_id <> hf.integration_id \
+         JOIN assets pa ON pa.id = sf.asset_id JOIN assets ra ON ra.id = rel.parent_id \
+         WHERE rel.kind = 'deployed_to'",
+        &[],
+    )? {
+        let (hf, cur, target): (i64, Option<i64>, Option<i64>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        let (Some(cur), Some(target)) = (cur, target) else { continue };
+        current.insert(hf, cur);
+        let key = (r.take::<String>(3)?, r.take::<String>(4)?);
+        let better = want.get(&hf).is_none_or(|(_, p, q)| (&key.0, &key.1) < (p, q));
+        if better {
+            want.insert(hf, (target, key.0, key.1));
+        }
+    }
+    let mut touched = Vec::new();
+    // Undo links that no longer hold: back to the finding's own issue.
+    let old: Vec<(i64, i64)> = conn
+        .query("SELECT finding_id, issue_id FROM issue_links", &[])?
+        .into_iter()
+        .map(|r| Ok((r.get(0)?, r.get(1)?)))
+        .collect::<Result<_>>()?;
+    for (f, linked) in &old {
+        if want.contains_key(f) {
+            continue;
+        }
+        let Some(mut r) = conn.query_opt("SELECT asset_id, cve, issue_id FROM findings WHERE id = ?", params![*f])? else { continue };
+        let (asset, cve, now_in): (i64, Option<String>, Option<i64>) = (r.get(0)?, r.take(1)?, r.get(2)?);
+        let Some(cve) = cve else { continue };
+        let own = Correlation::Cve { cve }.issue_id(asset, None);
+        if now_in != Some(own) {
+            conn.execute("UPDATE findings SET issue_id = ? WHERE id = ?", params![own, *f])?;
+            touched.extend([own, *linked]);
+            touched.extend(now_in);
+        }
+    }
+    conn.execute("DELETE FROM issue_links", &[])?;
+    for (f, (target, _, _)) in &want {
+        let cur = current.get(f).copied();
+        if cur != Some(*target) {
+            conn.execute("UPDATE findings SET issue_id = ? WHERE id = ?", params![*target, *f])?;
+            touched.push(*target);
+            touched.extend(cur);
+        }
+        conn.execute("INSERT INTO issue_links (finding_id, issue_id) VALUES (?, ?)", params![*f, *target])?;
+    }
+    touched.sort_unstable();
+    touched.dedup();
+    Ok(touched)
 }
 
 /// Findings whose repository changed (a project mapped elsewhere): their issue ids are
