@@ -85,7 +85,7 @@ impl World {
     pub fn repository_host(&self, r: u64) -> Option<u64> {
         let seed = self.seed();
         let n = self.cfg.scale.xdr_endpoints;
-        if n == 0 || h(seed, &[Tag::Repo as u64, r, 7]) % 2 != 0 {
+        if n == 0 || !h(seed, &[Tag::Repo as u64, r, 7]).is_multiple_of(2) {
             return None;
         }
         let start = h(seed, &[Tag::Repo as u64, r, 8]) % n;
