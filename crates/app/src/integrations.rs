@@ -150,9 +150,12 @@ impl App {
         })?)
     }
 
-    /// Deletes an integration and everything it brought in. Admin.
+    /// Deletes an integration and everything it brought in, in one transaction — after
+    /// stopping its running runs and waiting for them to let go. Admin. Blocking.
     pub fn delete_integration(&self, who: &Principal, name: &str) -> Result<()> {
         who.require(Role::Admin, "deleting an integration")?;
+        let id = self.store().read(|c| integrations::get(c, name))?.id;
+        self.engine.stop_runs(id, tributary_engine::integrations::STOP_WAIT)?;
         self.change(who, "integration.delete", name, |c| {
             let i = integrations::get(c, name)?;
             integrations::delete(c, i.id)?;

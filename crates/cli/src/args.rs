@@ -341,6 +341,10 @@ pub struct SemgrepAddArgs {
     /// already exist (e.g. from Cortex Cloud) or by hand.
     #[arg(long)]
     pub auto_map_future: bool,
+    /// Write Cortex Cloud's context back as project tags (tributary:deployed,
+    /// tributary:internet-exposed) after every run, so developers see it in Semgrep.
+    #[arg(long)]
+    pub write_back_tags: bool,
 }
 
 #[derive(Debug, Args)]

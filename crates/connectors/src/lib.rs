@@ -149,6 +149,19 @@ pub trait Connector: Send + Sync {
     fn scopes(&self) -> BoxFuture<'_, Result<Option<Vec<ScopeInfo>>, ConnectorError>> {
         Box::pin(async { Ok(None) })
     }
+    /// Whether the integration asked for context to be written back to its scopes.
+    fn write_back(&self) -> bool {
+        false
+    }
+    /// Adds and removes tags on a scope (a Semgrep project) in the vendor's tenant.
+    fn set_scope_tags<'a>(
+        &'a self,
+        _scope: &'a str,
+        _add: &'a [String],
+        _remove: &'a [String],
+    ) -> BoxFuture<'a, Result<(), ConnectorError>> {
+        Box::pin(async { Err(ConnectorError::Config("this connector cannot tag its scopes".into())) })
+    }
 }
 
 /// One record stream of a connector.

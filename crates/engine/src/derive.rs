@@ -68,3 +68,40 @@ impl Engine {
         self.blocking(|s| Ok(s.write(issues::refresh_all)?)).await
     }
 }
+
+impl Engine {
+    /// Write-back, for integrations that asked for it (Semgrep's `write_back`): the
+    /// deployment context as project tags in the vendor's tenant. Returns the projects
+    /// changed. One project failing stops this pass (the next run tries again); nothing
+    /// in the store depends on it.
+    pub async fn write_back(&self) -> Result<usize> {
+        let all = self.blocking(|s| Ok(s.read(tributary_store::repo::integrations::list)?)).await?;
+        let mut changed = 0;
+        for i in all.into_iter().filter(|i| i.config.get("write_back").and_then(serde_json::Value::as_bool) == Some(true)) {
+            let connector = self.connector(&i).await?;
+            if !connector.write_back() {
+                continue;
+            }
+            let id = i.id;
+            let plan = self.blocking(move |s| Ok(s.read(|c| context::tag_plan(c, id))?)).await?;
+            for ch in plan {
+                connector.set_scope_tags(&ch.scope, &ch.add, &ch.remove).await?;
+                let (scope_id, after, name, detail) = (
+                    ch.scope_id,
+                    ch.after.clone(),
+                    i.name.clone(),
+                    serde_json::json!({"project": ch.scope, "added": ch.add, "removed": ch.remove}),
+                );
+                self.blocking(move |s| {
+                    Ok(s.write(|c| {
+                        context::set_scope_tags(c, scope_id, &after)?;
+                        tributary_store::repo::audit::record(c, "write-back", "project.tags", &name, detail)
+                    })?)
+                })
+                .await?;
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+}

@@ -142,3 +142,31 @@ impl Engine {
         Ok(outcome)
     }
 }
+
+/// How long deleting an integration waits for its running runs to notice they were
+/// stopped (a run checks at its next page or heartbeat, every 30 s at most).
+pub const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(45);
+
+impl Engine {
+    /// Stops the integration's running runs and waits until each has let go of its lease
+    /// (it noticed, rolled back what it was writing and ended), its process is gone, or
+    /// its heartbeat went stale — at most `wait`. Returns the runs stopped. Blocking: call
+    /// it from a blocking thread. Deleting after this cannot race a live writer; the
+    /// delete's own guard (`repo::integrations::delete`) covers a run that outlives the
+    /// wait.
+    pub fn stop_runs(&self, integration_id: i64, wait: std::time::Duration) -> Result<Vec<i64>> {
+        let stopped = self.store.write(|c| tributary_store::repo::runs::request_stop(c, integration_id))?;
+        let deadline = std::time::Instant::now() + wait;
+        while !stopped.is_empty() && std::time::Instant::now() < deadline {
+            let held = self.store.read(|c| tributary_store::repo::runs::still_held(c, &stopped))?;
+            let now = tributary_core::time::now_ms();
+            let live =
+                held.iter().any(|(_, owner, beat)| crate::owner_alive(owner) != Some(false) && now - beat < crate::pipeline::LEASE_MS);
+            if !live {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Ok(stopped)
+    }
+}

@@ -678,6 +678,9 @@ impl Engine {
             }
             Err(e) => tracing::warn!(message = "Updating issues failed; they catch up after the next run.", error = %e),
         }
+        if let Err(e) = self.write_back().await {
+            tracing::warn!(message = "Writing context back to the vendor failed; the next run tries again.", error = %e);
+        }
         // A run that changed many rows refreshes the planner's statistics (after the
         // deferred indexes exist), so queries keep choosing the right index as the tenant
         // grows (bench/RESULTS.md: without them a host's findings took 2 s, not 0.1 ms).

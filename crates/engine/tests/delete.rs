@@ -57,9 +57,16 @@ tributary_store::backend_tests! {
             }
             let written: i64 = sb(|| e.store.read(|c| c.scalar("SELECT COUNT(*) FROM asset_sources", &[]))).unwrap();
             assert!(written > 0, "the run had written something");
-            sb(|| e.store.write(|c| integrations::delete(c, id))).unwrap();
+            // Stop the run and wait for it: it lets go of its lease before anything is deleted.
+            let stopped = sb(|| e.stop_runs(id, std::time::Duration::from_secs(30))).unwrap();
+            assert_eq!(stopped.len(), 1);
+            let held = sb(|| e.store.read(|c| tributary_store::repo::runs::still_held(c, &stopped))).unwrap();
+            assert_eq!(held, vec![], "the run stopped before the delete");
             let out = running.await.unwrap();
-            assert!(out.is_err(), "the run cannot finish once its integration is gone: {out:?}");
+            assert!(out.is_err(), "a stopped run does not succeed: {out:?}");
+            let pages: i64 = sb(|| e.store.read(|c| c.scalar("SELECT COUNT(*) FROM findings", &[]))).unwrap();
+            sb(|| e.store.write(|c| integrations::delete(c, id))).unwrap();
+            assert!(pages > 0, "it had written pages, which the delete removed");
             assert_eq!(sb(|| orphans(&e, id)), vec![], "nothing outlives the integration");
             let assets: i64 = sb(|| e.store.read(|c| c.scalar("SELECT COUNT(*) FROM assets", &[]))).unwrap();
             assert_eq!(assets, 0, "assets only it reported are gone");

@@ -102,8 +102,18 @@ tributary_store::backend_tests! {
                 "{:?}", profile.schedule
             );
             sync(&e, "cloud", true).await.unwrap();
-            e.add_integration(semgrep("sg", &sim, json!({})), "test").await.unwrap();
+            e.add_integration(semgrep("sg", &sim, json!({"write_back": true})), "test").await.unwrap();
             sync(&e, "sg", true).await.unwrap();
+
+            // Write-back: every project of a repository with context carries its tags in
+            // Semgrep itself; a second run changes nothing more.
+            let tagged = |p: &tributary_sim::tenant::semgrep::ProjectInfo| -> Vec<String> {
+                sim.world.project_json(p, true).tags.into_iter().map(|t| t.into_owned()).filter(|t| t.starts_with("tributary:")).collect()
+            };
+            let writes = scalar(&e, "SELECT COUNT(*) FROM audit_events WHERE action = 'project.tags'", &[]);
+            assert!(writes > 0);
+            sync(&e, "sg", true).await.unwrap();
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM audit_events WHERE action = 'project.tags'", &[]), writes, "nothing more to write");
 
             let rows: BTreeMap<String, context::RepoContext> =
                 sb(|| e.store.read(context::list)).unwrap().into_iter().map(|r| (r.repository.clone(), r)).collect();
@@ -121,6 +131,18 @@ tributary_store::backend_tests! {
                 let name = tributary_sim::tenant::cloud::repo_full_name(r);
                 let (exposure, _) = w.repository_exposure(r, w.day());
                 let Some(row) = rows.get(&name) else { panic!("no context row for {name}") };
+                let projects: Vec<_> =
+                    (0..w.project_count()).map(|p| w.project(p)).filter(|p| matches!(p.link, RepoLink::Cloud(x) if x == r)).collect();
+                for p in &projects {
+                    let mut want = Vec::new();
+                    if fresh.contains(&r) && exposure.deployment_status() == "DEPLOYED" {
+                        want.push("tributary:deployed".to_string());
+                    }
+                    if fresh.contains(&r) && exposure.internet_exposure() == "EXPOSED" {
+                        want.push("tributary:internet-exposed".to_string());
+                    }
+                    assert_eq!(tagged(p), want, "{name}: project {}", p.name);
+                }
                 if fresh.contains(&r) {
                     assert_eq!(row.reason, None, "{name}");
                     assert_eq!(row.exposure.as_deref(), Some(exposure.internet_exposure().to_ascii_lowercase().as_str()), "{name}");

@@ -24,6 +24,7 @@ fn demo_integrations(sim: &SimServer) -> Vec<AddIntegration> {
     let semgrep = SemgrepConfig {
         scan: vec!["sast".into(), "sca".into()],
         auto_map_future: true,
+        write_back: true,
         deployment: None,
         deployment_name: None,
         page_size: None,

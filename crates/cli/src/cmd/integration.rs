@@ -44,6 +44,7 @@ fn add(ctx: &Ctx, kind: IntegrationKindArgs) -> Result<()> {
             let config = SemgrepConfig {
                 scan: a.scan,
                 auto_map_future: a.auto_map_future,
+                write_back: a.write_back_tags,
                 deployment: None,
                 deployment_name: None,
                 page_size: None,

@@ -106,6 +106,31 @@ impl SemgrepClient {
         })
     }
 
+    /// Adds and removes tags of a project (`PUT` / `DELETE …/projects/{name}/tags`;
+    /// vendor-apis.md §1.2.3: tags are added by body, removed by repeated query keys).
+    async fn tag_project(&self, project: &str, add: &[String], remove: &[String]) -> Result<(), ConnectorError> {
+        let slug = self.slug().await?;
+        // Project names carry a slash (`org/repo`) and go in the path as they are.
+        let path = format!("/api/v1/deployments/{slug}/projects/{project}/tags");
+        let url = self.http.url(&path);
+        if !add.is_empty() {
+            let body = serde_json::json!({ "tags": add });
+            let _: Value = self.http.send_json(&path, |c| c.put(&url).bearer_auth(self.token.expose()).json(&body)).await?;
+        }
+        if !remove.is_empty() {
+            let query = {
+                let mut q = form_urlencoded::Serializer::new(String::new());
+                for t in remove {
+                    q.append_pair("tags", t);
+                }
+                q.finish()
+            };
+            let url = format!("{url}?{query}");
+            let _: Value = self.http.send_json(&path, |c| c.delete(&url).bearer_auth(self.token.expose())).await?;
+        }
+        Ok(())
+    }
+
     /// The deployment slug: recorded at add time, else asked for.
     pub(super) async fn slug(&self) -> Result<String, ConnectorError> {
         match &self.cfg.deployment {
@@ -189,6 +214,14 @@ impl Connector for SemgrepClient {
 
     fn streams(&self) -> Option<Vec<&'static str>> {
         Some(self.cfg.streams())
+    }
+
+    fn write_back(&self) -> bool {
+        self.cfg.write_back
+    }
+
+    fn set_scope_tags<'a>(&'a self, scope: &'a str, add: &'a [String], remove: &'a [String]) -> BoxFuture<'a, Result<(), ConnectorError>> {
+        Box::pin(self.tag_project(scope, add, remove))
     }
 
     fn scopes(&self) -> BoxFuture<'_, Result<Option<Vec<ScopeInfo>>, ConnectorError>> {

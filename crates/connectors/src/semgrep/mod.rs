@@ -55,6 +55,11 @@ pub struct SemgrepConfig {
     /// Map projects whose repository has no asset yet to a new repository asset.
     #[serde(default)]
     pub auto_map_future: bool,
+    /// Write the deployment context back as project tags (`tributary:deployed`,
+    /// `tributary:internet-exposed`), so developers see it in Semgrep itself. Off unless
+    /// asked for: it changes the tenant.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub write_back: bool,
     /// The deployment the token reaches (recorded when the integration is added).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<String>,

@@ -299,3 +299,63 @@ pub fn exposed(word: Option<&str>) -> Option<bool> {
         _ => None,
     }
 }
+
+/// The tag a project gets when its repository is deployed (write-back).
+pub const TAG_DEPLOYED: &str = "tributary:deployed";
+/// The tag a project gets when its repository is exposed to the internet (write-back).
+pub const TAG_EXPOSED: &str = "tributary:internet-exposed";
+
+/// One project's tags to change in the vendor's tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagChange {
+    pub scope_id: i64,
+    pub scope: String,
+    pub add: Vec<String>,
+    pub remove: Vec<String>,
+    /// Its whole tag set once changed (kept with the scope, so the next run sends nothing).
+    pub after: Vec<String>,
+}
+
+/// What write-back must change on an integration's mapped projects: the tags our context
+/// says they should carry, against the tags they carry (only `tributary:` tags are ours
+/// to add or remove).
+pub fn tag_plan(conn: &mut dyn Conn, integration_id: i64) -> Result<Vec<TagChange>> {
+    let mut out = Vec::new();
+    for mut r in conn.query(
+        "SELECT s.id, s.scope_key, s.attributes, c.deployment, c.exposure FROM scopes s \
+         LEFT JOIN repo_context c ON c.asset_id = s.repo_asset_id \
+         WHERE s.integration_id = ? AND s.mapping IN ('auto', 'manual')",
+        params![integration_id],
+    )? {
+        let attrs = parse_json(&r.take::<String>(2)?, "scope attributes")?;
+        let tags: Vec<String> = attrs["tags"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_string)).collect();
+        let (d, e): (Option<String>, Option<String>) = (r.take(3)?, r.take(4)?);
+        let mut want = Vec::new();
+        if d.as_deref() == Some("deployed") {
+            want.push(TAG_DEPLOYED.to_string());
+        }
+        if e.as_deref() == Some("exposed") {
+            want.push(TAG_EXPOSED.to_string());
+        }
+        let add: Vec<String> = want.iter().filter(|t| !tags.contains(t)).cloned().collect();
+        let remove: Vec<String> = tags.iter().filter(|t| t.starts_with("tributary:") && !want.contains(t)).cloned().collect();
+        if add.is_empty() && remove.is_empty() {
+            continue;
+        }
+        let mut after: Vec<String> = tags.iter().filter(|t| !remove.contains(t)).cloned().collect();
+        after.extend(add.iter().cloned());
+        out.push(TagChange { scope_id: r.get(0)?, scope: r.take(1)?, add, remove, after });
+    }
+    Ok(out)
+}
+
+/// Records a project's tags as written back.
+pub fn set_scope_tags(conn: &mut dyn Conn, scope_id: i64, tags: &[String]) -> Result<()> {
+    let Some(mut r) = conn.query_opt("SELECT attributes FROM scopes WHERE id = ?", params![scope_id])? else { return Ok(()) };
+    let mut attrs = parse_json(&r.take::<String>(0)?, "scope attributes")?;
+    if let Some(o) = attrs.as_object_mut() {
+        o.insert("tags".into(), json!(tags));
+    }
+    conn.execute("UPDATE scopes SET attributes = ? WHERE id = ?", params![attrs.to_string().as_str(), scope_id])?;
+    Ok(())
+}

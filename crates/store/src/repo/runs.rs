@@ -179,7 +179,7 @@ pub fn watermark(conn: &mut dyn Conn, run_id: i64) -> Result<Option<serde_json::
 /// Ends a run.
 pub fn finish(conn: &mut dyn Conn, run_id: i64, status: SyncStatus, error: Option<&str>, d: &RunCounts) -> Result<()> {
     let n = conn.execute(
-        "UPDATE sync_runs SET status = ?, error = ?, ended_at = ?, closed = closed + ?, assets_retired = assets_retired + ? WHERE id = ?",
+        "UPDATE sync_runs SET status = ?, error = ?, ended_at = ?, closed = closed + ?, assets_retired = assets_retired + ?, lease_owner = NULL WHERE id = ?",
         params![status.as_str(), error, now_ms(), d.closed, d.assets_retired, run_id],
     )?;
     // A sweep must not commit for a run that is gone (its integration deleted).
@@ -187,6 +187,35 @@ pub fn finish(conn: &mut dyn Conn, run_id: i64, status: SyncStatus, error: Optio
         return Err(StoreError::Cancelled(run_id));
     }
     Ok(())
+}
+
+/// Asks the integration's running runs to stop (before it is deleted): they are marked
+/// failed at once, so their next page, heartbeat or sweep finds them gone and stops
+/// without writing. Returns the runs asked.
+pub fn request_stop(conn: &mut dyn Conn, integration_id: i64) -> Result<Vec<i64>> {
+    conn.query(
+        "UPDATE sync_runs SET status = 'failed', error = 'cancelled: the integration is being deleted', ended_at = ? \
+         WHERE integration_id = ? AND status = 'running' RETURNING id",
+        params![now_ms(), integration_id],
+    )?
+    .into_iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+/// Of these runs, those whose process still holds them (it has not noticed the stop yet):
+/// `(run, lease owner, last heartbeat)`.
+pub fn still_held(conn: &mut dyn Conn, runs: &[i64]) -> Result<Vec<(i64, String, i64)>> {
+    let mut out = Vec::new();
+    for id in runs {
+        if let Some(mut r) = conn.query_opt(
+            "SELECT id, lease_owner, COALESCE(heartbeat_at, started_at) FROM sync_runs WHERE id = ? AND lease_owner IS NOT NULL",
+            params![*id],
+        )? {
+            out.push((r.get(0)?, r.take(1)?, r.get(2)?));
+        }
+    }
+    Ok(out)
 }
 
 /// A live run's heartbeat, sent on its own schedule (not only with commits) so a slow
