@@ -101,6 +101,9 @@ pub enum Command {
     Metrics {
         #[arg(long, default_value_t = 30, value_name = "DAYS")]
         days: i64,
+        /// Take today's snapshot now first (runs take one at most hourly).
+        #[arg(long)]
+        snapshot: bool,
     },
     /// Policies: queries with an action label, evaluated after every sync and import.
     #[command(subcommand)]

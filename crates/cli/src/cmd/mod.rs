@@ -68,7 +68,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Context => show::context(&ctx),
         Command::Coverage { stale_days } => show::coverage(&ctx, stale_days),
         Command::Policy(c) => show::policy(&ctx, c),
-        Command::Metrics { days } => show::metrics(&ctx, days),
+        Command::Metrics { days, snapshot } => show::metrics(&ctx, days, snapshot),
         Command::Criticality { asset, value } => show::criticality(&ctx, asset, &value),
         Command::Sla { file } => show::sla(&ctx, file),
         Command::RiskWeights { file } => show::risk_weights(&ctx, file),

@@ -215,8 +215,12 @@ pub fn coverage(ctx: &Ctx, stale_days: i64) -> Result<()> {
 }
 
 /// `tributary metrics [--days N]`.
-pub fn metrics(ctx: &Ctx, days: i64) -> Result<()> {
-    let rows = ctx.app()?.metrics(&ctx.who(), days)?;
+pub fn metrics(ctx: &Ctx, days: i64, snapshot: bool) -> Result<()> {
+    let app = ctx.app()?;
+    if snapshot {
+        app.snapshot_metrics(&ctx.who())?;
+    }
+    let rows = app.metrics(&ctx.who(), days)?;
     let mut t = crate::output::Tabular::new(&["day", "open", "critical", "high", "medium", "low", "new", "fixed", "MTTR (days)"]);
     for d in &rows {
         let sev = |s: &str| d.open_by_severity.get(s).copied().unwrap_or(0).to_string();

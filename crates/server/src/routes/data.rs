@@ -317,3 +317,13 @@ pub async fn metrics(
 ) -> ApiResult<Json<Vec<tributary_app::metrics::DayMetrics>>> {
     Ok(Json(app.blocking(move |a| a.metrics(&who, p.days.unwrap_or(30))).await?))
 }
+
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Snapshot {
+    /// Rows written (integration × product × severity × status).
+    pub rows: usize,
+}
+
+pub async fn snapshot_metrics(State(app): State<App>, Who(who): Who) -> ApiResult<Json<Snapshot>> {
+    Ok(Json(Snapshot { rows: app.blocking(move |a| a.snapshot_metrics(&who)).await? }))
+}

@@ -35,12 +35,16 @@ pub async fn get_integration(
 #[serde(deny_unknown_fields)]
 pub struct NewIntegration {
     pub name: String,
-    /// `cortex-xdr` or `semgrep`.
+    /// `cortex-xdr`, `semgrep` or `cortex-cloud`.
     pub kind: String,
     /// The tenant's API URL (Semgrep: default https://semgrep.dev).
     #[serde(default)]
     pub base_url: String,
-    /// The connector's settings (cortex-xdr: key_id, security, types; semgrep: scan, auto_map_future).
+    /// Cortex: the tenant's FQDN as the console shows it, instead of `base_url` (the API is
+    /// https://api-FQDN).
+    #[serde(default)]
+    pub fqdn: Option<String>,
+    /// The connector's settings (GET /api/v1/connectors has each one's JSON Schema).
     #[serde(default = "empty")]
     pub config: serde_json::Value,
     /// The API key or token: write-only.
@@ -74,7 +78,12 @@ pub async fn add_integration(
         return Err(AppError::invalid("secret", "the API key or token is empty").into());
     }
     let settings = ConnectorSettings::from_json(&r.kind, r.config)?;
-    let add = AddIntegration { name: r.name, base_url: r.base_url, settings, secret: Secret::new(r.secret.trim()), test: r.test };
+    let base_url = match (r.fqdn.as_deref().filter(|f| !f.trim().is_empty()), r.base_url.trim().is_empty()) {
+        (Some(f), true) => tributary_app::integrations::cortex_api_base(f)?,
+        (Some(_), false) => return Err(AppError::invalid("fqdn", "give the tenant's FQDN or its base_url, not both").into()),
+        (None, _) => r.base_url,
+    };
+    let add = AddIntegration { name: r.name, base_url, settings, secret: Secret::new(r.secret.trim()), test: r.test };
     let (integration, test) = app.add_integration(&who, add).await?;
     Ok((StatusCode::CREATED, Json(AddedIntegration { integration, test })))
 }
