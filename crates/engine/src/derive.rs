@@ -22,11 +22,13 @@ pub struct Derived {
 
 impl Engine {
     /// Brings context and issues up to date with findings changed at or after `since`.
-    pub async fn derive(&self, since: Millis, initial: bool) -> Result<Derived> {
+    /// `hosts`: the run could have changed hosts' exposure or where repositories run (a
+    /// Cortex XDR or Cortex Cloud run): rebuild that too.
+    pub async fn derive(&self, since: Millis, initial: bool, hosts: bool) -> Result<Derived> {
         self.blocking(move |s| {
             Ok(s.write(|c| {
                 let repos = context::refresh(c)?;
-                let hosts = context::refresh_hosts(c)?;
+                let hosts = if hosts { context::refresh_hosts(c)? } else { Vec::new() };
                 let linked = issues::link_runtime(c)?;
                 let mut ids: Vec<i64> = if initial {
                     Vec::new()

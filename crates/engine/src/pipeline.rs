@@ -663,6 +663,7 @@ impl Engine {
         // once at its end rather than row by row (store::schema::DEFERRABLE).
         let bulk = prep.run.initial && !prep.single_tx && prep.run.mode != SyncMode::Replay;
         let (started, initial) = (prep.run.started_at, prep.run.initial && prep.scope.is_none());
+        let hosts = matches!(prep.kind.name, "cortex-xdr" | "cortex-cloud");
         if bulk && let Err(e) = self.blocking(|s| Ok(s.defer_indexes()?)).await {
             tracing::warn!(message = "Could not defer indexes; loading with them.", error = %e);
         }
@@ -672,7 +673,7 @@ impl Engine {
         }
         // Context and issues follow the findings, whether the run succeeded or not (the
         // pages a failed run committed changed findings too).
-        match self.derive(started, initial).await {
+        match self.derive(started, initial, hosts).await {
             Ok(d) => {
                 tracing::debug!(message = "Issues updated.", rescored = d.issues_rescored, all = d.rebuilt_all, repos = d.repos_changed)
             }
