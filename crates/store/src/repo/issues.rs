@@ -484,7 +484,7 @@ pub fn link_runtime(conn: &mut dyn Conn) -> Result<Vec<i64>> {
         .collect::<Result<_>>()?;
     let mut code: HashMap<i64, CodeCves> = HashMap::new();
     for (repo, host, repo_identity) in links {
-        if !code.contains_key(&repo) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = code.entry(repo) {
             let mut by_cve = CodeCves::new();
             for mut r in conn.query(
                 "SELECT f.cve, a.identity, f.issue_id, f.integration_id FROM findings f JOIN assets a ON a.id = f.asset_id \
@@ -493,7 +493,7 @@ pub fn link_runtime(conn: &mut dyn Conn) -> Result<Vec<i64>> {
             )? {
                 by_cve.entry(r.take(0)?).or_default().push((r.take(1)?, r.get(2)?, r.get(3)?));
             }
-            code.insert(repo, by_cve);
+            slot.insert(by_cve);
         }
         let Some(by_cve) = code.get(&repo) else { continue };
         if by_cve.is_empty() {
