@@ -71,9 +71,21 @@ tributary_store::backend_tests! {
             let before = issue_table(&e);
             sb(|| e.store.write(|c| issues::refresh_all(c))).unwrap();
             assert_eq!(issue_table(&e), before);
-            // Deleting Cortex XDR: the code-to-runtime issues keep their Semgrep findings.
+            // Deleting Cortex XDR, by the seed's rules, on this tenant where one CVE is seen by
+            // Semgrep Supply Chain and Cortex XDR: the code-to-runtime issues keep their
+            // Semgrep findings, XDR's policy results and metrics go, the policy stays.
+            let vulns = || scalar(&e, "SELECT COUNT(*) FROM findings WHERE kind = 'vulnerability' AND status = 'open'", &[]);
+            let p = sb(|| e.store.write(|c| policies::add(c, "vulns", "finding.kind:vulnerability", "patch"))).unwrap();
+            assert_eq!(p.matched, vulns());
             let x = sb(|| e.store.read(|c| integrations::get(c, "xdr"))).unwrap().id;
+            assert!(scalar(&e, "SELECT COUNT(*) FROM metrics_daily WHERE integration_id = ?", tributary_store::params![x]) > 0);
             sb(|| e.store.write(|c| integrations::delete(c, x))).unwrap();
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM integrations WHERE id = ?", tributary_store::params![x]), 0, "configuration and key gone");
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM findings WHERE integration_id = ?", tributary_store::params![x]), 0);
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM policy_results", &[]), vulns(), "only XDR's results went");
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM policies", &[]), 1, "the policy stays");
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM metrics_daily WHERE integration_id = ?", tributary_store::params![x]), 0);
+            assert_eq!(scalar(&e, "SELECT COUNT(*) FROM issues WHERE kind = 'vulnerability' AND asset_id IN (SELECT id FROM assets WHERE kind = 'host')", &[]), 0, "host-only issues went");
             assert_eq!(scalar(&e, "SELECT COUNT(*) FROM issues WHERE sources > 1", &[]), 0);
             assert_eq!(scalar(&e, "SELECT COUNT(*) FROM issue_links", &[]), 0);
             let (kept, _) = sb(|| e.store.read(|c| issues::get(c, id))).unwrap();
