@@ -314,43 +314,6 @@ impl World {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{Scale, SimConfig};
-
-    #[test]
-    fn ids_round_trip() {
-        for i in [0, 1, 99_999, 123_456] {
-            let id = endpoint_id(7, i);
-            assert_eq!(id.len(), 32);
-            assert_eq!(endpoint_index(7, &id), Some(i));
-        }
-        assert_eq!(endpoint_index(7, "00000000000000000000000000000000"), None);
-        assert_eq!(endpoint_index(7, "zz"), None);
-    }
-
-    #[test]
-    fn churn_changes_last_seen_and_cves() {
-        let w = World::new(SimConfig::new(3, Scale::small()));
-        let before: Vec<EndpointState> = (0..200).map(|i| w.endpoint_state(i, 0)).collect();
-        let after: Vec<EndpointState> = (0..200).map(|i| w.endpoint_state(i, 30)).collect();
-        let changed = before.iter().zip(&after).filter(|(a, b)| a.last_seen != b.last_seen).count();
-        assert!(changed > 0, "30 days at 1% change rate changes some endpoints");
-        for (a, b) in before.iter().zip(&after) {
-            if a.last_seen == b.last_seen {
-                assert_eq!(a.slots, b.slots, "an endpoint whose last_seen did not move did not change");
-            } else {
-                assert!(b.last_seen > BASE_MS);
-            }
-            let t = w.endpoint_timeline(b.index, 30);
-            assert_eq!((t.last_seen, t.retired_day, t.created_day), (b.last_seen, b.retired_day, b.created_day));
-            let ids: std::collections::HashSet<u64> = b.slots.iter().map(|s| s.cve).collect();
-            assert_eq!(ids.len(), b.slots.len(), "a CVE appears once per endpoint");
-        }
-    }
-}
-
 impl World {
     /// Where a cloud server runs: `(provider, instance id, public IP)`; `None` for
     /// on-premises machines and workstations. Fixed for the endpoint's life.
@@ -400,6 +363,43 @@ impl World {
             first_observed: Some(self.first_seen(i)),
             last_observed: Some(st.last_seen),
             externally_inferred_cves: vec![],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Scale, SimConfig};
+
+    #[test]
+    fn ids_round_trip() {
+        for i in [0, 1, 99_999, 123_456] {
+            let id = endpoint_id(7, i);
+            assert_eq!(id.len(), 32);
+            assert_eq!(endpoint_index(7, &id), Some(i));
+        }
+        assert_eq!(endpoint_index(7, "00000000000000000000000000000000"), None);
+        assert_eq!(endpoint_index(7, "zz"), None);
+    }
+
+    #[test]
+    fn churn_changes_last_seen_and_cves() {
+        let w = World::new(SimConfig::new(3, Scale::small()));
+        let before: Vec<EndpointState> = (0..200).map(|i| w.endpoint_state(i, 0)).collect();
+        let after: Vec<EndpointState> = (0..200).map(|i| w.endpoint_state(i, 30)).collect();
+        let changed = before.iter().zip(&after).filter(|(a, b)| a.last_seen != b.last_seen).count();
+        assert!(changed > 0, "30 days at 1% change rate changes some endpoints");
+        for (a, b) in before.iter().zip(&after) {
+            if a.last_seen == b.last_seen {
+                assert_eq!(a.slots, b.slots, "an endpoint whose last_seen did not move did not change");
+            } else {
+                assert!(b.last_seen > BASE_MS);
+            }
+            let t = w.endpoint_timeline(b.index, 30);
+            assert_eq!((t.last_seen, t.retired_day, t.created_day), (b.last_seen, b.retired_day, b.created_day));
+            let ids: std::collections::HashSet<u64> = b.slots.iter().map(|s| s.cve).collect();
+            assert_eq!(ids.len(), b.slots.len(), "a CVE appears once per endpoint");
         }
     }
 }
