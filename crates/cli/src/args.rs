@@ -314,6 +314,13 @@ pub struct CloudAddArgs {
     /// The API's base URL itself, instead of --fqdn (e.g. a simulator's).
     #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
+    #[command(flatten)]
+    pub key: CortexKeyArgs,
+}
+
+/// A Cortex API key (XDR and Cloud share the platform's keys).
+#[derive(Debug, Args)]
+pub struct CortexKeyArgs {
     /// The API key ID (Settings → API Keys, column ID).
     #[arg(long, value_name = "ID")]
     pub key_id: String,
@@ -370,15 +377,8 @@ pub struct XdrAddArgs {
     /// Base URL of the tenant's API, e.g. https://api-acme.xdr.us.paloaltonetworks.com
     #[arg(long, value_name = "URL")]
     pub base_url: String,
-    /// The API key ID (Settings → API Keys, column ID).
-    #[arg(long, value_name = "ID")]
-    pub key_id: String,
-    /// Read the API key from the first line of standard input.
-    #[arg(long, required = true)]
-    pub key_stdin: bool,
-    /// The key's security level.
-    #[arg(long, value_enum, default_value_t = SecurityArg::Standard)]
-    pub security: SecurityArg,
+    #[command(flatten)]
+    pub key: CortexKeyArgs,
     /// What to ingest: vulnerability, host-asset, internet-exposure (attack-surface records: which hosts the internet reaches; comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "vulnerability,host-asset,internet-exposure")]
     pub types: Vec<String>,

@@ -27,39 +27,14 @@ impl Engine {
     pub async fn derive(&self, since: Millis, initial: bool, hosts: bool) -> Result<Derived> {
         self.blocking(move |s| {
             Ok(s.write(|c| {
-                let repos = context::refresh(c)?;
-                let hosts = if hosts { context::refresh_hosts(c)? } else { Vec::new() };
-                let linked = issues::link_runtime(c)?;
-                let mut ids: Vec<i64> = if initial {
-                    Vec::new()
-                } else {
-                    c.query(
-                        "SELECT DISTINCT issue_id FROM findings WHERE updated_at >= ? AND issue_id IS NOT NULL",
-                        tributary_store::params![since],
-                    )?
-                    .into_iter()
-                    .map(|r| r.get(0))
-                    .collect::<tributary_store::Result<_>>()?
-                };
-                ids.extend(linked);
-                ids.sort_unstable();
-                ids.dedup();
-                let (rescored, all) = if initial {
-                    (issues::refresh_all(c)? as usize, true)
-                } else {
-                    let all = issues::refresh_many(c, &ids)?;
-                    if !all {
-                        issues::refresh_repos(c, &repos)?;
-                        issues::refresh_assets(c, &hosts)?;
-                    }
-                    (ids.len(), all)
-                };
+                let ids = if initial { Vec::new() } else { issues::changed_since(c, since)? };
+                let f = issues::follow(c, ids, hosts, initial)?;
                 let policies = policies::evaluate(c)?;
                 let now = tributary_core::time::now_ms();
                 if metrics::snapshot_due(c, now)? {
                     metrics::snapshot(c, now)?;
                 }
-                Ok(Derived { repos_changed: repos.len(), issues_rescored: rescored, rebuilt_all: all, policies })
+                Ok(Derived { repos_changed: f.repos_changed, issues_rescored: f.issues_rebuilt, rebuilt_all: f.rebuilt_all, policies })
             })?)
         })
         .await

@@ -167,28 +167,6 @@ fn measure(a: &Args, base: &str) -> Result<()> {
     Ok(())
 }
 
-/// (internal) times one full rebuild of the issues of a kept tenant.
-pub fn probe(a: DeleteArgs) -> Result<()> {
-    let store = open(&a.dir)?;
-    store.write(|c| {
-        c.execute("DROP TABLE issues", &[])?;
-        for sql in tributary_store::schema::table_ddl(&tributary_store::schema::ISSUES, c.dialect()) {
-            c.execute(&sql, &[])?;
-        }
-        Ok(())
-    })?;
-    let t = Instant::now();
-    let n = store.write(issues::refresh_all)?;
-    println!("refresh_all: {n} issues in {:.2}s", t.elapsed().as_secs_f64());
-    let t = Instant::now();
-    let n: i64 = store.read(|c| c.scalar("SELECT COUNT(DISTINCT issue_id) FROM findings WHERE updated_at >= 0", &[]))?;
-    println!("updated_at scan: {n} in {:.2}s", t.elapsed().as_secs_f64());
-    let t = Instant::now();
-    let n = store.write(|c| tributary_store::repo::metrics::snapshot(c, tributary_core::time::now_ms()))?;
-    println!("metrics snapshot: {n} rows in {:.2}s", t.elapsed().as_secs_f64());
-    Ok(())
-}
-
 /// The child of the kill test: deletes Semgrep (and is killed before it commits).
 pub fn delete_child(a: DeleteArgs) -> Result<()> {
     let store = open(&a.dir)?;

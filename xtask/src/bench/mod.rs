@@ -43,9 +43,6 @@ pub enum Bench {
     /// (internal) the deletion `bench context` kills midway.
     #[command(hide = true)]
     ContextDelete(context::DeleteArgs),
-    /// (internal) times a rebuild of a kept tenant's issues.
-    #[command(hide = true)]
-    ContextProbe(context::DeleteArgs),
 }
 
 pub fn run(b: Bench) -> Result<()> {
@@ -61,7 +58,6 @@ pub fn run(b: Bench) -> Result<()> {
         Bench::Read(a) => read::run(a),
         Bench::Context(a) => context::run(a),
         Bench::ContextDelete(a) => context::delete_child(a),
-        Bench::ContextProbe(a) => context::probe(a),
     }
 }
 

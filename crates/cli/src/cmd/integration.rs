@@ -32,8 +32,8 @@ fn add(ctx: &Ctx, kind: IntegrationKindArgs) -> Result<()> {
         IntegrationKindArgs::CortexXdr(a) => {
             let secret = secret_from_stdin("API key", "--key-stdin")?;
             let config = XdrConfig {
-                key_id: a.key_id.trim().to_string(),
-                security: security_level(a.security),
+                key_id: a.key.key_id.trim().to_string(),
+                security: security_level(a.key.security),
                 types: a.types,
                 http: HttpSettings { rate_limit: a.common.rate_limit, ..HttpSettings::default() },
             };
@@ -61,8 +61,8 @@ fn add(ctx: &Ctx, kind: IntegrationKindArgs) -> Result<()> {
             };
             let secret = secret_from_stdin("API key", "--key-stdin")?;
             let config = CloudConfig {
-                key_id: a.key_id.trim().to_string(),
-                security: security_level(a.security),
+                key_id: a.key.key_id.trim().to_string(),
+                security: security_level(a.key.security),
                 page_size: None,
                 http: HttpSettings { rate_limit: a.common.rate_limit, ..HttpSettings::default() },
             };

@@ -76,6 +76,11 @@ fn exposure_word(v: Option<&str>, assets: &[Value]) -> &'static str {
     }
 }
 
+/// The Cortex Cloud integration, if there is one (there is at most one).
+fn cloud_integration(conn: &mut dyn Conn) -> Result<Option<i64>> {
+    conn.query_opt("SELECT id FROM integrations WHERE kind = ? ORDER BY id LIMIT 1", params![CLOUD_KIND])?.map(|r| r.get(0)).transpose()
+}
+
 struct Project {
     connected: bool,
     scanned: Option<Millis>,
@@ -89,10 +94,7 @@ pub fn refresh(conn: &mut dyn Conn) -> Result<Vec<i64>> {
         .into_iter()
         .map(|mut r| Ok((r.get::<i64>(0)?, (r.take(1)?, r.take(2)?))))
         .collect::<Result<_>>()?;
-    let cloud: Option<i64> = conn
-        .query_opt("SELECT id FROM integrations WHERE kind = ? ORDER BY id LIMIT 1", params![CLOUD_KIND])?
-        .map(|r| r.get(0))
-        .transpose()?;
+    let cloud = cloud_integration(conn)?;
     let mut listed: BTreeMap<i64, Value> = BTreeMap::new();
     if let Some(cloud) = cloud {
         for mut r in conn.query("SELECT asset_id, attributes FROM asset_sources WHERE integration_id = ? AND active = 1", params![cloud])? {
@@ -231,10 +233,7 @@ pub fn refresh_hosts(conn: &mut dyn Conn) -> Result<Vec<i64>> {
     }
     // Where each repository runs.
     conn.execute("DELETE FROM asset_relations WHERE kind = 'deployed_to'", &[])?;
-    let cloud: Option<i64> = conn
-        .query_opt("SELECT id FROM integrations WHERE kind = ? ORDER BY id LIMIT 1", params![CLOUD_KIND])?
-        .map(|r| r.get(0))
-        .transpose()?;
+    let cloud = cloud_integration(conn)?;
     if let Some(cloud) = cloud {
         for mut r in conn.query("SELECT asset_id, attributes FROM asset_sources WHERE integration_id = ? AND active = 1", params![cloud])? {
             let repo: i64 = r.get(0)?;

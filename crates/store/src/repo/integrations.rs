@@ -121,19 +121,11 @@ pub fn delete(conn: &mut dyn Conn, id: i64) -> Result<()> {
     )?;
     // Its findings, found once (one scan of the findings instead of one per statement
     // below: bench/RESULTS.md, deletion). A temporary table goes with the transaction.
-    let t = std::time::Instant::now();
-    let prof = std::env::var_os("TRIBUTARY_PROFILE").is_some();
-    let lap = |what: &str| {
-        if prof {
-            eprintln!("delete: {what} {:.2}s", t.elapsed().as_secs_f64());
-        }
-    };
     conn.execute("DROP TABLE IF EXISTS deleted_findings", &[])?;
     conn.execute(
         "CREATE TEMP TABLE deleted_findings AS SELECT id, issue_id, asset_id FROM findings WHERE integration_id = ?",
         params![id],
     )?;
-    lap("gathered");
     // Assets that only this integration reported (no other source, no other integration's
     // findings or projects point at them) go with it, with their identifiers and relations.
     let only_ours = "SELECT x.asset_id FROM (SELECT asset_id FROM asset_sources WHERE integration_id = ? \
@@ -143,7 +135,6 @@ pub fn delete(conn: &mut dyn Conn, id: i64) -> Result<()> {
          AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.repo_asset_id = x.asset_id AND f.integration_id <> ?) \
          AND NOT EXISTS (SELECT 1 FROM scopes sc WHERE sc.repo_asset_id = x.asset_id AND sc.integration_id <> ?)";
     let gone: Vec<i64> = conn.query(only_ours, params![id, id, id, id, id])?.into_iter().map(|r| r.get::<i64>(0)).collect::<Result<_>>()?;
-    lap("assets found");
     for chunk in gone.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(", ");
         let p: Vec<crate::Param<'_>> = chunk.iter().map(|i| crate::Param::Int(*i)).collect();
@@ -152,7 +143,6 @@ pub fn delete(conn: &mut dyn Conn, id: i64) -> Result<()> {
         conn.execute(&format!("DELETE FROM asset_relations WHERE child_id IN ({marks})"), &p)?;
         conn.execute(&format!("DELETE FROM assets WHERE id IN ({marks})"), &p)?;
     }
-    lap("assets deleted");
     // What refers to its findings: policy results (policies stay), comments; the issues
     // they belong to are rebuilt once they are gone (issues made only of them go,
     // multi-source issues keep their other findings).
@@ -162,31 +152,19 @@ pub fn delete(conn: &mut dyn Conn, id: i64) -> Result<()> {
         .map(|r| r.get(0))
         .collect::<Result<_>>()?;
     conn.execute("DELETE FROM issues WHERE id IN (SELECT issue_id FROM deleted_findings)", &[])?;
-    lap("issues");
     conn.execute("DELETE FROM policy_results WHERE finding_id IN (SELECT id FROM deleted_findings)", &[])?;
     conn.execute("DELETE FROM finding_comments WHERE finding_id IN (SELECT id FROM deleted_findings)", &[])?;
-    lap("results, comments");
     for table in ["findings", "asset_sources", "raw_records", "raw_dicts"] {
         conn.execute(&format!("DELETE FROM {table} WHERE integration_id = ?"), params![id])?;
-        lap(table);
     }
     conn.execute("DROP TABLE deleted_findings", &[])?;
     conn.execute("DELETE FROM sync_seen WHERE run_id IN (SELECT id FROM sync_runs WHERE integration_id = ?)", params![id])?;
     // Its share of every day's metrics: the trends no longer count it.
     conn.execute("DELETE FROM metrics_daily WHERE integration_id = ?", params![id])?;
     conn.execute("DELETE FROM integrations WHERE id = ?", params![id])?;
-    // Repository context without it (a deleted Cortex Cloud takes the context with it),
-    // then the issues, rescored with that context.
-    let repos = super::context::refresh(conn)?;
-    let hosts = super::context::refresh_hosts(conn)?;
-    let mut shared = shared;
-    shared.extend(super::issues::link_runtime(conn)?);
-    shared.sort_unstable();
-    shared.dedup();
-    super::issues::refresh_many(conn, &shared)?;
-    super::issues::refresh_repos(conn, &repos)?;
-    super::issues::refresh_assets(conn, &hosts)?;
-    lap("context, shared issues");
+    // Context without it (a deleted Cortex Cloud takes the context with it, a deleted
+    // Cortex XDR its hosts' exposure), then the issues, rescored with that context.
+    super::issues::follow(conn, shared, true, false)?;
     super::stats::mark_stale(conn)?;
     Ok(())
 }

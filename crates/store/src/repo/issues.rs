@@ -316,41 +316,54 @@ pub fn refresh_many(conn: &mut dyn Conn, ids: &[i64]) -> Result<bool> {
     Ok(false)
 }
 
-/// The issues of findings changed at or after `since` (a run's start), rebuilt.
-pub fn refresh_changed(conn: &mut dyn Conn, since: Millis) -> Result<usize> {
-    let ids: Vec<i64> = conn
-        .query("SELECT DISTINCT issue_id FROM findings WHERE updated_at >= ? AND issue_id IS NOT NULL", params![since])?
+/// The issues of findings changed at or after `since` (a run's start).
+pub fn changed_since(conn: &mut dyn Conn, since: Millis) -> Result<Vec<i64>> {
+    conn.query("SELECT DISTINCT issue_id FROM findings WHERE updated_at >= ? AND issue_id IS NOT NULL", params![since])?
         .into_iter()
         .map(|r| r.get(0))
-        .collect::<Result<_>>()?;
-    refresh_ids(conn, &ids)?;
-    Ok(ids.len())
+        .collect()
 }
 
-/// The issues of findings on these assets (a host's exposure changed), rebuilt.
-pub fn refresh_assets(conn: &mut dyn Conn, assets: &[i64]) -> Result<()> {
+/// The issues of findings whose `column` (`asset_id` or `repo_asset_id`) is one of `assets`.
+fn issues_on(conn: &mut dyn Conn, column: &'static str, assets: &[i64]) -> Result<Vec<i64>> {
     let mut ids = Vec::new();
     for a in assets {
-        for row in conn.query("SELECT DISTINCT issue_id FROM findings WHERE asset_id = ? AND issue_id IS NOT NULL", params![*a])? {
+        for row in
+            conn.query(&format!("SELECT DISTINCT issue_id FROM findings WHERE {column} = ? AND issue_id IS NOT NULL"), params![*a])?
+        {
             ids.push(row.get(0)?);
         }
     }
-    ids.sort_unstable();
-    ids.dedup();
-    refresh_many(conn, &ids).map(|_| ())
+    Ok(ids)
 }
 
-/// The issues of findings in these repositories (their context changed), rebuilt.
-pub fn refresh_repos(conn: &mut dyn Conn, repos: &[i64]) -> Result<()> {
-    let mut ids = Vec::new();
-    for r in repos {
-        for row in conn.query("SELECT DISTINCT issue_id FROM findings WHERE repo_asset_id = ? AND issue_id IS NOT NULL", params![*r])? {
-            ids.push(row.get(0)?);
-        }
+/// What [`follow`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Followed {
+    pub repos_changed: usize,
+    pub issues_rebuilt: usize,
+    pub rebuilt_all: bool,
+}
+
+/// Brings context and issues up to date after findings changed (a run, a deletion):
+/// repository context, hosts' exposure and where repositories run (`hosts`: only when
+/// those could have changed), code-to-runtime links, then the issues in `ids`, those the
+/// links moved, and those of repositories and hosts whose context changed — or every
+/// issue (`rebuild_all`, or when that is cheaper).
+pub fn follow(conn: &mut dyn Conn, mut ids: Vec<i64>, hosts: bool, rebuild_all: bool) -> Result<Followed> {
+    let repos = super::context::refresh(conn)?;
+    let hosts = if hosts { super::context::refresh_hosts(conn)? } else { Vec::new() };
+    ids.extend(link_runtime(conn)?);
+    if rebuild_all {
+        let n = refresh_all(conn)?;
+        return Ok(Followed { repos_changed: repos.len(), issues_rebuilt: n as usize, rebuilt_all: true });
     }
+    ids.extend(issues_on(conn, "repo_asset_id", &repos)?);
+    ids.extend(issues_on(conn, "asset_id", &hosts)?);
     ids.sort_unstable();
     ids.dedup();
-    refresh_many(conn, &ids).map(|_| ())
+    let all = refresh_many(conn, &ids)?;
+    Ok(Followed { repos_changed: repos.len(), issues_rebuilt: ids.len(), rebuilt_all: all })
 }
 
 const COLUMNS: &str = "id, kind, title, cve, repo_asset_id, asset_id, severity, status, findings, open_findings, sources, score, \
