@@ -3,6 +3,7 @@
 #
 #   ./scripts/test.sh            # what CI runs
 #
+# Installs Debian's chromium and chromium-driver if missing (the web UI's browser tests).
 # Starts a throwaway PostgreSQL cluster on 127.0.0.1 (installing Debian's server
 # packages if needed), exports TRIBUTARY_TEST_PG for the PostgreSQL half of the suite,
 # and stops the cluster on exit. If PostgreSQL cannot start, this fails: the
@@ -29,6 +30,17 @@ TRIBUTARY_TEST_PG=$(scripts/pg.sh start "$pgdir")
 export TRIBUTARY_TEST_PG
 echo "TRIBUTARY_TEST_PG=$TRIBUTARY_TEST_PG"
 
+# The web UI's browser tests drive a real headless Chromium through chromedriver.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    step "installing Chromium and chromedriver (Debian packages) for the browser tests"
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+chromium --version
+chromedriver --version
+
 step "cargo fmt --check"
 cargo fmt --all --check
 
@@ -45,5 +57,6 @@ fi
 step "doc tests"
 cargo test --workspace --locked --doc
 
+step "browser screenshots: $(ls target/screenshots/*/*.png 2>/dev/null | wc -l) in target/screenshots/"
 step "disk after the build: $(du -sh target 2>/dev/null | cut -f1) in target/, $(df -h . | awk 'NR==2 {print $4}') free"
 step "all checks passed"

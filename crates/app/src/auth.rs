@@ -194,6 +194,16 @@ impl App {
         Ok(Principal { name: user.name, role: user.role, user_id: Some(user.id) })
     }
 
+    /// Ends a session: its token stops working (an unknown or expired one is already
+    /// signed out).
+    pub fn logout(&self, token: &str) -> Result<()> {
+        let h = password::token_hash(token);
+        let Some((user, t)) = self.store().read(|c| users::authenticate_token(c, &h, now_ms()))? else { return Ok(()) };
+        let who = Principal { name: user.name.clone(), role: user.role, user_id: Some(user.id) };
+        self.change(&who, "user.logout", &user.name, |c| Ok((users::revoke_token(c, t.id, Some(user.id))?, json!({"token_id": t.id}))))?;
+        Ok(())
+    }
+
     /// Creates an API token for oneself (or, as an administrator, for `for_user`).
     pub fn create_token(&self, who: &Principal, name: &str, days: Option<i64>, for_user: Option<&str>) -> Result<IssuedToken> {
         let target = for_user.unwrap_or(&who.name);

@@ -6,6 +6,7 @@
 //! * `/api/v1/…` — the REST API ([`routes`]; every route is documented where it is added, see [`api`]).
 //! * `GET /api/openapi.json` — the OpenAPI 3.1 document, generated from the route table.
 //! * `GET /api/docs` — a page that reads it (embedded; no CDN).
+//! * everything else: the web UI (`tributary-web`), signed in with a session cookie.
 //!
 //! Every error is an RFC 9457 problem ([`problem`]). Bodies are limited to [`MAX_BODY`]
 //! (uploads to [`MAX_UPLOAD`]).
@@ -87,6 +88,7 @@ pub fn router(app: App) -> Router {
         )
         .route("/api/docs", get(|| async { Html(DOCS_HTML) }))
         .merge(api_router)
+        .merge(tributary_web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(|| async {
             problem(StatusCode::METHOD_NOT_ALLOWED, "this route does not take that method (see /api/docs)")

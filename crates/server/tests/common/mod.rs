@@ -106,3 +106,27 @@ impl Server {
 pub fn empty() -> Value {
     json!({})
 }
+
+/// Cortex Cloud, Cortex XDR and Semgrep (SAST and SCA) added against `sim` and synced once,
+/// as the demo does: a tenant with context, correlation and scores.
+pub async fn populate(app: &App, sim: &tributary_sim::SimServer) {
+    use tributary_app::integrations::{AddIntegration, ConnectorSettings};
+    use tributary_core::secret::Secret;
+    use tributary_sim::config::*;
+    let admin = Principal { name: "test".into(), role: Role::Admin, user_id: None };
+    let sources = [
+        ("cloud", "cortex-cloud", json!({"key_id": DEFAULT_CLOUD_KEY_ID}), DEFAULT_CLOUD_KEY),
+        ("xdr", "cortex-xdr", json!({"key_id": DEFAULT_XDR_KEY_ID}), DEFAULT_XDR_KEY),
+        ("semgrep", "semgrep", json!({"scan": ["sast", "sca"], "auto_map_future": true}), DEFAULT_SEMGREP_TOKEN),
+    ];
+    for (name, kind, config, secret) in sources {
+        let settings = ConnectorSettings::from_json(kind, config).expect("settings");
+        let add = AddIntegration { name: name.into(), base_url: sim.base_url(kind), settings, secret: Secret::new(secret), test: true };
+        app.add_integration(&admin, add).await.expect("add integration");
+        let run = app
+            .sync(&admin, name, tributary_app::SyncOptions::default(), std::sync::Arc::new(tributary_app::NoProgress))
+            .await
+            .expect("sync");
+        assert!(run.counts.fetched > 0, "{name} fetched nothing");
+    }
+}

@@ -146,12 +146,20 @@ pub fn delete(conn: &mut dyn Conn, id: i64) -> Result<()> {
     // What refers to its findings: policy results (policies stay), comments; the issues
     // they belong to are rebuilt once they are gone (issues made only of them go,
     // multi-source issues keep their other findings).
+    // Single-source issues go in one statement; what is left of its issues is then the
+    // multi-source ones, found by index probes alone (asking `sources > 1` of every issue
+    // first fetched 613k rows at random: 1.7 s of 12 on the reference tenant).
+    conn.execute("DELETE FROM issues WHERE sources = 1 AND id IN (SELECT issue_id FROM deleted_findings)", &[])?;
     let shared: Vec<i64> = conn
-        .query("SELECT id FROM issues WHERE sources > 1 AND id IN (SELECT issue_id FROM deleted_findings)", &[])?
+        .query("SELECT id FROM issues WHERE id IN (SELECT issue_id FROM deleted_findings)", &[])?
         .into_iter()
         .map(|r| r.get(0))
         .collect::<Result<_>>()?;
-    conn.execute("DELETE FROM issues WHERE id IN (SELECT issue_id FROM deleted_findings)", &[])?;
+    for chunk in shared.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let p: Vec<crate::Param<'_>> = chunk.iter().map(|i| crate::Param::Int(*i)).collect();
+        conn.execute(&format!("DELETE FROM issues WHERE id IN ({marks})"), &p)?;
+    }
     conn.execute("DELETE FROM policy_results WHERE finding_id IN (SELECT id FROM deleted_findings)", &[])?;
     conn.execute("DELETE FROM finding_comments WHERE finding_id IN (SELECT id FROM deleted_findings)", &[])?;
     for table in ["findings", "asset_sources", "raw_records", "raw_dicts"] {

@@ -1,0 +1,152 @@
+//! The web UI over HTTP, both backends: sign-in and sign-out with a session cookie, every
+//! page for every role, CSRF, roles on forms, query errors on the page, and the numbers
+//! pages show agreeing with the application layer. (The same flows in a real browser:
+//! `browser.rs`.)
+
+mod common;
+
+use common::{populate, rt, sb, server};
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use tributary_app::query::{ListRequest, Listing};
+use tributary_app::{Principal, Role};
+use tributary_sim::{Scale, SimConfig};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
+
+/// Signs in through the form; the session cookie's `name=value`.
+async fn sign_in(http: &reqwest::Client, base: &str, user: &str) -> String {
+    let r = http.post(format!("{base}/login")).form(&[("name", user), ("password", PASSWORD), ("next", "/issues")]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[LOCATION], "/issues");
+    let set = r.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    for flag in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+        assert!(set.contains(flag), "{set}");
+    }
+    set.split(';').next().unwrap().to_string()
+}
+
+async fn page(http: &reqwest::Client, base: &str, cookie: &str, path: &str) -> (StatusCode, String) {
+    let r = http.get(format!("{base}{path}")).header(COOKIE, cookie).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+/// The CSRF token a page's forms carry.
+fn csrf(html: &str) -> String {
+    let at = html.find("name=\"_csrf\" value=\"").expect("a form with a CSRF token") + 20;
+    html[at..at + 64].to_string()
+}
+
+fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let a = html.find(start).unwrap_or_else(|| panic!("{start} not in page")) + start.len();
+    let b = html[a..].find(end).expect("end") + a;
+    &html[a..b]
+}
+
+tributary_store::backend_tests! {
+    fn pages_sessions_csrf_and_roles(db) {
+        rt().block_on(async {
+            let sim = tributary_sim::start(SimConfig::new(5, Scale::small()), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+            let s = server(&db).await;
+            populate(&s.app, &sim).await;
+            let http = client();
+            let base = s.base.clone();
+            let local = Principal { name: "test".into(), role: Role::Admin, user_id: None };
+
+            // Signed out, every page sends to the sign-in page and back.
+            for p in tributary_web::PAGES {
+                let r = http.get(format!("{base}{p}")).send().await.unwrap();
+                assert_eq!(r.status(), StatusCode::SEE_OTHER, "{p}");
+                assert!(r.headers()[LOCATION].to_str().unwrap().starts_with("/login?next="), "{p}");
+            }
+            let (status, login) = page(&http, &base, "tributary_session=tk_forged", "/login?next=//evil.example").await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(login.contains("name=\"next\" value=\"/\""), "an off-site next is dropped");
+            // A wrong password: the message, and no session.
+            let r = http.post(format!("{base}/login")).form(&[("name", "bob"), ("password", "nope")]).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+            assert!(r.headers().get(SET_COOKIE).is_none());
+            assert!(r.text().await.unwrap().contains("wrong user name or password"));
+
+            // Every page renders for every role, with the user and no raw JSON.
+            for user in ["alice", "bob", "carol"] {
+                let cookie = sign_in(&http, &base, user).await;
+                for p in tributary_web::PAGES {
+                    let (status, html) = page(&http, &base, &cookie, p).await;
+                    assert_eq!(status, StatusCode::OK, "{user} {p}: {html}");
+                    assert!(html.contains(&format!("title=\"Signed in as {user}\"")), "{user} {p}");
+                    let main = &html[html.find("<main").expect("main")..];
+                    assert!(!main.contains("{\"") && !main.contains("{&quot;"), "{user} {p}: raw JSON on the page");
+                }
+            }
+
+            let analyst = sign_in(&http, &base, "bob").await;
+            let viewer = sign_in(&http, &base, "carol").await;
+            // The dashboard's numbers are the application's.
+            let summary = sb(|| s.app.summary(&local).unwrap());
+            let (_, dash) = page(&http, &base, &viewer, "/").await;
+            assert_eq!(between(&dash, "id=\"open-findings\">", "<"), summary.open.to_string());
+            assert!(summary.open > 0);
+            assert!(dash.contains("<svg class=\"chart\""));
+            // A query: its count, and a bad one explained on the page.
+            let q = "finding.severity:critical";
+            let n = sb(|| s.app.count(&local, q, Some(Listing::Finding)).unwrap());
+            let (_, list) = page(&http, &base, &viewer, "/findings?q=finding.severity%3Acritical").await;
+            assert_eq!(between(&list, "id=\"total\">", " matching"), n.to_string());
+            let (status, bad) = page(&http, &base, &viewer, "/findings?q=finding.severty%3Ahigh").await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(between(&bad, "id=\"query-error\">", "</pre>").contains("severity"), "suggests the nearest field");
+
+            // An issue's explanation adds up to its score.
+            let top = sb(|| s.app.issues(&local, Some("open"), false, 1).unwrap()).remove(0);
+            let (_, issue) = page(&http, &base, &viewer, &format!("/issues/{}", top.id)).await;
+            assert_eq!(between(&issue, "id=\"factor-sum\">", "<"), format!("{:.1}", top.score));
+            assert_eq!(between(&issue, "id=\"score\">", "<"), format!("{:.1}", top.score));
+
+            // Triage: a finding, its page, and who may change it.
+            let req = ListRequest { q: "finding.severity:high".into(), limit: 1, ..Default::default() };
+            let item = sb(|| s.app.list(&local, &req, Some(Listing::Finding)).unwrap()).items.remove(0);
+            let id = item["id"].as_i64().unwrap();
+            let (_, fpage) = page(&http, &base, &viewer, &format!("/findings/{id}")).await;
+            assert!(!fpage.contains("id=\"triage-save\""), "a viewer gets no triage form");
+            let viewer_csrf = csrf(&fpage);
+            let post = |cookie: &str, form: Vec<(&str, String)>| {
+                http.post(format!("{base}/findings/{id}/triage")).header(COOKIE, cookie.to_string()).form(&form).send()
+            };
+            let r = post(&viewer, vec![("_csrf", viewer_csrf.clone()), ("status", "false_positive".into())]).await.unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "a viewer cannot triage");
+            let (_, fpage) = page(&http, &base, &analyst, &format!("/findings/{id}")).await;
+            assert!(fpage.contains("id=\"triage-save\""));
+            let token = csrf(&fpage);
+            assert_ne!(token, viewer_csrf, "each session has its own CSRF token");
+            let r = post(&analyst, vec![("_csrf", viewer_csrf), ("status", "false_positive".into())]).await.unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "another session's CSRF token is refused");
+            let r = post(&analyst, vec![("_csrf", token.clone()), ("status", "risk_accepted".into())]).await.unwrap();
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+            assert!(r.text().await.unwrap().contains("a risk acceptance needs a reason"));
+            let unchanged = sb(|| s.app.finding(&local, id).unwrap());
+            assert!(unchanged.triage.status.is_none(), "nothing was written by refused forms");
+            let r = post(&analyst, vec![("_csrf", token.clone()), ("status", "risk_accepted".into()), ("reason", "compensating WAF rule".into()), ("until", "2099-01-31".into())]).await.unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            let (_, fpage) = page(&http, &base, &analyst, &format!("/findings/{id}")).await;
+            assert_eq!(between(&fpage, "id=\"triage-status\">", "<"), "risk accepted");
+            assert!(fpage.contains("compensating WAF rule"));
+            let r = http.post(format!("{base}/findings/{id}/comments")).header(COOKIE, analyst.clone()).form(&[("_csrf", token.as_str()), ("body", "<b>ticket</b> SEC-1")]).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            let (_, fpage) = page(&http, &base, &analyst, &format!("/findings/{id}")).await;
+            assert!(fpage.contains("ticket") && fpage.contains("SEC-1") && !fpage.contains("<b>ticket"), "comments are escaped");
+
+            // Signing out ends the session on the server, not only in the browser.
+            let r = http.post(format!("{base}/logout")).header(COOKIE, analyst.clone()).form(&[("_csrf", token.as_str())]).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            assert!(r.headers()[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+            let r = http.get(format!("{base}/")).header(COOKIE, analyst).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER, "the old cookie no longer signs in");
+            sim.stop().await;
+        });
+    }
+}

@@ -1,0 +1,53 @@
+//! Tributary's web UI: server-rendered pages (askama templates under `templates/`) with
+//! htmx (vendored under `assets/vendor/`), CSS and a few lines of script, all embedded in
+//! the binary — no CDN, no Node build. Like the REST API, every page calls the
+//! application layer (`tributary-app`) and nothing else; the roles it enforces there are
+//! the roles the pages respect (a viewer gets no forms, and a forged form is refused by
+//! the same check). Sessions and CSRF: [`session`].
+//!
+//! Where to look: [`pages`] (one module per area, each a handful of thin handlers),
+//! [`charts`] (the dashboard's SVG), `templates/` (the HTML).
+
+pub mod charts;
+pub mod pages;
+pub mod session;
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use tributary_app::App;
+
+const HTMX: &str = include_str!("../assets/vendor/htmx-2.0.11.min.js");
+const CSS: &str = include_str!("../assets/app.css");
+const JS: &str = include_str!("../assets/app.js");
+const ICON: &str = include_str!("../assets/icon.svg");
+
+/// Embedded files are served with a long cache life: their URLs change with the version.
+fn asset(body: &'static str, content_type: &'static str) -> impl IntoResponse {
+    (StatusCode::OK, [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=86400")], body)
+}
+
+/// The UI's routes (merged into the server's router, which adds the state).
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/", get(pages::dashboard::page))
+        .route("/login", get(pages::auth::login_page).post(pages::auth::login))
+        .route("/logout", post(pages::auth::logout))
+        .route("/findings", get(pages::findings::list))
+        .route("/findings/{id}", get(pages::findings::detail))
+        .route("/findings/{id}/triage", post(pages::findings::triage))
+        .route("/findings/{id}/comments", post(pages::findings::comment))
+        .route("/issues", get(pages::issues::list))
+        .route("/issues/{id}", get(pages::issues::detail))
+        .route("/integrations", get(pages::admin::integrations))
+        .route("/projects", get(pages::admin::projects))
+        .route("/coverage", get(pages::admin::coverage))
+        .route("/ui/vendor/htmx-2.0.11.min.js", get(|| async { asset(HTMX, "text/javascript; charset=utf-8") }))
+        .route("/ui/app.css", get(|| async { asset(CSS, "text/css; charset=utf-8") }))
+        .route("/ui/app.js", get(|| async { asset(JS, "text/javascript; charset=utf-8") }))
+        .route("/ui/icon.svg", get(|| async { asset(ICON, "image/svg+xml") }))
+}
+
+/// Every page's path, for tests that visit them all.
+pub const PAGES: &[&str] = &["/", "/findings", "/issues", "/integrations", "/projects", "/coverage"];
