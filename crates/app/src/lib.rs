@@ -21,6 +21,7 @@
 pub mod admin;
 pub mod auth;
 pub mod error;
+pub mod export;
 pub mod imports;
 pub mod integrations;
 pub mod intel;

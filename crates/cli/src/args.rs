@@ -36,7 +36,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "TRIBUTARY_DB", value_name = "URL", hide_env_values = true)]
     pub db: Option<String>,
 
-    /// Output format of tabular results.
+    /// Output format: table, json or csv for lists; sarif, ocsf or csv for `export`.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 
@@ -53,6 +53,10 @@ pub enum Format {
     Table,
     Json,
     Csv,
+    /// SARIF 2.1.0 (`export` only).
+    Sarif,
+    /// OCSF 1.8.0 JSON lines (`export` only).
+    Ocsf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +100,11 @@ pub enum Command {
         #[arg(long, default_value_t = 30, value_name = "DAYS")]
         stale_days: i64,
     },
+    /// Export findings a query matches: SARIF 2.1.0 (code weaknesses), OCSF 1.8.0 JSON
+    /// lines (Vulnerability Finding 2002 / Application Security Posture Finding 2007) or
+    /// CSV (cells a spreadsheet would run as formulas are quoted), chosen with --format.
+    /// Streams any size; with --out the file appears only once complete.
+    Export(ExportArgs),
     /// Trends: per day, open findings by severity and source, all by status, new, fixed
     /// and the mean time to remediate (a snapshot is taken after every run).
     Metrics {
@@ -524,6 +533,16 @@ pub struct QueryArgs {
     /// List the query fields: name, type, operators, description.
     #[arg(long, conflicts_with_all = ["count", "sort", "cursor"])]
     pub fields: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Which findings (the query language; default: the open ones).
+    #[arg(long, short, value_name = "QUERY", default_value = "")]
+    pub query: String,
+    /// Write to this file (default: standard output).
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

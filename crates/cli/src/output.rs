@@ -24,7 +24,8 @@ impl Tabular {
 
     pub fn print(&self, format: Format) {
         match format {
-            Format::Json => println!("{}", serde_json::to_string_pretty(&self.json).unwrap_or_default()),
+            // (sarif and ocsf are refused for lists before a command runs.)
+            Format::Json | Format::Sarif | Format::Ocsf => println!("{}", serde_json::to_string_pretty(&self.json).unwrap_or_default()),
             Format::Csv => {
                 println!("{}", self.headers.iter().map(|h| csv_cell(h)).collect::<Vec<_>>().join(","));
                 for r in &self.rows {

@@ -105,6 +105,25 @@ tributary_store::backend_tests! {
         };
         assert!(count("finding.vendorProductName:`Cortex XDR`") > 0);
         assert!(count("finding.vendorProductName:`Semgrep Code`") > 0);
+        // Exports: to a file (appearing only once whole) and to standard output.
+        let file = db.dir.path().join("out").join("findings.ocsf.jsonl");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let out = tributary(&db).args(["export", "--format", "ocsf", "--out"]).arg(&file).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let open = count("finding.status:open");
+        assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count() as i64, open);
+        assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("exported {open} findings as ocsf")));
+        let out = tributary(&db).args(["export", "--format", "csv", "--query", "finding.severity:critical"]).output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count() as i64, count("finding.severity:critical") + 1, "a header and a row each");
+        let out = tributary(&db).args(["export", "--format", "xlsx", "--out"]).arg(db.dir.path().join("out/x.xlsx")).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "a usage error");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'xlsx' for '--format <FORMAT>'"), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = tributary(&db).args(["export", "--out"]).arg(db.dir.path().join("out/x.xlsx")).output().unwrap();
+        assert!(String::from_utf8_lossy(&out.stderr).contains("choose what to export as: --format sarif, ocsf or csv"));
+        let out = tributary(&db).args(["--format", "ocsf", "issues"]).output().unwrap();
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--format ocsf is for `tributary export`"));
+        assert!(!db.dir.path().join("out/x.xlsx").exists(), "nothing written");
         // Again (a simulator on another port): the integrations are kept and follow it.
         let again = demo();
         assert!(again.contains("demo-xdr: delta sync") && again.contains("demo-semgrep: delta sync"), "{again}");

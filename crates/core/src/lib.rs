@@ -13,6 +13,7 @@
 //! * [`secret`]: AES-256-GCM sealing of vendor credentials; [`password`]: user passwords.
 //! * [`vuln`]: CVSS parsing and scoring, CWE Top 25.
 
+pub mod export;
 pub mod hash;
 pub mod ident;
 pub mod identify;

@@ -131,6 +131,14 @@ tributary_store::backend_tests! {
             assert_eq!(count(&s, "finding.severity:critical finding.triage:false_positive").await, critical);
             // Keyset pages cover the open findings exactly once, in order.
             let total = count(&s, "finding.vendorProductName:*").await;
+            // Exports through the API: streamed, one OCSF line per finding; bad input is a problem.
+            let r = s.http.get(format!("{}/api/v1/findings/export?format=ocsf&q={}", s.base, enc("finding.severity:critical"))).bearer_auth(&s.viewer).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            assert_eq!(r.headers()["content-type"], "application/x-ndjson");
+            assert_eq!(r.text().await.unwrap().lines().count() as i64, critical);
+            let (status, _, p) = s.call(Method::GET, "/api/v1/findings/export?format=pdf", Some(&s.viewer), None).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{p}");
+            assert!(p["detail"].as_str().unwrap().contains("sarif, ocsf or csv"), "{p}");
             // The maintained counts agree with counting.
             let summary = s.get("/api/v1/summary", &s.viewer).await;
             assert_eq!(summary["open"].as_i64(), Some(total), "{summary}");

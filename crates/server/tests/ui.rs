@@ -101,6 +101,14 @@ tributary_store::backend_tests! {
             assert_eq!(status, StatusCode::OK);
             assert!(between(&bad, "id=\"query-error\">", "</pre>").contains("severity"), "suggests the nearest field");
 
+            // The list's export buttons: the same findings, streamed.
+            assert!(list.contains("href=\"/findings/export?format=csv&amp;q=finding.severity%3Acritical\""));
+            let r = http.get(format!("{base}/findings/export?format=csv&q=finding.severity%3Acritical")).header(COOKIE, viewer.clone()).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            assert!(r.headers()["content-disposition"].to_str().unwrap().contains("tributary-findings.csv"));
+            assert_eq!(r.text().await.unwrap().lines().count() as i64, n + 1);
+            let r = http.get(format!("{base}/findings/export?format=csv")).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER, "signed out: no export");
             // An issue's explanation adds up to its score.
             let top = sb(|| s.app.issues(&local, Some("open"), false, 1).unwrap()).remove(0);
             let (_, issue) = page(&http, &base, &viewer, &format!("/issues/{}", top.id)).await;

@@ -880,6 +880,69 @@ pub fn finding_ids_sql(c: &Compiled) -> Option<String> {
     (c.entity == Entity::Finding).then(|| format!("SELECT f.id {} WHERE {}", from(c), c.condition))
 }
 
+/// Findings read per step of an export.
+pub const EXPORT_PAGE: i64 = 5_000;
+
+/// Streams one page of the findings `c` matches, after id `after` in id order, as
+/// export records; returns the last id read (none: nothing left). A page is one bounded
+/// query, so an export of any size holds one page at a time and never a long read
+/// transaction.
+pub fn export_page(
+    conn: &mut dyn Conn,
+    c: &Compiled,
+    after: i64,
+    limit: i64,
+    f: &mut dyn FnMut(tributary_core::export::ExportRecord) -> Result<()>,
+) -> Result<Option<i64>> {
+    if c.entity != Entity::Finding {
+        return Err(crate::StoreError::Invalid("exports are of findings; the query names assets only".into()));
+    }
+    let sql = format!(
+        "SELECT f.id, f.issue_id, f.product, f.kind, f.severity, f.status, \
+         CASE WHEN f.triage = 'risk_accepted' AND f.triage_until IS NOT NULL AND f.triage_until <= ? THEN NULL ELSE f.triage END, \
+         f.assignee, f.title, f.cve, f.cvss_score, f.cvss_version, f.external_id, f.first_seen, f.last_seen, f.closed_at, \
+         f.attributes, a.name, a.kind, (SELECT r.name FROM assets r WHERE r.id = f.repo_asset_id) \
+         {} WHERE ({}) AND f.id > ? ORDER BY f.id LIMIT {}",
+        from_page(c),
+        c.condition,
+        limit.max(1)
+    );
+    let mut bound = vec![Value::Int(tributary_core::time::now_ms())];
+    bound.extend(c.params.iter().cloned());
+    bound.push(Value::Int(after));
+    let params: Vec<Param<'_>> = bound.iter().map(param).collect();
+    let mut last = None;
+    conn.query_each(&sql, &params, &mut |mut r| {
+        let id: i64 = r.get(0)?;
+        last = Some(id);
+        let attributes: String = r.take(16)?;
+        let rec = tributary_core::export::ExportRecord {
+            id,
+            issue_id: r.get(1)?,
+            product: r.take(2)?,
+            kind: r.take(3)?,
+            severity: Severity::from_ocsf_id(r.get(4)?),
+            status: r.take(5)?,
+            triage: r.take(6)?,
+            assignee: r.take(7)?,
+            title: r.take(8)?,
+            cve: r.take(9)?,
+            cvss_score: r.get(10)?,
+            cvss_version: r.take(11)?,
+            external_id: r.take(12)?,
+            first_seen: r.get(13)?,
+            last_seen: r.get(14)?,
+            closed_at: r.get(15)?,
+            attributes: serde_json::from_str(&attributes).unwrap_or(serde_json::Value::Null),
+            asset_name: r.take(17)?,
+            asset_kind: r.take(18)?,
+            repository: r.take(19)?,
+        };
+        f(rec)
+    })?;
+    Ok(last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

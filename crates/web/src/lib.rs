@@ -35,6 +35,7 @@ pub fn router() -> Router<App> {
         .route("/login", get(pages::auth::login_page).post(pages::auth::login))
         .route("/logout", post(pages::auth::logout))
         .route("/findings", get(pages::findings::list))
+        .route("/findings/export", get(pages::findings::export))
         .route("/findings/{id}", get(pages::findings::detail))
         .route("/findings/{id}/triage", post(pages::findings::triage))
         .route("/findings/{id}/comments", post(pages::findings::comment))
@@ -47,6 +48,24 @@ pub fn router() -> Router<App> {
         .route("/ui/app.css", get(|| async { asset(CSS, "text/css; charset=utf-8") }))
         .route("/ui/app.js", get(|| async { asset(JS, "text/javascript; charset=utf-8") }))
         .route("/ui/icon.svg", get(|| async { asset(ICON, "image/svg+xml") }))
+}
+
+/// An export as a streamed download: the chunks `App::export_chunks` sends, cut short (a
+/// failed download, never a whole-looking file) if the export fails mid-way.
+pub fn export_download(
+    format: tributary_app::export::ExportFormat,
+    rx: tokio::sync::mpsc::Receiver<tributary_app::Result<Vec<u8>>>,
+) -> axum::response::Response {
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item.map_err(|e| std::io::Error::other(e.to_string())), rx))
+    });
+    let disposition = format!("attachment; filename=\"tributary-findings.{}\"", format.extension());
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, format.content_type().to_string()), (header::CONTENT_DISPOSITION, disposition)],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 /// Every page's path, for tests that visit them all.

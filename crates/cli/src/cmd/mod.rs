@@ -2,6 +2,7 @@
 
 mod db;
 mod demo;
+mod export;
 mod import;
 mod integration;
 mod map;
@@ -52,6 +53,13 @@ impl Ctx {
 
 pub fn run(cli: Cli) -> Result<()> {
     let Cli { data_dir, db, format, command, .. } = cli;
+    if matches!(format, Format::Sarif | Format::Ocsf) && !matches!(command, Command::Export(_)) {
+        use clap::ValueEnum;
+        anyhow::bail!(
+            "--format {} is for `tributary export`; lists print as table, json or csv",
+            format.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
+        );
+    }
     let ctx = Ctx { data_dir, db, format };
     match command {
         Command::Serve(a) => serve::run(&ctx, a),
@@ -79,6 +87,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Profile(c) => profile::run(&ctx, c),
         Command::Sync(a) => sync::run(&ctx, a),
         Command::Query(a) => query::run(&ctx, a),
+        Command::Export(a) => export::run(&ctx, a),
         Command::Runs(c) => runs::run(&ctx, c),
         Command::Projects(c) => projects::run(&ctx, c),
         Command::Import(c) => import::run(&ctx, c),

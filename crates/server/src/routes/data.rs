@@ -327,3 +327,20 @@ pub struct Snapshot {
 pub async fn snapshot_metrics(State(app): State<App>, Who(who): Who) -> ApiResult<Json<Snapshot>> {
     Ok(Json(Snapshot { rows: app.blocking(move |a| a.snapshot_metrics(&who)).await? }))
 }
+
+#[derive(Deserialize)]
+pub struct ExportParams {
+    pub format: String,
+    #[serde(default)]
+    pub q: String,
+}
+
+pub async fn export_findings(
+    State(app): State<App>,
+    Who(who): Who,
+    Params(p): Params<ExportParams>,
+) -> ApiResult<axum::response::Response> {
+    let format = tributary_app::export::parse_format(&p.format)?;
+    let rx = app.blocking(move |a| a.export_chunks(&who, format, &p.q)).await?;
+    Ok(tributary_web::export_download(format, rx))
+}

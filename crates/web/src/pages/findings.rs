@@ -35,6 +35,7 @@ pub struct Row {
 struct FindingsPage {
     layout: Layout,
     q: String,
+    q_encoded: String,
     sort: String,
     columns: Vec<&'static str>,
     rows: Vec<Row>,
@@ -78,6 +79,7 @@ pub async fn list(State(app): State<App>, s: Session, Query(p): Query<ListParams
     let mut page = FindingsPage {
         layout: Layout::new(&s, "findings"),
         q: p.q.clone(),
+        q_encoded: encode(&p.q),
         sort: sort.clone(),
         columns: SHOWN.to_vec(),
         rows: Vec::new(),
@@ -112,6 +114,21 @@ pub async fn list(State(app): State<App>, s: Session, Query(p): Query<ListParams
         Err(e) => return Err(e.into()),
     }
     Ok(render(&page))
+}
+
+#[derive(Deserialize)]
+pub struct ExportParams {
+    format: String,
+    #[serde(default)]
+    q: String,
+}
+
+/// The list's findings as a download (the buttons beside the query bar).
+pub async fn export(State(app): State<App>, s: Session, Query(p): Query<ExportParams>) -> PageResult {
+    let format = tributary_app::export::parse_format(&p.format)?;
+    let who = s.who.clone();
+    let rx = app.blocking(move |a| a.export_chunks(&who, format, &p.q)).await?;
+    Ok(crate::export_download(format, rx))
 }
 
 pub struct Factor {
