@@ -28,6 +28,7 @@ pub mod intel;
 pub mod issues;
 pub mod maps;
 pub mod metrics;
+pub mod notify;
 pub mod policies;
 pub mod profiles;
 pub mod projects;

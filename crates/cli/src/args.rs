@@ -117,6 +117,11 @@ pub enum Command {
     /// Policies: queries with an action label, evaluated after every sync and import.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Webhooks: notifications of new policy matches and new critical or internet-exposed
+    /// issues (generic JSON, Slack, Teams), HMAC-signed, retried with backoff. `serve`
+    /// sends them; `webhook send` sends what is due now.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Business criticality of an asset or repository, 1 (lowest) to 5 (highest); `none`
     /// clears it (counts as 3). Its issues are rescored.
     Criticality { asset: i64, value: String },
@@ -281,6 +286,42 @@ pub enum PolicyCommand {
     },
     /// Delete a policy (and its results).
     Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Add a webhook; its signing secret is generated and printed this once.
+    Add {
+        name: String,
+        /// The receiver's URL (a Slack or Teams URL is a credential: prefer --url-stdin).
+        #[arg(long, required_unless_present = "url_stdin", conflicts_with = "url_stdin")]
+        url: Option<String>,
+        /// Read the URL from standard input.
+        #[arg(long)]
+        url_stdin: bool,
+        /// generic, slack or teams.
+        #[arg(long, default_value = "generic")]
+        kind: String,
+        /// What to send, comma-separated: policy_matched, issues_new (default: both).
+        #[arg(long, value_delimiter = ',')]
+        events: Vec<String>,
+    },
+    /// Webhooks (URLs shown as hints only).
+    List,
+    /// Delete a webhook and its delivery log.
+    Delete { name: String },
+    /// Send a test notification now and show how it went.
+    Test { name: String },
+    /// The delivery log, newest first.
+    Deliveries {
+        /// Only this webhook's.
+        #[arg(long)]
+        webhook: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Send the deliveries that are due now (new ones, and retries whose wait is over).
+    Send,
 }
 
 #[derive(Debug, Args)]

@@ -124,6 +124,18 @@ tributary_store::backend_tests! {
         let out = tributary(&db).args(["--format", "ocsf", "issues"]).output().unwrap();
         assert!(String::from_utf8_lossy(&out.stderr).contains("--format ocsf is for `tributary export`"));
         assert!(!db.dir.path().join("out/x.xlsx").exists(), "nothing written");
+        // Webhooks: the secret is printed once, the URL never again.
+        let out = tributary(&db).args(["webhook", "add", "ops", "--url", "http://127.0.0.1:9/hooks/T0K3N", "--kind", "slack"]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.contains("Signing secret (shown this once"), "{text}");
+        let out = tributary(&db).args(["--format", "json", "webhook", "list"]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("http://127.0.0.1:9/…") && !text.contains("T0K3N"), "{text}");
+        let out = tributary(&db).args(["webhook", "add", "x", "--url", "http://h/", "--kind", "email"]).output().unwrap();
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--kind: 'email' is not generic, slack or teams"));
+        let out = tributary(&db).args(["webhook", "test", "ops"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "nothing listens on port 9");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not delivered"));
         // Again (a simulator on another port): the integrations are kept and follow it.
         let again = demo();
         assert!(again.contains("demo-xdr: delta sync") && again.contains("demo-semgrep: delta sync"), "{again}");

@@ -18,6 +18,7 @@ pub mod hash;
 pub mod ident;
 pub mod identify;
 pub mod model;
+pub mod notify;
 pub mod password;
 pub mod query;
 pub mod risk;

@@ -18,6 +18,8 @@ pub struct Derived {
     pub rebuilt_all: bool,
     /// `(policy, findings it matches now)`.
     pub policies: Vec<(String, i64)>,
+    /// Webhook deliveries queued (sent by [`Engine::deliver_notifications`]).
+    pub notifications: usize,
 }
 
 impl Engine {
@@ -29,12 +31,21 @@ impl Engine {
             Ok(s.write(|c| {
                 let ids = if initial { Vec::new() } else { issues::changed_since(c, since)? };
                 let f = issues::follow(c, ids, hosts, initial)?;
-                let policies = policies::evaluate(c)?;
+                let evaluated = policies::evaluate(c)?;
+                // Notifications go out with what they are about: queued in this transaction.
+                let notifications = tributary_store::repo::webhooks::after_derive(c, since, &evaluated)?;
+                let policies = evaluated.into_iter().map(|e| (e.name, e.matched)).collect();
                 let now = tributary_core::time::now_ms();
                 if metrics::snapshot_due(c, now)? {
                     metrics::snapshot(c, now)?;
                 }
-                Ok(Derived { repos_changed: f.repos_changed, issues_rescored: f.issues_rebuilt, rebuilt_all: f.rebuilt_all, policies })
+                Ok(Derived {
+                    repos_changed: f.repos_changed,
+                    issues_rescored: f.issues_rebuilt,
+                    rebuilt_all: f.rebuilt_all,
+                    policies,
+                    notifications,
+                })
             })?)
         })
         .await

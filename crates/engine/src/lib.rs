@@ -15,6 +15,7 @@
 pub mod derive;
 pub mod import;
 pub mod integrations;
+pub mod notify;
 pub mod pipeline;
 pub mod preview;
 pub mod replay;

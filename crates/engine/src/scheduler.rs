@@ -99,6 +99,10 @@ impl Scheduler {
                     if let Err(e) = self.tick_at(now_ms()).await {
                         tracing::warn!(message = "Scheduler tick failed.", error = %e);
                     }
+                    // Webhook deliveries that are due (new ones, and retries after backoff).
+                    if let Err(e) = self.engine.deliver_notifications(now_ms()).await {
+                        tracing::warn!(message = "Sending notifications failed.", error = %e);
+                    }
                 }
             }
         }

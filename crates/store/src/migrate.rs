@@ -12,7 +12,7 @@ use tributary_core::identify;
 use tributary_core::time::now_ms;
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Upgrade steps: `(version, name, DDL for a dialect)`. Step N upgrades N-1 → N.
 type Upgrade = (i64, &'static str, fn(Dialect) -> Vec<String>);
@@ -76,6 +76,12 @@ pub const UPGRADES: &[Upgrade] = &[
         // Existing findings get their issue ids and traits from Rust (`repo::issues::backfill`)
         // the next time the store opens.
         v.push(format!("INSERT INTO meta (key, value) VALUES ('{}', '1')", crate::repo::issues::BACKFILL_KEY));
+        v
+    }),
+    (6, "webhooks, their deliveries, issues notified", |d| {
+        let mut v = schema::table_ddl(&schema::WEBHOOKS, d);
+        v.extend(schema::table_ddl(&schema::WEBHOOK_DELIVERIES, d));
+        v.extend(schema::table_ddl(&schema::NOTIFIED_ISSUES, d));
         v
     }),
 ];

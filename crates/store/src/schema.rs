@@ -664,6 +664,55 @@ pub const POLICY_RESULTS: Table = Table {
     id_block: 1,
 };
 
+/// Webhooks (schema 6): where notifications go. The URL and the signing secret are both
+/// sealed with the master key (a Slack or Teams URL is itself a credential); `url_hint`
+/// is what front ends show.
+pub const WEBHOOKS: Table = table(
+    "webhooks",
+    &[
+        id(),
+        text_nn("name"),
+        text_nn("kind"),
+        blob("url"),
+        text_nn("url_hint"),
+        blob("secret"),
+        text_nn("events"),
+        flag("enabled", "1"),
+        int_nn("created_at"),
+        int_nn("updated_at"),
+    ],
+    &[uniq("webhooks_name", &["name"])],
+);
+
+/// Each notification to each webhook, with its delivery attempts (schema 6).
+pub const WEBHOOK_DELIVERIES: Table = table(
+    "webhook_deliveries",
+    &[
+        id(),
+        fk("webhook_id", "webhooks", Cascade, true),
+        text_nn("event"),
+        text_nn("body"),
+        text_nn("status"),
+        int_nn("attempts"),
+        int_nn("next_at"),
+        int("last_code"),
+        text("last_error"),
+        int_nn("created_at"),
+        int("delivered_at"),
+    ],
+    &[idx("webhook_deliveries_due", &["status", "next_at"]), idx("webhook_deliveries_hook", &["webhook_id", "id"])],
+);
+
+/// Issues a webhook was told about (schema 6): each issue once per webhook.
+pub const NOTIFIED_ISSUES: Table = Table {
+    name: "notified_issues",
+    cols: &[fk("webhook_id", "webhooks", Cascade, true), int_nn("issue_id"), int_nn("notified_at")],
+    pk: &["webhook_id", "issue_id"],
+    indexes: &[],
+    without_rowid: true,
+    id_block: 1,
+};
+
 /// Vendor-side containers that map to repository assets (Semgrep projects).
 pub const SCOPES: Table = table(
     "scopes",
@@ -719,6 +768,9 @@ pub const TABLES: &[&Table] = &[
     &METRICS_DAILY,
     &POLICIES,
     &POLICY_RESULTS,
+    &WEBHOOKS,
+    &WEBHOOK_DELIVERIES,
+    &NOTIFIED_ISSUES,
 ];
 
 fn sql_type(ty: Ty, d: Dialect) -> &'static str {

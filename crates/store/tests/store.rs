@@ -63,7 +63,7 @@ tributary_store::backend_tests! {
                     c.batch_execute(&format!("ALTER TABLE findings DROP COLUMN {col}"))?;
                 }
                 c.batch_execute("ALTER TABLE assets DROP COLUMN criticality")?;
-                for t in ["repo_context", "policy_results", "policies", "metrics_daily", "host_context", "issue_links"] {
+                for t in ["notified_issues", "webhook_deliveries", "webhooks", "repo_context", "policy_results", "policies", "metrics_daily", "host_context", "issue_links"] {
                     c.batch_execute(&format!("DROP TABLE {t}"))?;
                 }
                 c.execute(

@@ -6,6 +6,7 @@ mod export;
 mod import;
 mod integration;
 mod map;
+mod notify;
 mod profile;
 mod projects;
 mod query;
@@ -76,6 +77,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Context => show::context(&ctx),
         Command::Coverage { stale_days } => show::coverage(&ctx, stale_days),
         Command::Policy(c) => show::policy(&ctx, c),
+        Command::Webhook(c) => notify::run(&ctx, c),
         Command::Metrics { days, snapshot } => show::metrics(&ctx, days, snapshot),
         Command::Criticality { asset, value } => show::criticality(&ctx, asset, &value),
         Command::Sla { file } => show::sla(&ctx, file),

@@ -6,6 +6,7 @@ mod auth;
 mod config;
 mod data;
 mod integrations;
+mod notify;
 
 use axum::http::Method;
 use axum::routing::{delete, get, patch, post, put};
@@ -116,6 +117,11 @@ pub fn api(app: App) -> Api {
         .route(Method::GET, "/api/v1/context/repositories", op!("repositoryContext", "data", V, "Deployment status and internet exposure of each repository (Cortex Cloud), with evidence, or why it has none.", &[], None, (200, Some(schema::<Vec<tributary_app::issues::RepoContext>>))), get(repository_context))
         .route(Method::PUT, "/api/v1/assets/{id}/criticality", op!("setCriticality", "data", N, "Set an asset's (or repository's) business criticality, 1-5, or clear it; its issues are rescored.", &[ID], Some(schema::<CriticalityInput>), (204, None)), put(set_criticality))
         .route(Method::GET, "/api/v1/coverage", op!("coverage", "data", V, "Per repository and source: Enabled, Stale (not seen for stale_days) or Disabled, with open Vulnerabilities and Code Weaknesses.", &[("stale_days", In::Query, "integer", false, "1-3650 (default 30).")], None, (200, Some(schema::<Vec<tributary_app::policies::RepoCoverage>>))), get(coverage))
+        .route(Method::GET, "/api/v1/webhooks", op!("listWebhooks", "notifications", N, "Webhooks (their URLs and secrets are write-only: only a hint of the URL is shown).", &[], None, (200, Some(schema::<Vec<tributary_app::notify::Webhook>>))), get(notify::list_webhooks))
+        .route(Method::POST, "/api/v1/webhooks", op!("addWebhook", "notifications", A, "Add a webhook (generic JSON, Slack or Teams) for new policy matches and new critical or internet-exposed issues; deliveries are signed with HMAC-SHA256 (X-Tributary-Signature: t=UNIX,v1=HEX over \"t.body\"). A generated secret is returned this once.", &[], Some(schema::<notify::NewWebhook>), (201, Some(schema::<tributary_app::notify::AddedWebhook>))), post(notify::add_webhook))
+        .route(Method::DELETE, "/api/v1/webhooks/{name}", op!("deleteWebhook", "notifications", A, "Delete a webhook and its delivery log.", &[NAME], None, (204, None)), delete(notify::delete_webhook))
+        .route(Method::POST, "/api/v1/webhooks/{name}/test", op!("testWebhook", "notifications", A, "Send a test notification now: the delivery as it ended.", &[NAME], None, (200, Some(schema::<tributary_app::notify::Delivery>))), post(notify::test_webhook))
+        .route(Method::GET, "/api/v1/webhook-deliveries", op!("webhookDeliveries", "notifications", N, "The delivery log, newest first: status (pending, delivered, failed), attempts, last answer.", &[("webhook", In::Query, "string", false, "Only this webhook's."), ("limit", In::Query, "integer", false, "1-1000 (default 100).")], None, (200, Some(schema::<Vec<tributary_app::notify::Delivery>>))), get(notify::deliveries))
         .route(Method::GET, "/api/v1/policies", op!("listPolicies", "data", V, "Policies, with how many findings each matched at its last evaluation.", &[], None, (200, Some(schema::<Vec<tributary_app::policies::Policy>>))), get(list_policies))
         .route(Method::POST, "/api/v1/policies", op!("addPolicy", "data", N, "Add a policy (a findings query with an action label); evaluated at once and after every sync and import.", &[], Some(schema::<NewPolicy>), (201, Some(schema::<tributary_app::policies::Policy>))), post(add_policy))
         .route(Method::DELETE, "/api/v1/policies/{name}", op!("deletePolicy", "data", N, "Delete a policy and its results.", &[NAME], None, (204, None)), delete(delete_policy))

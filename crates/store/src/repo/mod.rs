@@ -20,6 +20,7 @@ pub mod scopes;
 pub mod stats;
 pub mod triage;
 pub mod users;
+pub mod webhooks;
 
 use crate::error::{Result, StoreError};
 

@@ -109,28 +109,62 @@ pub fn delete(conn: &mut dyn Conn, name: &str) -> Result<()> {
     Ok(())
 }
 
-fn evaluate_one(conn: &mut dyn Conn, ctx: &QueryContext, p: &Policy, now: Millis) -> Result<Option<i64>> {
-    conn.execute("DELETE FROM policy_results WHERE policy_id = ?", params![p.id])?;
+/// A policy's evaluation: how many findings it matches, how many of them it did not
+/// match at its previous evaluation (what a notification is about), and the first few of
+/// those.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluated {
+    pub name: String,
+    pub action: String,
+    pub matched: i64,
+    pub new: i64,
+    pub new_sample: Vec<i64>,
+}
+
+/// New matches listed in an [`Evaluated`].
+const SAMPLE: i64 = 20;
+
+fn evaluate_one(conn: &mut dyn Conn, ctx: &QueryContext, p: &Policy, now: Millis) -> Result<Option<Evaluated>> {
     // A query that no longer compiles (a field renamed by an upgrade) matches nothing
     // and is said so, rather than failing the run that evaluates it.
     let c = match compile(conn, ctx, &p.query) {
         Ok(c) => c,
         Err(why) => {
             tracing::warn!(message = "Policy query no longer compiles; it matches nothing.", policy = %p.name, why = %why);
+            conn.execute("DELETE FROM policy_results WHERE policy_id = ?", params![p.id])?;
             return Ok(None);
         }
     };
-    let Some(ids) = finding_ids_sql(&c) else { return Ok(None) };
+    let Some(ids) = finding_ids_sql(&c) else {
+        conn.execute("DELETE FROM policy_results WHERE policy_id = ?", params![p.id])?;
+        return Ok(None);
+    };
+    // The previous results are marked (negated); a match found again is unmarked (it
+    // keeps the time it first matched), a new one is inserted with this evaluation's time,
+    // and what is still marked no longer matches. New matches are the rows inserted.
     let sql = ids.replacen("SELECT f.id ", "SELECT CAST(? AS BIGINT), f.id, CAST(? AS BIGINT) ", 1);
     let mut args: Vec<Param<'_>> = vec![Param::Int(p.id), Param::Int(now)];
     args.extend(c.params.iter().map(param));
-    let n = conn.execute(&format!("INSERT INTO policy_results (policy_id, finding_id, matched_at) {sql}"), &args)?;
-    Ok(Some(n as i64))
+    conn.execute("UPDATE policy_results SET matched_at = -matched_at WHERE policy_id = ?", params![p.id])?;
+    let matched = conn.execute(
+        &format!("INSERT INTO policy_results (policy_id, finding_id, matched_at) {sql} ON CONFLICT (policy_id, finding_id) DO UPDATE SET matched_at = -policy_results.matched_at"),
+        &args,
+    )? as i64;
+    conn.execute("DELETE FROM policy_results WHERE policy_id = ? AND matched_at < 0", params![p.id])?;
+    let new_sample: Vec<i64> = conn
+        .query(
+            &format!("SELECT finding_id FROM policy_results WHERE policy_id = ? AND matched_at = ? ORDER BY finding_id LIMIT {SAMPLE}"),
+            params![p.id, now],
+        )?
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect::<Result<_>>()?;
+    let new: i64 = conn.scalar("SELECT COUNT(*) FROM policy_results WHERE policy_id = ? AND matched_at = ?", params![p.id, now])?;
+    Ok(Some(Evaluated { name: p.name.clone(), action: p.action.clone(), matched, new, new_sample }))
 }
 
-/// Evaluates every enabled policy against the findings as they are now; returns
-/// `(policy, findings matched)`.
-pub fn evaluate(conn: &mut dyn Conn) -> Result<Vec<(String, i64)>> {
+/// Evaluates every enabled policy against the findings as they are now.
+pub fn evaluate(conn: &mut dyn Conn) -> Result<Vec<Evaluated>> {
     let all: Vec<Policy> = list(conn)?.into_iter().filter(|p| p.enabled).collect();
     if all.is_empty() {
         return Ok(Vec::new());
@@ -139,8 +173,8 @@ pub fn evaluate(conn: &mut dyn Conn) -> Result<Vec<(String, i64)>> {
     let now = now_ms();
     let mut out = Vec::new();
     for p in all {
-        if let Some(n) = evaluate_one(conn, &ctx, &p, now)? {
-            out.push((p.name, n));
+        if let Some(e) = evaluate_one(conn, &ctx, &p, now)? {
+            out.push(e);
         }
     }
     Ok(out)
