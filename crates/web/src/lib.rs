@@ -41,7 +41,25 @@ pub fn router() -> Router<App> {
         .route("/findings/{id}/comments", post(pages::findings::comment))
         .route("/issues", get(pages::issues::list))
         .route("/issues/{id}", get(pages::issues::detail))
-        .route("/integrations", get(pages::admin::integrations))
+        .route("/integrations", get(pages::admin::integrations).post(pages::config::add_integration))
+        .route("/integrations/new", get(pages::config::new_integration))
+        .route("/integrations/{name}", get(pages::config::integration))
+        .route("/integrations/{name}/sync", post(pages::ops::sync_now))
+        .route("/integrations/{name}/projects", post(pages::config::map_project))
+        .route("/runs", get(pages::ops::runs))
+        .route("/runs/{id}/row", get(pages::ops::run_row_fragment))
+        .route("/profiles", get(pages::ops::profiles))
+        .route("/profiles/{name}/active", post(pages::ops::set_profile_active))
+        .route("/policies", get(pages::ops::policies).post(pages::ops::add_policy))
+        .route("/policies/{name}/delete", post(pages::ops::delete_policy))
+        .route("/webhooks", get(pages::ops::webhooks).post(pages::ops::add_webhook))
+        .route("/settings", get(pages::ops::settings))
+        .route("/settings/tokens", post(pages::ops::create_token))
+        .route("/settings/tokens/{id}/revoke", post(pages::ops::revoke_token))
+        .route("/maps", get(pages::config::maps))
+        .route("/maps/{name}", get(pages::config::map).post(pages::config::save_map))
+        .route("/maps/{name}/validate", post(pages::config::validate_map))
+        .route("/maps/{name}/preview", post(pages::config::preview_map))
         .route("/projects", get(pages::admin::projects))
         .route("/coverage", get(pages::admin::coverage))
         .route("/ui/vendor/htmx-2.0.11.min.js", get(|| async { asset(HTMX, "text/javascript; charset=utf-8") }))
@@ -69,4 +87,17 @@ pub fn export_download(
 }
 
 /// Every page's path, for tests that visit them all.
-pub const PAGES: &[&str] = &["/", "/findings", "/issues", "/integrations", "/projects", "/coverage"];
+pub const PAGES: &[&str] = &[
+    "/",
+    "/findings",
+    "/issues",
+    "/integrations",
+    "/projects",
+    "/coverage",
+    "/runs",
+    "/profiles",
+    "/policies",
+    "/maps",
+    "/webhooks",
+    "/settings",
+];

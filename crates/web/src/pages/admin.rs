@@ -26,6 +26,7 @@ pub struct IntegrationRow {
 struct IntegrationsPage {
     layout: Layout,
     rows: Vec<IntegrationRow>,
+    is_admin: bool,
 }
 
 pub async fn integrations(State(app): State<App>, s: Session) -> PageResult {
@@ -50,7 +51,7 @@ pub async fn integrations(State(app): State<App>, s: Session) -> PageResult {
             }
         })
         .collect();
-    Ok(render(&IntegrationsPage { layout: Layout::new(&s, "integrations"), rows }))
+    Ok(render(&IntegrationsPage { layout: Layout::new(&s, "integrations"), rows, is_admin: s.who.role == tributary_app::Role::Admin }))
 }
 
 pub struct ProjectRow {

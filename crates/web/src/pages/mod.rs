@@ -3,9 +3,11 @@
 
 pub mod admin;
 pub mod auth;
+pub mod config;
 pub mod dashboard;
 pub mod findings;
 pub mod issues;
+pub mod ops;
 
 use askama::Template;
 use axum::http::StatusCode;
