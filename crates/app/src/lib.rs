@@ -20,6 +20,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod export;
 pub mod imports;
@@ -38,6 +39,7 @@ pub mod rules;
 pub mod sla;
 pub mod sync;
 pub mod triage;
+pub mod views;
 
 use std::sync::Arc;
 
@@ -90,6 +92,7 @@ impl Principal {
 pub struct App {
     engine: Engine,
     login: Arc<auth::LoginLimiter>,
+    aggregates: Arc<dashboard::AggregateCache>,
 }
 
 impl App {
@@ -98,7 +101,7 @@ impl App {
         let store = Store::open(opts)?;
         let engine = Engine::new(store);
         engine.bootstrap()?;
-        Ok(App { engine, login: Arc::new(auth::LoginLimiter::default()) })
+        Ok(App { engine, login: Arc::new(auth::LoginLimiter::default()), aggregates: Arc::default() })
     }
 
     /// Where the data lives, for messages: `sqlite:///…` or `postgres://…` (no password).
@@ -140,11 +143,14 @@ impl App {
         target: &str,
         f: impl FnOnce(&mut dyn tributary_store::Conn) -> tributary_store::error::Result<(T, serde_json::Value)>,
     ) -> Result<T> {
-        Ok(self.store().write(|c| {
+        let out = self.store().write(|c| {
             let (out, detail) = f(c)?;
             audit::record(c, &who.name, action, target, detail)?;
             Ok(out)
-        })?)
+        })?;
+        // A change a user makes shows on the dashboard at once.
+        self.refresh_dashboard();
+        Ok(out)
     }
 
     /// A team setting kept as JSON in `meta`; its default until set.

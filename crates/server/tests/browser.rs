@@ -157,7 +157,10 @@ tributary_store::backend_tests! {
             let q = c.find(Locator::Id("q")).await.unwrap();
             q.send_keys("finding.severity:critical\u{e007}").await.unwrap();
             let n = sb(|| s.app.count(&local, "finding.severity:critical", Some(Listing::Finding)).unwrap());
-            assert_eq!(text(&c, "#total").await, format!("{n} matching"));
+            c.wait()
+                .for_element(Locator::XPath(&format!("//span[@id='total'][text()='{n} matching']")))
+                .await
+                .expect("the query's count");
             shots.take(&c, "findings-query").await;
             // A mistyped field: the error points at it and suggests the field.
             let q = c.find(Locator::Id("q")).await.unwrap();
@@ -183,11 +186,16 @@ tributary_store::backend_tests! {
             c.find(Locator::Id("triage-reason")).await.unwrap().send_keys("compensating WAF rule").await.unwrap();
             c.execute("document.getElementById('triage-until').value = '2099-01-31';", vec![]).await.unwrap();
             c.find(Locator::Id("triage-save")).await.unwrap().click().await.unwrap();
-            c.wait().for_element(Locator::Css("#triage-status")).await.unwrap();
-            assert_eq!(text(&c, "#triage-status").await, "risk accepted");
+            c.wait()
+                .for_element(Locator::XPath("//strong[@id='triage-status'][text()='risk accepted']"))
+                .await
+                .expect("the page shows the decision");
             let f = sb(|| s.app.finding(&local, id).unwrap());
             assert_eq!(f.triage.reason.as_deref(), Some("compensating WAF rule"));
             shots.take(&c, "finding-risk-accepted").await;
+            c.find(Locator::Id("asset-link")).await.unwrap().click().await.unwrap();
+            c.wait().for_element(Locator::Id("asset-findings")).await.expect("the asset's page");
+            shots.take(&c, "asset").await;
 
             // The add-integration wizard (as the administrator): a wrong token first —
             // Connection Error with the reason, nothing saved — then the right one.
@@ -226,7 +234,10 @@ tributary_store::backend_tests! {
             let project = first.find(Locator::Css("input[name=project]")).await.unwrap().attr("value").await.unwrap().unwrap();
             first.find(Locator::Css("input[name=repository]")).await.unwrap().send_keys("https://github.com/acme/overridden.git").await.unwrap();
             first.find(Locator::Css("button")).await.unwrap().click().await.unwrap();
-            c.wait().for_element(Locator::Id("project-list")).await.unwrap();
+            c.wait()
+                .for_element(Locator::XPath("//table[@id='project-list']//td[text()='github.com/acme/overridden']"))
+                .await
+                .expect("the page shows the override");
             let mapped = sb(|| s.app.integration(&local, "semgrep-2")).unwrap();
             let scopes = s.app.projects(&local, &mapped.integration.name, false).await.unwrap();
             let p = scopes.iter().find(|p| p.scope.name == project).unwrap();

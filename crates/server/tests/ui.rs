@@ -105,6 +105,23 @@ tributary_store::backend_tests! {
             assert_eq!(status, StatusCode::OK);
             assert!(between(&bad, "id=\"query-error\">", "</pre>").contains("severity"), "suggests the nearest field");
 
+            // A saved view: kept per user, listed as a chip, deleted again.
+            let (_, list_page) = page(&http, &base, &viewer, "/findings").await;
+            let vcsrf = csrf(&list_page);
+            let r = http.post(format!("{base}/findings/views")).header(COOKIE, viewer.clone())
+                .form(&[("_csrf", vcsrf.as_str()), ("name", "criticals"), ("q", "finding.severity:critical"), ("sort", "-last_seen")]).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            let (_, with_view) = page(&http, &base, &viewer, "/findings").await;
+            assert!(with_view.contains(">criticals</a>") && with_view.contains("q=finding.severity%3Acritical"), "the view is listed");
+            let (_, other) = page(&http, &base, &analyst, "/findings").await;
+            assert!(!other.contains(">criticals</a>"), "views are per user");
+            let r = http.post(format!("{base}/findings/views")).header(COOKIE, viewer.clone())
+                .form(&[("_csrf", vcsrf.as_str()), ("name", "bad"), ("q", "finding.severty:x")]).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a view's query must compile");
+            let r = http.post(format!("{base}/findings/views")).header(COOKIE, viewer.clone())
+                .form(&[("_csrf", vcsrf.as_str()), ("name", "criticals"), ("delete", "1")]).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            assert!(!page(&http, &base, &viewer, "/findings").await.1.contains(">criticals</a>"));
             // The list's export buttons: the same findings, streamed.
             assert!(list.contains("href=\"/findings/export?format=csv&amp;q=finding.severity%3Acritical\""));
             let r = http.get(format!("{base}/findings/export?format=csv&q=finding.severity%3Acritical")).header(COOKIE, viewer.clone()).send().await.unwrap();
@@ -152,6 +169,16 @@ tributary_store::backend_tests! {
             let (_, fpage) = page(&http, &base, &analyst, &format!("/findings/{id}")).await;
             assert!(fpage.contains("ticket") && fpage.contains("SEC-1") && !fpage.contains("<b>ticket"), "comments are escaped");
 
+            // The finding's asset: its page, its findings, its criticality (analysts).
+            let f = sb(|| s.app.finding(&local, id).unwrap());
+            let (status, asset) = page(&http, &base, &viewer, &format!("/assets/{}", f.asset.id)).await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(asset.contains(&f.asset.name) && asset.contains(&format!("href=\"/findings/{id}\"")), "the asset lists its findings");
+            assert!(!asset.contains("Set and rescore"), "viewers cannot set criticality");
+            let r = http.post(format!("{base}/assets/{}/criticality", f.asset.id)).header(COOKIE, analyst.clone()).form(&[("_csrf", token.as_str()), ("value", "5")]).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            let r = http.post(format!("{base}/assets/{}/criticality", f.asset.id)).header(COOKIE, analyst.clone()).form(&[("_csrf", token.as_str()), ("value", "9")]).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST);
             // Signing out ends the session on the server, not only in the browser.
             let r = http.post(format!("{base}/logout")).header(COOKIE, analyst.clone()).form(&[("_csrf", token.as_str())]).send().await.unwrap();
             assert_eq!(r.status(), StatusCode::SEE_OTHER);

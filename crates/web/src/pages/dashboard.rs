@@ -36,6 +36,8 @@ struct Dashboard {
     exposure_chart: String,
     sla_chart: String,
     top: Vec<TopIssue>,
+    /// When the issue, SLA and repository counts were taken (they are reused a minute).
+    as_of: String,
 }
 
 pub const SEVERITIES: [&str; 5] = ["critical", "high", "medium", "low", "info"];
@@ -54,19 +56,9 @@ fn sev_bars(buckets: &[Bucket], query: impl Fn(&str) -> String) -> Vec<Bar> {
 
 pub async fn page(State(app): State<App>, s: Session) -> PageResult {
     let who = s.who.clone();
-    let data = app
-        .blocking(move |a| {
-            Ok((
-                a.summary(&who)?,
-                a.issue_counts(&who)?,
-                a.sla(&who)?,
-                a.metrics(&who, 30)?,
-                a.issues(&who, Some("open"), false, 10)?,
-                a.repository_context(&who)?,
-            ))
-        })
-        .await?;
-    let (summary, issues, sla, trend, top, context) = data;
+    let d = app.blocking(move |a| a.dashboard(&who)).await?;
+    let (summary, trend, top, agg) = (d.summary, d.trend, d.top_issues, d.aggregates);
+    let issues = agg.issues;
     let severity_chart = charts::bars("Open findings by severity", &sev_bars(&summary.by_severity, |k| format!("finding.severity:{k}")));
     let source_chart = charts::bars(
         "Open findings by source",
@@ -91,38 +83,21 @@ pub async fn page(State(app): State<App>, s: Session) -> PageResult {
         })
         .collect();
     let trend_chart = charts::lines("Open findings by severity, last 30 days", &days, &series);
-    let count = |f: &dyn Fn(&tributary_app::issues::RepoContext) -> bool| context.iter().filter(|c| f(c)).count() as i64;
-    let exposed_repos = count(&|c| c.exposure.as_deref() == Some("exposed"));
+    let r = agg.repositories;
+    let exposed_repos = r.deployed_exposed;
+    let bar = |label: &str, value: i64, class: &str| Bar { label: label.into(), value, class: class.into(), href: None };
     let parts = [
-        Bar {
-            label: "Deployed, internet-exposed".into(),
-            value: count(&|c| c.deployment.as_deref() == Some("deployed") && c.exposure.as_deref() == Some("exposed")),
-            class: "ctx-exposed".into(),
-            href: None,
-        },
-        Bar {
-            label: "Deployed, not exposed".into(),
-            value: count(&|c| c.deployment.as_deref() == Some("deployed") && c.exposure.as_deref() != Some("exposed")),
-            class: "ctx-deployed".into(),
-            href: None,
-        },
-        Bar {
-            label: "Not deployed".into(),
-            value: count(&|c| c.deployment.as_deref() == Some("not_deployed")),
-            class: "ctx-idle".into(),
-            href: None,
-        },
-        Bar {
-            label: "Unknown".into(),
-            value: count(&|c| c.deployment.as_deref() == Some("unknown")),
-            class: "ctx-unknown".into(),
-            href: None,
-        },
-        Bar { label: "No context".into(), value: count(&|c| c.deployment.is_none()), class: "ctx-none".into(), href: None },
+        bar("Deployed, internet-exposed", r.deployed_exposed, "ctx-exposed"),
+        bar("Deployed, not exposed", r.deployed_not_exposed, "ctx-deployed"),
+        bar("Not deployed", r.not_deployed, "ctx-idle"),
+        bar("Unknown", r.unknown, "ctx-unknown"),
+        bar("No context", r.no_context, "ctx-none"),
     ];
     let exposure_chart = charts::stacked("Repositories by deployment and exposure", &parts);
-    let sla_chart =
-        charts::bars("SLA breaches by severity", &sev_bars(&sla.by_severity, |k| format!("finding.slaBreached:true finding.severity:{k}")));
+    let sla_chart = charts::bars(
+        "SLA breaches by severity",
+        &sev_bars(&agg.sla_by_severity, |k| format!("finding.slaBreached:true finding.severity:{k}")),
+    );
     let top = top
         .into_iter()
         .map(|i| TopIssue {
@@ -139,7 +114,8 @@ pub async fn page(State(app): State<App>, s: Session) -> PageResult {
         layout: Layout::new(&s, "dashboard"),
         open_findings: summary.open,
         issues,
-        breached: sla.breached,
+        breached: agg.sla_breached,
+        as_of: agg.as_of.replace('T', " ").chars().take(19).collect(),
         exposed_repos,
         severity_chart,
         source_chart,

@@ -44,6 +44,7 @@ struct FindingsPage {
     error: Option<String>,
     fields: Vec<String>,
     sorts: Vec<(&'static str, &'static str)>,
+    views: Vec<tributary_app::views::SavedView>,
 }
 
 const SORTS: &[(&str, &str)] = &[
@@ -71,7 +72,7 @@ pub async fn list(State(app): State<App>, s: Session, Query(p): Query<ListParams
         .blocking(move |a| {
             let page = a.list(&who, &req, Some(Listing::Finding))?;
             let total = if req.cursor.is_none() { Some(a.count(&who, &q, Some(Listing::Finding))?) } else { None };
-            Ok((page, total))
+            Ok((page, total, a.saved_views(&who)?))
         })
         .await;
     let fields = tributary_app::query::fields().into_iter().map(|f| f.name.to_string()).collect();
@@ -88,9 +89,11 @@ pub async fn list(State(app): State<App>, s: Session, Query(p): Query<ListParams
         error: None,
         fields,
         sorts: SORTS.to_vec(),
+        views: Vec::new(),
     };
     match result {
-        Ok((items, total)) => {
+        Ok((items, total, views)) => {
+            page.views = views;
             page.total = total;
             page.next = items.next_cursor.map(|c| format!("/findings?q={}&sort={}&cursor={}", encode(&p.q), encode(&sort), encode(&c)));
             page.rows = items
@@ -110,10 +113,38 @@ pub async fn list(State(app): State<App>, s: Session, Query(p): Query<ListParams
                 .collect();
         }
         // A query that does not parse is shown on the page, where it can be fixed.
-        Err(AppError::Invalid { reason, .. }) => page.error = Some(reason),
+        Err(AppError::Invalid { reason, .. }) => {
+            page.error = Some(reason);
+            let who = s.who.clone();
+            page.views = app.blocking(move |a| a.saved_views(&who)).await?;
+        }
         Err(e) => return Err(e.into()),
     }
     Ok(render(&page))
+}
+
+#[derive(Deserialize)]
+pub struct ViewForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    name: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    sort: String,
+    /// Set: delete the view instead.
+    #[serde(default)]
+    delete: Option<String>,
+}
+
+/// Save (or delete) a view of the findings list: its query and sort, under a name.
+pub async fn save_view(State(app): State<App>, s: Session, Form(f): Form<ViewForm>) -> PageResult {
+    s.check_csrf(&f.csrf)?;
+    let who = s.who.clone();
+    let (name, q, sort, delete) = (f.name.clone(), f.q.clone(), f.sort.clone(), f.delete.is_some());
+    app.blocking(move |a| if delete { a.delete_view(&who, &name) } else { a.save_view(&who, &name, &q, &sort).map(|_| ()) }).await?;
+    let back = if delete { "/findings".to_string() } else { format!("/findings?q={}&sort={}", encode(&f.q), encode(&f.sort)) };
+    Ok(Redirect::to(&back).into_response())
 }
 
 #[derive(Deserialize)]

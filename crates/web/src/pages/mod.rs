@@ -2,6 +2,7 @@
 //! layer (in `App::blocking`: it reads the database) and renders one template.
 
 pub mod admin;
+pub mod assets;
 pub mod auth;
 pub mod config;
 pub mod dashboard;
