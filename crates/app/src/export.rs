@@ -5,8 +5,8 @@
 use std::io::Write;
 
 use serde::Serialize;
-use tributary_core::export::ExportWriter;
 pub use tributary_core::export::{ExportFormat, OCSF_VERSION};
+use tributary_core::export::{ExportRecord, ExportWriter};
 use tributary_store::query::{self as store_query, EXPORT_PAGE, Entity};
 
 use crate::{App, AppError, Principal, Result, Role};
@@ -43,27 +43,46 @@ impl App {
         let c = self.compile(q, Some(Entity::Finding))?;
         let write_failed = |e: std::io::Error| AppError::Unavailable(format!("writing the export failed: {e}"));
         let mut w = ExportWriter::new(format, out).map_err(write_failed)?;
-        let mut after = i64::MIN;
-        loop {
-            let mut io_error = None;
-            let last = self.store().read(|conn| {
-                store_query::export_page(conn, &c, after, EXPORT_PAGE, &mut |rec| match w.write(&rec) {
-                    Ok(_) => Ok(()),
-                    Err(e) => {
-                        io_error = Some(e);
-                        Err(tributary_store::StoreError::Stopped("the export's output failed".into()))
+        // Pages are read on a thread of their own while this one formats the previous
+        // page: the two overlap (bench/RESULTS.md, exports). Two pages wait at most.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<ExportRecord>>>(2);
+        std::thread::scope(|scope| {
+            // The sender moves into the reader: when it is done, the pages end.
+            scope.spawn(move || {
+                let mut after = i64::MIN;
+                loop {
+                    let mut page = Vec::with_capacity(EXPORT_PAGE as usize);
+                    let read = self.store().read(|conn| {
+                        store_query::export_page(conn, &c, after, EXPORT_PAGE, &mut |rec| {
+                            page.push(rec);
+                            Ok(())
+                        })
+                    });
+                    match read {
+                        Ok(Some(id)) => {
+                            after = id;
+                            // The writer stopped (its output failed): done.
+                            if tx.send(Ok(page)).is_err() {
+                                break;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = tx.send(Err(e.into()));
+                            break;
+                        }
                     }
-                })
+                }
             });
-            if let Some(e) = io_error {
-                return Err(write_failed(e));
+            for page in rx.iter() {
+                for rec in &page? {
+                    w.write(rec).map_err(write_failed)?;
+                }
+                let (written, skipped) = w.counts();
+                progress(written + skipped);
             }
-            match last? {
-                Some(id) => after = id,
-                None => break,
-            }
-            progress(w.counts().0 + w.counts().1);
-        }
+            Ok::<(), AppError>(())
+        })?;
         let (written, skipped) = w.counts();
         w.finish().map_err(write_failed).map(|out| (out, ExportSummary { format: format.as_str(), written, skipped }))
     }

@@ -11,6 +11,7 @@
 
 use std::io::{self, Write};
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::model::Severity;
@@ -86,7 +87,7 @@ pub struct ExportRecord {
     pub first_seen: Millis,
     pub last_seen: Millis,
     pub closed_at: Option<Millis>,
-    /// The normalized attributes (the transform map's target model).
+    /// The normalized attributes an export reads ([`export_attributes`]).
     pub attributes: Value,
     pub asset_name: String,
     pub asset_kind: String,
@@ -172,6 +173,109 @@ impl ExportRecord {
 enum Sink<W: Write> {
     Plain(W),
     Csv(Box<csv::Writer<W>>),
+}
+
+/// The attributes an export reads, and only those: parsing a finding's whole attribute
+/// document into a `Value` tree cost most of an export's time (bench/RESULTS.md, web UI
+/// and exports). Leaves stay `Value`s, so any type a map produced is taken as it is.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct AttrsIn {
+    #[serde(rename = "findingType")]
+    finding_type: Option<FindingTypeIn>,
+    location: Option<LocationIn>,
+    url: Option<Value>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct FindingTypeIn {
+    vulnerability: Option<VulnerabilityIn>,
+    #[serde(rename = "codeWeakness")]
+    code_weakness: Option<CodeWeaknessIn>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct VulnerabilityIn {
+    cvss_vector: Option<Value>,
+    epss_score: Option<Value>,
+    epss_percentile: Option<Value>,
+    vulnerable_version: Option<Value>,
+    affected_product: Option<Value>,
+    fixed_versions: Option<Value>,
+    reachability: Option<Value>,
+    cwe: Option<Value>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct CodeWeaknessIn {
+    rule_id: Option<Value>,
+    rule_name: Option<Value>,
+    message: Option<Value>,
+    cwe: Option<Value>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct LocationIn {
+    file_path: Option<Value>,
+    start_line: Option<Value>,
+    end_line: Option<Value>,
+    start_column: Option<Value>,
+    end_column: Option<Value>,
+    snippet: Option<Value>,
+}
+
+fn put(m: &mut Map<String, Value>, key: &str, v: Option<Value>) {
+    if let Some(v) = v.filter(|v| !v.is_null()) {
+        m.insert(key.to_string(), v);
+    }
+}
+
+/// A finding's stored attributes (JSON text) reduced to what exports read, in the same
+/// shape (`findingType.vulnerability.cvssVector`, `location.startLine`, …). Text that is
+/// not a JSON object gives an empty object.
+pub fn export_attributes(text: &str) -> Value {
+    let a: AttrsIn = serde_json::from_str(text).unwrap_or_default();
+    let mut root = Map::new();
+    if let Some(ft) = a.finding_type {
+        let mut t = Map::new();
+        if let Some(v) = ft.vulnerability {
+            let mut m = Map::new();
+            put(&mut m, "cvssVector", v.cvss_vector);
+            put(&mut m, "epssScore", v.epss_score);
+            put(&mut m, "epssPercentile", v.epss_percentile);
+            put(&mut m, "vulnerableVersion", v.vulnerable_version);
+            put(&mut m, "affectedProduct", v.affected_product);
+            put(&mut m, "fixedVersions", v.fixed_versions);
+            put(&mut m, "reachability", v.reachability);
+            put(&mut m, "cwe", v.cwe);
+            t.insert("vulnerability".into(), Value::Object(m));
+        }
+        if let Some(c) = ft.code_weakness {
+            let mut m = Map::new();
+            put(&mut m, "ruleId", c.rule_id);
+            put(&mut m, "ruleName", c.rule_name);
+            put(&mut m, "message", c.message);
+            put(&mut m, "cwe", c.cwe);
+            t.insert("codeWeakness".into(), Value::Object(m));
+        }
+        root.insert("findingType".into(), Value::Object(t));
+    }
+    if let Some(l) = a.location {
+        let mut m = Map::new();
+        put(&mut m, "filePath", l.file_path);
+        put(&mut m, "startLine", l.start_line);
+        put(&mut m, "endLine", l.end_line);
+        put(&mut m, "startColumn", l.start_column);
+        put(&mut m, "endColumn", l.end_column);
+        put(&mut m, "snippet", l.snippet);
+        root.insert("location".into(), Value::Object(m));
+    }
+    put(&mut root, "url", a.url);
+    Value::Object(root)
 }
 
 /// Streams records into one document of a format.
@@ -426,147 +530,293 @@ fn cvss_version(vector: &str) -> Option<String> {
     }
 }
 
-fn ocsf_cwe(r: &ExportRecord) -> Option<Value> {
-    let (uid, caption) = r.cwe()?;
-    let mut cwe = json!({"uid": uid});
-    if let Some(c) = caption {
-        cwe["caption"] = json!(c);
-    }
-    Some(cwe)
+// OCSF events as typed structs that borrow from the record: building a `Value` tree per
+// finding cost three times the rest of the export (bench/RESULTS.md, exports).
+fn none<T>(v: &Option<T>) -> bool {
+    v.is_none()
 }
 
-fn ocsf(r: &ExportRecord) -> Value {
+#[derive(Serialize)]
+struct OcsfEvent<'a> {
+    activity_id: i64,
+    category_uid: i64,
+    class_uid: i64,
+    type_uid: i64,
+    severity_id: i64,
+    severity: &'static str,
+    status_id: i64,
+    status: &'static str,
+    time: i64,
+    metadata: OcsfMetadata,
+    finding_info: FindingInfo<'a>,
+    vulnerabilities: [OcsfVulnerability<'a>; 1],
+    resources: Vec<Resource<'a>>,
+    #[serde(skip_serializing_if = "none")]
+    end_time: Option<i64>,
+    #[serde(skip_serializing_if = "none")]
+    application: Option<Named<'a>>,
+    unmapped: Unmapped<'a>,
+}
+
+#[derive(Serialize)]
+struct OcsfMetadata {
+    version: &'static str,
+    product: Product<'static>,
+}
+
+#[derive(Serialize)]
+struct Product<'a> {
+    name: &'a str,
+    vendor_name: &'a str,
+    #[serde(skip_serializing_if = "none")]
+    version: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct FindingInfo<'a> {
+    uid: String,
+    uid_alt: &'a str,
+    title: &'a str,
+    types: [&'static str; 1],
+    first_seen_time: i64,
+    last_seen_time: i64,
+    product: Product<'a>,
+    #[serde(skip_serializing_if = "none")]
+    src_url: Option<&'a str>,
+}
+
+#[derive(Serialize, Default)]
+struct OcsfVulnerability<'a> {
+    title: &'a str,
+    severity: &'static str,
+    vendor_name: &'a str,
+    #[serde(skip_serializing_if = "none")]
+    cve: Option<Cve<'a>>,
+    #[serde(skip_serializing_if = "none")]
+    cwe: Option<Cwe>,
+    #[serde(skip_serializing_if = "none")]
+    advisory: Option<Advisory<'a>>,
+    #[serde(skip_serializing_if = "none")]
+    affected_code: Option<[AffectedCode<'a>; 1]>,
+    #[serde(skip_serializing_if = "none")]
+    affected_packages: Option<[AffectedPackage; 1]>,
+    #[serde(skip_serializing_if = "none")]
+    is_fix_available: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct Cve<'a> {
+    uid: &'a str,
+    #[serde(skip_serializing_if = "none")]
+    cvss: Option<[Cvss<'a>; 1]>,
+    #[serde(skip_serializing_if = "none")]
+    epss: Option<Epss>,
+    #[serde(skip_serializing_if = "none")]
+    related_cwes: Option<[Cwe; 1]>,
+}
+
+#[derive(Serialize)]
+struct Cvss<'a> {
+    base_score: f64,
+    version: String,
+    depth: &'static str,
+    #[serde(skip_serializing_if = "none")]
+    vector_string: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Epss {
+    /// OCSF types the score as a string.
+    score: String,
+    #[serde(skip_serializing_if = "none")]
+    percentile: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct Cwe {
+    uid: String,
+    #[serde(skip_serializing_if = "none")]
+    caption: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Advisory<'a> {
+    uid: &'a str,
+    title: &'a str,
+}
+
+#[derive(Serialize)]
+struct AffectedCode<'a> {
+    file: OcsfFile<'a>,
+    #[serde(skip_serializing_if = "none")]
+    start_line: Option<i64>,
+    #[serde(skip_serializing_if = "none")]
+    end_line: Option<i64>,
+    #[serde(skip_serializing_if = "none")]
+    rule: Option<Rule<'a>>,
+}
+
+#[derive(Serialize)]
+struct OcsfFile<'a> {
+    name: &'a str,
+    path: &'a str,
+    type_id: i64,
+    #[serde(rename = "type")]
+    type_name: &'static str,
+}
+
+#[derive(Serialize)]
+struct Rule<'a> {
+    uid: &'a str,
+    #[serde(skip_serializing_if = "none")]
+    name: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct AffectedPackage {
+    name: String,
+    version: String,
+    #[serde(skip_serializing_if = "none")]
+    fixed_in_version: Option<String>,
+    #[serde(skip_serializing_if = "none")]
+    type_id: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct Resource<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    type_name: &'a str,
+    role_id: i64,
+    role: &'static str,
+    #[serde(skip_serializing_if = "none")]
+    hostname: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Named<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct Unmapped<'a> {
+    tributary: TributaryFields<'a>,
+}
+
+#[derive(Serialize)]
+struct TributaryFields<'a> {
+    finding_id: i64,
+    #[serde(skip_serializing_if = "none")]
+    issue_id: Option<String>,
+    #[serde(skip_serializing_if = "none")]
+    triage: Option<&'a str>,
+    #[serde(skip_serializing_if = "none")]
+    assignee: Option<&'a str>,
+    #[serde(skip_serializing_if = "none")]
+    reachability: Option<&'a str>,
+}
+
+fn ocsf_cwe(r: &ExportRecord) -> Option<Cwe> {
+    let (uid, caption) = r.cwe()?;
+    Some(Cwe { uid, caption })
+}
+
+fn ocsf(r: &ExportRecord) -> OcsfEvent<'_> {
     let code = r.kind == "code_weakness";
     let class_uid: i64 = if code { 2007 } else { 2002 };
     let (status_id, status, activity_id) = ocsf_status(r);
-    let mut vuln = Map::new();
-    vuln.insert("title".into(), json!(r.title));
-    vuln.insert("severity".into(), json!(severity_caption(r.severity)));
-    vuln.insert("vendor_name".into(), json!(r.vendor()));
+    let mut vuln =
+        OcsfVulnerability { title: &r.title, severity: severity_caption(r.severity), vendor_name: r.vendor(), ..Default::default() };
     if let Some(cve) = &r.cve {
-        let mut c = Map::new();
-        c.insert("uid".into(), json!(cve));
         let vector = r.text("/findingType/vulnerability/cvssVector");
         let version = r.cvss_version.clone().or_else(|| vector.and_then(cvss_version));
-        if let (Some(score), Some(version)) = (r.cvss_score, version) {
-            let mut cvss = json!({"base_score": score, "version": version, "depth": "Base"});
-            if let Some(v) = vector {
-                cvss["vector_string"] = json!(v);
-            }
-            c.insert("cvss".into(), json!([cvss]));
-        }
-        if let Some(score) = r.attr("/findingType/vulnerability/epssScore").and_then(Value::as_f64) {
-            let mut epss = json!({"score": score.to_string()});
-            if let Some(p) = r.attr("/findingType/vulnerability/epssPercentile").and_then(Value::as_f64) {
-                epss["percentile"] = json!(p);
-            }
-            c.insert("epss".into(), epss);
-        }
-        if let Some(cwe) = ocsf_cwe(r) {
-            c.insert("related_cwes".into(), json!([cwe]));
-        }
-        vuln.insert("cve".into(), Value::Object(c));
+        let cvss = match (r.cvss_score, version) {
+            (Some(base_score), Some(version)) => Some([Cvss { base_score, version, depth: "Base", vector_string: vector }]),
+            _ => None,
+        };
+        let epss = r.attr("/findingType/vulnerability/epssScore").and_then(Value::as_f64).map(|score| Epss {
+            score: score.to_string(),
+            percentile: r.attr("/findingType/vulnerability/epssPercentile").and_then(Value::as_f64),
+        });
+        vuln.cve = Some(Cve { uid: cve, cvss, epss, related_cwes: ocsf_cwe(r).map(|c| [c]) });
     } else if let Some(cwe) = ocsf_cwe(r) {
         // A vulnerability names exactly one of advisory, cve and cwe (OCSF `just_one`):
         // with a CVE, its CWE goes under the CVE.
-        vuln.insert("cwe".into(), cwe);
+        vuln.cwe = Some(cwe);
     } else {
         // A code weakness whose rule names no CWE: the rule is the advisory it breaks.
-        let uid = r.rule().unwrap_or(&r.external_id);
-        vuln.insert("advisory".into(), json!({"uid": uid, "title": r.title}));
+        vuln.advisory = Some(Advisory { uid: r.rule().unwrap_or(&r.external_id), title: &r.title });
     }
     if code {
         if let Some(path) = r.file() {
             let name = path.rsplit('/').next().unwrap_or(path);
-            let mut ac = json!({"file": {"name": name, "path": path, "type_id": 1, "type": "Regular File"}});
-            if let Some(l) = r.int("/location/startLine") {
-                ac["start_line"] = json!(l);
-            }
-            if let Some(l) = r.int("/location/endLine") {
-                ac["end_line"] = json!(l);
-            }
-            if let Some(rule) = r.rule() {
-                let mut ru = json!({"uid": rule});
-                if let Some(n) = r.text("/findingType/codeWeakness/ruleName") {
-                    ru["name"] = json!(n);
-                }
-                ac["rule"] = ru;
-            }
-            vuln.insert("affected_code".into(), json!([ac]));
+            let rule = r.rule().map(|uid| Rule { uid, name: r.text("/findingType/codeWeakness/ruleName") });
+            vuln.affected_code = Some([AffectedCode {
+                file: OcsfFile { name, path, type_id: 1, type_name: "Regular File" },
+                start_line: r.int("/location/startLine"),
+                end_line: r.int("/location/endLine"),
+                rule,
+            }]);
         }
     } else {
         let fixed = r.fixed_versions();
         if let Some((name, version)) = r.package() {
-            let mut p = json!({"name": name, "version": version});
-            if let Some(f) = fixed.first() {
-                p["fixed_in_version"] = json!(f);
-            }
-            if r.asset_kind == "host" {
-                p["type_id"] = json!(2);
-            }
-            vuln.insert("affected_packages".into(), json!([p]));
+            let type_id = (r.asset_kind == "host").then_some(2);
+            vuln.affected_packages = Some([AffectedPackage { name, version, fixed_in_version: fixed.first().cloned(), type_id }]);
         }
         if r.attr("/findingType/vulnerability/fixedVersions").is_some() {
-            vuln.insert("is_fix_available".into(), json!(!fixed.is_empty()));
+            vuln.is_fix_available = Some(!fixed.is_empty());
         }
     }
-    let mut resource = json!({"name": r.asset_name, "type": r.asset_kind, "role_id": 1, "role": "Target"});
-    if r.asset_kind == "host" {
-        resource["hostname"] = json!(r.asset_name);
+    let host = r.asset_kind == "host";
+    let mut resources = vec![Resource {
+        name: &r.asset_name,
+        type_name: &r.asset_kind,
+        role_id: 1,
+        role: "Target",
+        hostname: host.then_some(r.asset_name.as_str()),
+    }];
+    if let Some(repo) = r.repository.as_deref().filter(|repo| *repo != r.asset_name) {
+        resources.push(Resource { name: repo, type_name: "repository", role_id: 4, role: "Related", hostname: None });
     }
-    let mut resources = vec![resource];
-    if let Some(repo) = r.repository.as_ref().filter(|repo| **repo != r.asset_name) {
-        resources.push(json!({"name": repo, "type": "repository", "role_id": 4, "role": "Related"}));
+    OcsfEvent {
+        activity_id,
+        category_uid: 2,
+        class_uid,
+        type_uid: class_uid * 100 + activity_id,
+        severity_id: r.severity.map(|s| s.ocsf_id()).unwrap_or(0),
+        severity: severity_caption(r.severity),
+        status_id,
+        status,
+        time: r.last_seen,
+        metadata: OcsfMetadata {
+            version: OCSF_VERSION,
+            product: Product { name: "Tributary", vendor_name: "Tributary", version: Some(env!("CARGO_PKG_VERSION")) },
+        },
+        finding_info: FindingInfo {
+            uid: format!("tributary:finding:{}", r.id),
+            uid_alt: &r.external_id,
+            title: &r.title,
+            types: [if code { "Code Weakness" } else { "Vulnerability" }],
+            first_seen_time: r.first_seen,
+            last_seen_time: r.last_seen,
+            product: Product { name: &r.product, vendor_name: r.vendor(), version: None },
+            src_url: r.text("/url"),
+        },
+        vulnerabilities: [vuln],
+        resources,
+        end_time: r.closed_at,
+        application: code.then(|| Named { name: r.repository.as_deref().unwrap_or(&r.asset_name) }),
+        unmapped: Unmapped {
+            tributary: TributaryFields {
+                finding_id: r.id,
+                issue_id: r.issue_id.map(|i| i.to_string()),
+                triage: r.triage.as_deref(),
+                assignee: r.assignee.as_deref(),
+                reachability: r.text("/findingType/vulnerability/reachability"),
+            },
+        },
     }
-    let mut info = json!({
-        "uid": format!("tributary:finding:{}", r.id),
-        "uid_alt": r.external_id,
-        "title": r.title,
-        "types": [if code { "Code Weakness" } else { "Vulnerability" }],
-        "first_seen_time": r.first_seen,
-        "last_seen_time": r.last_seen,
-        "product": {"name": r.product, "vendor_name": r.vendor()},
-    });
-    if let Some(url) = r.text("/url") {
-        info["src_url"] = json!(url);
-    }
-    let mut event = json!({
-        "activity_id": activity_id,
-        "category_uid": 2,
-        "class_uid": class_uid,
-        "type_uid": class_uid * 100 + activity_id,
-        "severity_id": r.severity.map(|s| s.ocsf_id()).unwrap_or(0),
-        "severity": severity_caption(r.severity),
-        "status_id": status_id,
-        "status": status,
-        "time": r.last_seen,
-        "metadata": {"version": OCSF_VERSION, "product": {"name": "Tributary", "vendor_name": "Tributary", "version": env!("CARGO_PKG_VERSION")}},
-        "finding_info": info,
-        "vulnerabilities": [Value::Object(vuln)],
-        "resources": resources,
-    });
-    if let Some(c) = r.closed_at {
-        event["end_time"] = json!(c);
-    }
-    if code {
-        event["application"] = json!({"name": r.repository.as_deref().unwrap_or(&r.asset_name)});
-    }
-    let mut unmapped = Map::new();
-    unmapped.insert("finding_id".into(), json!(r.id));
-    if let Some(i) = r.issue_id {
-        unmapped.insert("issue_id".into(), json!(i.to_string()));
-    }
-    if let Some(t) = &r.triage {
-        unmapped.insert("triage".into(), json!(t));
-    }
-    if let Some(a) = &r.assignee {
-        unmapped.insert("assignee".into(), json!(a));
-    }
-    if let Some(reach) = r.text("/findingType/vulnerability/reachability") {
-        unmapped.insert("reachability".into(), json!(reach));
-    }
-    event["unmapped"] = json!({"tributary": Value::Object(unmapped)});
-    event
 }
 
 #[cfg(test)]
@@ -581,5 +831,16 @@ mod tests {
         assert_eq!(guard_cell("CVE-2024-1"), "CVE-2024-1");
         assert_eq!(cvss_version("CVSS:3.1/AV:N"), Some("3.1".into()));
         assert_eq!(cvss_version("AV:N/AC:L/Au:N/C:P/I:P/A:P"), Some("2.0".into()));
+    }
+
+    #[test]
+    fn attributes_keep_what_exports_read() {
+        let text = r#"{"findingType":{"vulnerability":{"cvssVector":"CVSS:3.1/AV:N","fixedVersions":["1.2"],"other":{"deep":[1,2]}},"codeWeakness":null},"location":{"filePath":"a.go","startLine":"7"},"custom":{"x":1}}"#;
+        let v = export_attributes(text);
+        assert_eq!(v.pointer("/findingType/vulnerability/cvssVector").unwrap(), "CVSS:3.1/AV:N");
+        assert_eq!(v.pointer("/findingType/vulnerability/fixedVersions/0").unwrap(), "1.2");
+        assert_eq!(v.pointer("/location/startLine").unwrap(), "7");
+        assert!(v.get("custom").is_none() && v.pointer("/findingType/vulnerability/other").is_none());
+        assert_eq!(export_attributes("not json"), serde_json::json!({}));
     }
 }

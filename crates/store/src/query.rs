@@ -933,7 +933,7 @@ pub fn export_page(
             first_seen: r.get(13)?,
             last_seen: r.get(14)?,
             closed_at: r.get(15)?,
-            attributes: serde_json::from_str(&attributes).unwrap_or(serde_json::Value::Null),
+            attributes: tributary_core::export::export_attributes(&attributes),
             asset_name: r.take(17)?,
             asset_kind: r.take(18)?,
             repository: r.take(19)?,
