@@ -149,6 +149,12 @@ impl App {
         })
     }
 
+    /// A finding's triage history (decisions, assignments, comments), newest first.
+    pub fn finding_history(&self, who: &Principal, finding_id: i64) -> Result<Vec<tributary_core::model::AuditEvent>> {
+        who.require(Role::Viewer, "reading a finding's history")?;
+        Ok(self.store().read(|c| tributary_store::repo::audit::for_target(c, "triage.", &finding_id.to_string(), 200))?)
+    }
+
     pub fn triage_rules(&self, who: &Principal) -> Result<Vec<TriageRule>> {
         who.require(Role::Viewer, "listing triage rules")?;
         Ok(self.store().read(triage::rules)?)

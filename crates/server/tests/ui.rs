@@ -168,6 +168,8 @@ tributary_store::backend_tests! {
             assert_eq!(r.status(), StatusCode::SEE_OTHER);
             let (_, fpage) = page(&http, &base, &analyst, &format!("/findings/{id}")).await;
             assert!(fpage.contains("ticket") && fpage.contains("SEC-1") && !fpage.contains("<b>ticket"), "comments are escaped");
+            let history = between(&fpage, "id=\"history\"", "</article>");
+            assert!(history.contains("set — ") && history.contains("risk_accepted") && history.contains("comment"), "the decision and the comment in its history: {history}");
 
             // The finding's asset: its page, its findings, its criticality (analysts).
             let f = sb(|| s.app.finding(&local, id).unwrap());

@@ -78,10 +78,11 @@ pub const UPGRADES: &[Upgrade] = &[
         v.push(format!("INSERT INTO meta (key, value) VALUES ('{}', '1')", crate::repo::issues::BACKFILL_KEY));
         v
     }),
-    (6, "webhooks, their deliveries, issues notified", |d| {
+    (6, "webhooks, their deliveries, issues notified; audit events by target", |d| {
         let mut v = schema::table_ddl(&schema::WEBHOOKS, d);
         v.extend(schema::table_ddl(&schema::WEBHOOK_DELIVERIES, d));
         v.extend(schema::table_ddl(&schema::NOTIFIED_ISSUES, d));
+        v.push(schema::create_index_sql(&schema::AUDIT_EVENTS, &schema::AUDIT_EVENTS_TARGET));
         v
     }),
 ];

@@ -129,8 +129,11 @@ pub const API_TOKENS: Table = table(
 pub const AUDIT_EVENTS: Table = table(
     "audit_events",
     &[id(), int_nn("at"), text_nn("actor"), text_nn("action"), text_nn("target"), text("detail")],
-    &[idx("audit_events_at", &["at"])],
+    &[idx("audit_events_at", &["at"]), AUDIT_EVENTS_TARGET],
 );
+
+/// An item's history (schema 6): a finding's triage events by its id.
+pub const AUDIT_EVENTS_TARGET: Index = idx("audit_events_target", &["target", "id"]);
 
 pub const INTEGRATIONS: Table = table(
     "integrations",

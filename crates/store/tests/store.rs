@@ -56,7 +56,7 @@ tributary_store::backend_tests! {
                 c.batch_execute("DROP TABLE finding_stats_stale")?;
                 c.batch_execute("DROP TABLE intel_epss")?;
                 c.batch_execute("DROP TABLE intel_kev")?;
-                for i in ["findings_status_severity", "findings_cve", "assets_name_lower", "findings_issue", "findings_updated"] {
+                for i in ["findings_status_severity", "findings_cve", "assets_name_lower", "findings_issue", "findings_updated", "audit_events_target"] {
                     c.batch_execute(&format!("DROP INDEX {i}"))?;
                 }
                 for col in ["cwe_top25", "reach", "fix", "vector"] {

@@ -17,8 +17,21 @@ pub fn record(conn: &mut dyn Conn, actor: &str, action: &str, target: &str, deta
 }
 
 pub fn recent(conn: &mut dyn Conn, limit: i64) -> Result<Vec<AuditEvent>> {
-    conn.query("SELECT id, at, actor, action, target, detail FROM audit_events ORDER BY id DESC LIMIT ?", params![limit])?
-        .into_iter()
+    events(conn.query("SELECT id, at, actor, action, target, detail FROM audit_events ORDER BY id DESC LIMIT ?", params![limit])?)
+}
+
+/// The events about one target whose action starts with `prefix` (e.g. a finding's
+/// `triage.` history), newest first.
+pub fn for_target(conn: &mut dyn Conn, prefix: &str, target: &str, limit: i64) -> Result<Vec<AuditEvent>> {
+    let like = format!("{}%", prefix.replace('%', "").replace('_', "\\_"));
+    events(conn.query(
+        "SELECT id, at, actor, action, target, detail FROM audit_events WHERE target = ? AND action LIKE ? ESCAPE '\\' ORDER BY id DESC LIMIT ?",
+        params![target, like.as_str(), limit],
+    )?)
+}
+
+fn events(rows: Vec<crate::value::Row>) -> Result<Vec<AuditEvent>> {
+    rows.into_iter()
         .map(|mut r| {
             let detail: Option<String> = r.take(5)?;
             Ok(AuditEvent {

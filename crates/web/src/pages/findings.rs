@@ -168,6 +168,12 @@ pub struct Factor {
     pub points: String,
 }
 
+pub struct HistoryRow {
+    pub at: String,
+    pub actor: String,
+    pub what: String,
+}
+
 pub struct CommentView {
     pub author: String,
     pub body: String,
@@ -192,6 +198,7 @@ struct FindingPage {
     first_seen: String,
     last_seen: String,
     comments: Vec<CommentView>,
+    history: Vec<HistoryRow>,
     statuses: Vec<(&'static str, &'static str)>,
     error: Option<String>,
 }
@@ -206,7 +213,20 @@ const STATUSES: &[(&str, &str)] = &[
 
 async fn finding_page(app: &App, s: &Session, id: i64, error: Option<String>) -> PageResult {
     let who = s.who.clone();
-    let (f, ex) = app.blocking(move |a| Ok((a.finding(&who, id)?, a.explain(&who, id)?))).await?;
+    let (f, ex, events) = app.blocking(move |a| Ok((a.finding(&who, id)?, a.explain(&who, id)?, a.finding_history(&who, id)?))).await?;
+    let history = events
+        .into_iter()
+        .map(|e| {
+            let detail =
+                flatten(&e.detail).into_iter().filter(|(_, v)| v != "—").map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ");
+            let action = e.action.trim_start_matches("triage.").to_string();
+            HistoryRow {
+                at: when(Some(e.at)),
+                actor: e.actor,
+                what: if detail.is_empty() { action } else { format!("{action} — {detail}") },
+            }
+        })
+        .collect();
     let factors = ex
         .risk
         .factors
@@ -234,6 +254,7 @@ async fn finding_page(app: &App, s: &Session, id: i64, error: Option<String>) ->
         first_seen: short_time(&f.first_seen),
         last_seen: short_time(&f.last_seen),
         comments,
+        history,
         statuses: STATUSES.to_vec(),
         error,
         f,
