@@ -171,6 +171,10 @@ tributary_store::backend_tests! {
             let history = between(&fpage, "id=\"history\"", "</article>");
             assert!(history.contains("set — ") && history.contains("risk_accepted") && history.contains("comment"), "the decision and the comment in its history: {history}");
 
+            // Assets: a query over them, each linking to its page.
+            let hosts = sb(|| s.app.count(&local, "asset.kind:host", Some(Listing::Asset)).unwrap());
+            let (_, assets) = page(&http, &base, &viewer, "/assets?q=asset.kind%3Ahost").await;
+            assert_eq!(between(&assets, "id=\"total\">", " matching"), hosts.to_string());
             // The finding's asset: its page, its findings, its criticality (analysts).
             let f = sb(|| s.app.finding(&local, id).unwrap());
             let (status, asset) = page(&http, &base, &viewer, &format!("/assets/{}", f.asset.id)).await;

@@ -37,6 +37,7 @@ pub fn router() -> Router<App> {
         .route("/findings", get(pages::findings::list))
         .route("/findings/export", get(pages::findings::export))
         .route("/findings/views", post(pages::findings::save_view))
+        .route("/assets", get(pages::assets::list))
         .route("/assets/{id}", get(pages::assets::detail))
         .route("/assets/{id}/criticality", post(pages::assets::criticality))
         .route("/findings/{id}", get(pages::findings::detail))
@@ -94,6 +95,7 @@ pub const PAGES: &[&str] = &[
     "/",
     "/findings",
     "/issues",
+    "/assets",
     "/integrations",
     "/projects",
     "/coverage",

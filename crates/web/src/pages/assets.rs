@@ -42,6 +42,70 @@ struct AssetPage {
     evidence: String,
 }
 
+pub struct AssetRow {
+    pub id: i64,
+    pub kind: String,
+    pub name: String,
+    pub identity: String,
+    pub sources: String,
+    pub last_seen: String,
+}
+
+#[derive(Template)]
+#[template(path = "assets.html")]
+struct AssetsPage {
+    layout: Layout,
+    q: String,
+    rows: Vec<AssetRow>,
+    total: Option<i64>,
+    next: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct AssetParams {
+    #[serde(default)]
+    q: String,
+    cursor: Option<String>,
+}
+
+/// Hosts, repositories and packages: the query language over assets, keyset pages.
+pub async fn list(State(app): State<App>, s: Session, axum::extract::Query(p): axum::extract::Query<AssetParams>) -> PageResult {
+    let who = s.who.clone();
+    let (q, cursor) = (p.q.clone(), p.cursor.clone());
+    let result = app
+        .blocking(move |a| {
+            let req = ListRequest { q: q.clone(), cursor: cursor.clone(), limit: 50, ..Default::default() };
+            let page = a.list(&who, &req, Some(Listing::Asset))?;
+            let total = if cursor.is_none() { Some(a.count(&who, &q, Some(Listing::Asset))?) } else { None };
+            Ok((page, total))
+        })
+        .await;
+    let mut page = AssetsPage { layout: Layout::new(&s, "assets"), q: p.q.clone(), rows: Vec::new(), total: None, next: None, error: None };
+    match result {
+        Ok((items, total)) => {
+            page.total = total;
+            page.next = items.next_cursor.map(|c| format!("/assets?q={}&cursor={}", super::encode(&p.q), super::encode(&c)));
+            let text = |v: &serde_json::Value, k: &str| v.get(k).map(cell).unwrap_or_default();
+            page.rows = items
+                .items
+                .iter()
+                .map(|a| AssetRow {
+                    id: a.get("id").and_then(|v| v.as_i64()).unwrap_or_default(),
+                    kind: text(a, "kind"),
+                    name: text(a, "name"),
+                    identity: text(a, "identity"),
+                    sources: text(a, "sources"),
+                    last_seen: short_time(&text(a, "last_seen")),
+                })
+                .collect();
+        }
+        Err(tributary_app::AppError::Invalid { reason, .. }) => page.error = Some(reason),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(render(&page))
+}
+
 /// Open findings the page lists.
 const FINDINGS: i64 = 50;
 
