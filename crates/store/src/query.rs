@@ -527,14 +527,18 @@ impl Builder<'_> {
                     let t = self.bind(Value::Int(now - days as i64 * 86_400_000));
                     parts.push(format!("(f.severity = {s} AND f.first_seen < {t})"));
                 }
-                // The issue's BOD 26-04 decision may set an earlier deadline.
+                // The issue's BOD 26-04 decision may set an earlier deadline: one look at the
+                // issue for all decisions (one EXISTS per decision probed the issues index
+                // five times per finding: 7 s of a dashboard's first load, bench/RESULTS.md).
+                let mut by_decision = Vec::new();
                 for (decision, days) in self.ctx.sla.decision_deadlines() {
                     // Bound in the order they appear: placeholders are positional.
-                    let t = self.bind(Value::Int(now - days as i64 * 86_400_000));
                     let d = self.bind(Value::Text(decision.slug().to_string()));
-                    parts.push(format!(
-                        "(f.first_seen < {t} AND EXISTS (SELECT 1 FROM issues i WHERE i.id = f.issue_id AND i.decision = {d}))"
-                    ));
+                    let t = self.bind(Value::Int(now - days as i64 * 86_400_000));
+                    by_decision.push(format!("(i.decision = {d} AND f.first_seen < {t})"));
+                }
+                if !by_decision.is_empty() {
+                    parts.push(format!("EXISTS (SELECT 1 FROM issues i WHERE i.id = f.issue_id AND ({}))", by_decision.join(" OR ")));
                 }
                 let breached = if parts.is_empty() { "1 = 0".to_string() } else { format!("({})", parts.join(" OR ")) };
                 Ok(if holds { breached } else { format!("(NOT {breached})") })
