@@ -28,6 +28,25 @@ pub struct IssueDetail {
     pub findings: Vec<IssueFinding>,
 }
 
+/// What issues to list.
+#[derive(Debug, Clone, Default)]
+pub struct IssuesRequest {
+    /// A findings query: issues with a finding it matches (empty: every issue).
+    pub q: String,
+    /// open or closed (none: both).
+    pub status: Option<String>,
+    pub multi_source: bool,
+    pub cursor: Option<String>,
+    pub limit: i64,
+}
+
+/// A page of issues and the cursor of the next (none: the last page).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct IssuesPage {
+    pub items: Vec<IssueRow>,
+    pub next_cursor: Option<String>,
+}
+
 /// Issue counts.
 #[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
 pub struct IssueCounts {
@@ -46,6 +65,39 @@ impl App {
             return Err(AppError::invalid("status", format!("'{s}' is not an issue status (open, closed)")));
         }
         Ok(self.store().read(|c| issues::list(c, status, multi_source, limit.clamp(1, 10_000)))?)
+    }
+
+    /// A page of issues, highest risk first: those with a finding `q` matches (the
+    /// findings query language; empty: all), keyset-paged (`next_cursor`).
+    pub fn issues_page(&self, who: &Principal, req: &IssuesRequest) -> Result<IssuesPage> {
+        who.require(Role::Viewer, "listing issues")?;
+        if let Some(s) = req.status.as_deref()
+            && !matches!(s, "open" | "closed")
+        {
+            return Err(AppError::invalid("status", format!("'{s}' is not an issue status (open, closed)")));
+        }
+        if !(1..=crate::query::MAX_LIMIT).contains(&req.limit) {
+            return Err(AppError::invalid("limit", format!("between 1 and {}, got {}", crate::query::MAX_LIMIT, req.limit)));
+        }
+        let filter =
+            if req.q.trim().is_empty() { None } else { Some(self.compile(&req.q, Some(tributary_store::query::Entity::Finding))?) };
+        let after = match req.cursor.as_deref() {
+            None | Some("") => None,
+            Some(c) => {
+                let bad = || AppError::invalid("cursor", "not a cursor from a previous page (pass next_cursor back as it is)");
+                let (score, id) = c.split_once('_').ok_or_else(bad)?;
+                Some((score.parse().map_err(|_| bad())?, id.parse().map_err(|_| bad())?))
+            }
+        };
+        let mut items =
+            self.store().read(|c| issues::page(c, filter.as_ref(), req.status.as_deref(), req.multi_source, after, req.limit + 1))?;
+        let next_cursor = if items.len() as i64 > req.limit {
+            items.truncate(req.limit as usize);
+            items.last().map(|i| format!("{}_{}", (i.score * 10.0).round() as i64, i.id))
+        } else {
+            None
+        };
+        Ok(IssuesPage { items, next_cursor })
     }
 
     pub fn issue_counts(&self, who: &Principal) -> Result<IssueCounts> {

@@ -130,6 +130,20 @@ tributary_store::backend_tests! {
             assert_eq!(r.text().await.unwrap().lines().count() as i64, n + 1);
             let r = http.get(format!("{base}/findings/export?format=csv")).send().await.unwrap();
             assert_eq!(r.status(), StatusCode::SEE_OTHER, "signed out: no export");
+            // Issues: keyset pages that do not repeat, and the findings query as a filter.
+            let ids = |html: &str| html.match_indices("<a href=\"/issues/").map(|(i, _)| html[i + 17..].split('"').next().unwrap().to_string()).collect::<Vec<_>>();
+            let (_, first) = page(&http, &base, &viewer, "/issues").await;
+            let href = between(&first, "<nav class=\"pager\"><a class=\"button\" href=\"", "\"").replace("&amp;", "&").replace("&#38;", "&");
+            let (_, second) = page(&http, &base, &viewer, &href).await;
+            let (a, b) = (ids(&first), ids(&second));
+            assert_eq!(a.len(), 100);
+            assert!(!b.is_empty() && b.iter().all(|x| !a.contains(x)), "the next page continues: {href} {} {} {:?}", a.len(), b.len(), b.iter().filter(|x| a.contains(x)).count());
+            let cve = sb(|| s.app.issues(&local, Some("open"), true, 1).unwrap()).remove(0).cve.expect("a multi-source issue has a CVE");
+            let (_, filtered) = page(&http, &base, &viewer, &format!("/issues?q=finding.cve%3A{cve}")).await;
+            assert!(!ids(&filtered).is_empty() && filtered.contains(&cve));
+            let (status, bad) = page(&http, &base, &viewer, "/issues?q=finding.cvee%3Ax").await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(bad.contains("id=\"query-error\""));
             // An issue's explanation adds up to its score.
             let top = sb(|| s.app.issues(&local, Some("open"), false, 1).unwrap()).remove(0);
             let (_, issue) = page(&http, &base, &viewer, &format!("/issues/{}", top.id)).await;

@@ -406,6 +406,40 @@ pub fn list(conn: &mut dyn Conn, status: Option<&str>, multi_source: bool, limit
     conn.query(&sql, &p)?.into_iter().map(row).collect()
 }
 
+/// A page of issues, highest score first (ties by id), after `after` = (score in tenths,
+/// id) of the previous page's last: those with a finding `filter` matches (a findings
+/// query), of `status`, more than one source when `multi_source`.
+pub fn page(
+    conn: &mut dyn Conn,
+    filter: Option<&crate::query::Compiled>,
+    status: Option<&str>,
+    multi_source: bool,
+    after: Option<(i64, i64)>,
+    limit: i64,
+) -> Result<Vec<IssueRow>> {
+    let mut sql = format!("SELECT {COLUMNS} FROM issues WHERE 1 = 1");
+    let mut p: Vec<Param<'_>> = Vec::new();
+    if let Some(c) = filter {
+        let ids = crate::query::finding_ids_sql(c).ok_or_else(|| StoreError::Invalid("an issue filter is a findings query".into()))?;
+        sql.push_str(&format!(" AND id IN ({})", ids.replacen("SELECT f.id ", "SELECT f.issue_id ", 1)));
+        p.extend(c.params.iter().map(crate::query::param));
+    }
+    if let Some(s) = status {
+        sql.push_str(" AND status = ?");
+        p.push(Param::Text(s));
+    }
+    if multi_source {
+        sql.push_str(" AND sources > 1");
+    }
+    if let Some((score, id)) = after {
+        sql.push_str(" AND (score < ? OR (score = ? AND id > ?))");
+        p.extend([Param::Int(score), Param::Int(score), Param::Int(id)]);
+    }
+    sql.push_str(" ORDER BY score DESC, id LIMIT ?");
+    p.push(Param::Int(limit));
+    conn.query(&sql, &p)?.into_iter().map(row).collect()
+}
+
 /// Counts of issues: `(total, open, multi-source)`.
 pub fn counts(conn: &mut dyn Conn) -> Result<(i64, i64, i64)> {
     let r = conn.query_one(

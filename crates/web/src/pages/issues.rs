@@ -5,9 +5,9 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use tributary_app::App;
-use tributary_app::issues::IssueRow;
+use tributary_app::issues::{IssueRow, IssuesRequest};
 
-use super::{Layout, PageResult, flatten, render, short_time};
+use super::{Layout, PageResult, encode, flatten, render, short_time};
 use crate::session::Session;
 
 #[derive(Deserialize, Default)]
@@ -16,6 +16,10 @@ pub struct IssueParams {
     pub status: Option<String>,
     /// `1`: only issues seen by more than one source.
     pub multi: Option<String>,
+    /// A findings query: issues with a finding it matches.
+    #[serde(default)]
+    pub q: String,
+    pub cursor: Option<String>,
 }
 
 #[derive(Template)]
@@ -25,17 +29,46 @@ struct IssuesPage {
     issues: Vec<IssueRow>,
     all: bool,
     multi: bool,
+    q: String,
+    next: Option<String>,
+    error: Option<String>,
+    fields: Vec<String>,
 }
 
 /// Issues one page lists.
-const LIST_ROWS: i64 = 200;
+const PAGE_ROWS: i64 = 100;
 
 pub async fn list(State(app): State<App>, s: Session, Query(p): Query<IssueParams>) -> PageResult {
     let all = p.status.as_deref() == Some("all");
     let multi = p.multi.as_deref().is_some_and(|m| m == "1" || m == "true");
     let who = s.who.clone();
-    let issues = app.blocking(move |a| a.issues(&who, if all { None } else { Some("open") }, multi, LIST_ROWS)).await?;
-    Ok(render(&IssuesPage { layout: Layout::new(&s, "issues"), issues, all, multi }))
+    let req = IssuesRequest {
+        q: p.q.clone(),
+        status: if all { None } else { Some("open".into()) },
+        multi_source: multi,
+        cursor: p.cursor.clone(),
+        limit: PAGE_ROWS,
+    };
+    let fields = tributary_app::query::fields().into_iter().map(|f| f.name.to_string()).collect();
+    let mut page =
+        IssuesPage { layout: Layout::new(&s, "issues"), issues: Vec::new(), all, multi, q: p.q.clone(), next: None, error: None, fields };
+    match app.blocking(move |a| a.issues_page(&who, &req)).await {
+        Ok(r) => {
+            page.next = r.next_cursor.map(|c| {
+                format!(
+                    "/issues?q={}&status={}&multi={}&cursor={}",
+                    encode(&p.q),
+                    if all { "all" } else { "open" },
+                    if multi { "1" } else { "0" },
+                    encode(&c)
+                )
+            });
+            page.issues = r.items;
+        }
+        Err(tributary_app::AppError::Invalid { reason, .. }) => page.error = Some(reason),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(render(&page))
 }
 
 pub struct SourceColumn {
