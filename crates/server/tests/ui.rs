@@ -199,6 +199,26 @@ tributary_store::backend_tests! {
             assert_eq!(r.status(), StatusCode::SEE_OTHER);
             let r = http.post(format!("{base}/assets/{}/criticality", f.asset.id)).header(COOKIE, analyst.clone()).form(&[("_csrf", token.as_str()), ("value", "9")]).send().await.unwrap();
             assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+            // A profile from its form (analysts), a bad schedule refused with the field.
+            let (_, profiles) = page(&http, &base, &analyst, "/profiles").await;
+            assert!(profiles.contains("id=\"add-profile\""));
+            let r = http.post(format!("{base}/profiles")).header(COOKIE, analyst.clone())
+                .form(&[("_csrf", token.as_str()), ("name", "every-6h"), ("integration", "xdr"), ("when", "every"), ("value", "6h")]).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            assert!(sb(|| s.app.profiles(&local).unwrap()).iter().any(|p| p.profile.name == "every-6h" && p.profile.active));
+            let r = http.post(format!("{base}/profiles")).header(COOKIE, analyst.clone())
+                .form(&[("_csrf", token.as_str()), ("name", "bad"), ("integration", "xdr"), ("when", "cron"), ("value", "0 0 30 2 *")]).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+            assert!(r.text().await.unwrap().contains("cron"));
+            // A user from the settings page (administrators): the password shown once.
+            let admin = sign_in(&http, &base, "alice").await;
+            let (_, settings) = page(&http, &base, &admin, "/settings").await;
+            let acsrf = csrf(&settings);
+            let r = http.post(format!("{base}/settings/users")).header(COOKIE, admin.clone()).form(&[("_csrf", acsrf.as_str()), ("name", "dave"), ("role", "analyst")]).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            assert!(r.text().await.unwrap().contains("Added dave (analyst). One-time password, shown this once:"));
+            let r = http.post(format!("{base}/settings/users")).header(COOKIE, analyst.clone()).form(&[("_csrf", token.as_str()), ("name", "eve"), ("role", "admin")]).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "analysts do not add users");
             // Signing out ends the session on the server, not only in the browser.
             let r = http.post(format!("{base}/logout")).header(COOKIE, analyst.clone()).form(&[("_csrf", token.as_str())]).send().await.unwrap();
             assert_eq!(r.status(), StatusCode::SEE_OTHER);

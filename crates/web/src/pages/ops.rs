@@ -114,11 +114,18 @@ pub struct ProfileRow {
 struct ProfilesPage {
     layout: Layout,
     rows: Vec<ProfileRow>,
+    integrations: Vec<String>,
+    error: Option<String>,
 }
 
 pub async fn profiles(State(app): State<App>, s: Session) -> PageResult {
+    profiles_page(&app, &s, None).await
+}
+
+async fn profiles_page(app: &App, s: &Session, error: Option<String>) -> PageResult {
     let who = s.who.clone();
-    let list = app.blocking(move |a| a.profiles(&who)).await?;
+    let (list, integrations) = app.blocking(move |a| Ok((a.profiles(&who)?, a.integrations(&who)?))).await?;
+    let integrations = integrations.into_iter().map(|v| v.integration.name).collect();
     let rows = list
         .into_iter()
         .map(|p| ProfileRow {
@@ -131,7 +138,51 @@ pub async fn profiles(State(app): State<App>, s: Session) -> PageResult {
             last_run: when(p.profile.last_run_at),
         })
         .collect();
-    Ok(render(&ProfilesPage { layout: Layout::new(&s, "profiles"), rows }))
+    let status = if error.is_some() { axum::http::StatusCode::BAD_REQUEST } else { axum::http::StatusCode::OK };
+    Ok((status, render(&ProfilesPage { layout: Layout::new(s, "profiles"), rows, integrations, error })).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    name: String,
+    integration: String,
+    /// manual, once, every or cron.
+    when: String,
+    #[serde(default)]
+    value: String,
+}
+
+/// A profile from the form: manual, once at a time, every N (e.g. 6h), or a cron expression.
+pub async fn add_profile(State(app): State<App>, s: Session, Form(f): Form<ProfileForm>) -> PageResult {
+    s.check_csrf(&f.csrf)?;
+    let v = Some(f.value.trim().to_string()).filter(|v| !v.is_empty());
+    let schedule = match f.when.as_str() {
+        "once" => tributary_app::profiles::ScheduleInput { once: v, ..Default::default() },
+        "every" => tributary_app::profiles::ScheduleInput { every: v, ..Default::default() },
+        "cron" => tributary_app::profiles::ScheduleInput { cron: v, ..Default::default() },
+        _ => tributary_app::profiles::ScheduleInput::default(),
+    };
+    if f.when != "manual" && schedule.once.is_none() && schedule.every.is_none() && schedule.cron.is_none() {
+        return profiles_page(&app, &s, Some(format!("{}: give the schedule's value", f.when))).await;
+    }
+    let add = tributary_app::profiles::AddProfile {
+        name: f.name.trim().to_string(),
+        description: None,
+        integration: f.integration,
+        maps: Vec::new(),
+        active: true,
+        schedule,
+    };
+    let who = s.who.clone();
+    match app.blocking(move |a| a.add_profile(&who, add)).await {
+        Ok(_) => Ok(Redirect::to("/profiles").into_response()),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_) | AppError::NotFound { .. })) => {
+            profiles_page(&app, &s, Some(e.to_string())).await
+        }
+        Err(e) => Err(PageError(e)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -267,6 +318,8 @@ struct SettingsPage {
     users: Vec<(String, String)>,
     /// A token just created (shown this once).
     new_token: Option<String>,
+    /// A user just added, with the password generated for them (shown this once).
+    new_user: Option<String>,
 }
 
 pub struct TokenRow {
@@ -278,7 +331,7 @@ pub struct TokenRow {
     pub revoked: bool,
 }
 
-async fn settings_page(app: &App, s: &Session, new_token: Option<String>) -> PageResult {
+async fn settings_page(app: &App, s: &Session, new_token: Option<String>, new_user: Option<String>) -> PageResult {
     let who = s.who.clone();
     let admin = s.who.role == Role::Admin;
     let (tokens, users) = app
@@ -301,11 +354,36 @@ async fn settings_page(app: &App, s: &Session, new_token: Option<String>) -> Pag
             revoked: t.revoked_at.is_some(),
         })
         .collect();
-    Ok(render(&SettingsPage { layout: Layout::new(s, "settings"), tokens, users, new_token }))
+    Ok(render(&SettingsPage { layout: Layout::new(s, "settings"), tokens, users, new_token, new_user }))
 }
 
 pub async fn settings(State(app): State<App>, s: Session) -> PageResult {
-    settings_page(&app, &s, None).await
+    settings_page(&app, &s, None, None).await
+}
+
+#[derive(Deserialize)]
+pub struct UserForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    name: String,
+    role: String,
+}
+
+/// Adds a user (administrators); the generated password is shown this once.
+pub async fn add_user(State(app): State<App>, s: Session, Form(f): Form<UserForm>) -> PageResult {
+    s.check_csrf(&f.csrf)?;
+    let role = match f.role.as_str() {
+        "admin" => Role::Admin,
+        "analyst" => Role::Analyst,
+        _ => Role::Viewer,
+    };
+    let who = s.who.clone();
+    let (user, password) = app.blocking(move |a| a.add_user(&who, f.name.trim(), role, None)).await?;
+    let shown = Some(match password {
+        Some(p) => format!("Added {} ({}). One-time password, shown this once: {p}", user.name, user.role.as_str()),
+        None => format!("Added {} ({}).", user.name, user.role.as_str()),
+    });
+    settings_page(&app, &s, None, shown).await
 }
 
 #[derive(Deserialize)]
@@ -320,7 +398,7 @@ pub async fn create_token(State(app): State<App>, s: Session, Form(f): Form<Toke
     s.check_csrf(&f.csrf)?;
     let who = s.who.clone();
     let issued = app.blocking(move |a| a.create_token(&who, f.name.trim(), f.days, None)).await?;
-    settings_page(&app, &s, Some(issued.token)).await
+    settings_page(&app, &s, Some(issued.token), None).await
 }
 
 pub async fn revoke_token(State(app): State<App>, s: Session, Path(id): Path<i64>, Form(f): Form<CsrfForm>) -> PageResult {
