@@ -1,11 +1,13 @@
 //! The dashboard in one call: open findings by severity and source (maintained counts),
 //! the trend (daily snapshots), the riskiest open issues (an index read), and the
 //! aggregates that need a pass over a table — issue counts, SLA breaches, repositories by
-//! deployment and exposure. Those are computed at most once a minute and shared by every
-//! reader (`as_of` says when): a dashboard loaded by a whole team costs one pass, not one
-//! per load (bench/RESULTS.md, web UI).
+//! deployment and exposure. Those are shared by every reader (`as_of` says when they were
+//! taken) and recomputed in the background — when they are a minute old, or when a user
+//! changed something — while readers keep getting the last ones: a page load never waits
+//! for the pass, except the very first (bench/RESULTS.md, web UI).
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -51,7 +53,14 @@ pub struct Dashboard {
 
 /// The shared copy of the aggregates.
 #[derive(Default)]
-pub(crate) struct AggregateCache(Mutex<Option<(Instant, Aggregates)>>);
+pub(crate) struct AggregateCache {
+    /// When taken, the last run's end then, and the aggregates.
+    last: Mutex<Option<(Instant, Option<i64>, Aggregates)>>,
+    /// Something changed since `last` was taken.
+    stale: AtomicBool,
+    /// A background pass is running.
+    refreshing: AtomicBool,
+}
 
 impl App {
     pub fn dashboard(&self, who: &Principal) -> Result<Dashboard> {
@@ -66,12 +75,25 @@ impl App {
     }
 
     fn aggregates(&self, who: &Principal) -> Result<Aggregates> {
-        if let Ok(guard) = self.aggregates.0.lock()
-            && let Some((at, a)) = guard.as_ref()
-            && at.elapsed() < AGGREGATES_TTL
-        {
-            return Ok(a.clone());
+        let cached = self.aggregates.last.lock().ok().and_then(|g| g.clone());
+        match cached {
+            Some((at, runs, a)) => {
+                // A run (of any node, any process) ended since: the data changed.
+                let ran = self.store().read(tributary_store::repo::runs::last_ended)? != runs;
+                if ran || at.elapsed() >= AGGREGATES_TTL || self.aggregates.stale.load(Ordering::Acquire) {
+                    self.refresh_in_background();
+                }
+                Ok(a)
+            }
+            None => self.compute_aggregates(who),
         }
+    }
+
+    /// One pass, stored for every reader.
+    fn compute_aggregates(&self, who: &Principal) -> Result<Aggregates> {
+        // Changes from here on make the result stale again.
+        self.aggregates.stale.store(false, Ordering::Release);
+        let runs = self.store().read(tributary_store::repo::runs::last_ended)?;
         let sla = self.sla(who)?;
         let mut repositories = ContextBreakdown::default();
         for c in self.repository_context(who)? {
@@ -91,16 +113,40 @@ impl App {
             repositories,
             as_of: tributary_core::time::to_rfc3339(tributary_core::time::now_ms()),
         };
-        if let Ok(mut guard) = self.aggregates.0.lock() {
-            *guard = Some((Instant::now(), a.clone()));
+        if let Ok(mut guard) = self.aggregates.last.lock() {
+            *guard = Some((Instant::now(), runs, a.clone()));
         }
         Ok(a)
     }
 
-    /// Forgets the shared aggregates (after a change a user should see at once).
-    pub fn refresh_dashboard(&self) {
-        if let Ok(mut guard) = self.aggregates.0.lock() {
-            *guard = None;
+    /// Starts a pass on a thread of its own unless one is running.
+    fn refresh_in_background(&self) {
+        if self.aggregates.refreshing.swap(true, Ordering::AcqRel) {
+            return;
         }
+        let app = self.clone();
+        let spawned = std::thread::Builder::new().name("dashboard-aggregates".into()).spawn(move || {
+            let system = Principal { name: "system".into(), role: Role::Viewer, user_id: None };
+            if let Err(e) = app.compute_aggregates(&system) {
+                tracing::warn!(message = "Dashboard aggregates failed.", error = %e);
+            }
+            app.aggregates.refreshing.store(false, Ordering::Release);
+        });
+        if spawned.is_err() {
+            self.aggregates.refreshing.store(false, Ordering::Release);
+        }
+    }
+
+    /// Takes the aggregates now (a server does this when it starts, so the first page
+    /// load does not pay for it).
+    pub fn warm_dashboard(&self) -> Result<()> {
+        let system = Principal { name: "system".into(), role: Role::Viewer, user_id: None };
+        self.compute_aggregates(&system).map(|_| ())
+    }
+
+    /// Marks the shared aggregates stale after a change: the next reader starts a pass
+    /// in the background (and sees the new counts once it ends).
+    pub fn refresh_dashboard(&self) {
+        self.aggregates.stale.store(true, Ordering::Release);
     }
 }

@@ -114,6 +114,13 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
     on_ready(listener.local_addr()?);
+    // The dashboard's table-pass counts, taken now so the first page load does not wait.
+    let warm = app.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = warm.warm_dashboard() {
+            tracing::warn!(message = "Dashboard counts not taken at start.", error = %e);
+        }
+    });
     axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }

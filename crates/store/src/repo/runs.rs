@@ -293,3 +293,9 @@ pub fn require_full(conn: &mut dyn Conn, integration_id: i64, stream: &str) -> R
     conn.execute("UPDATE sync_state SET watermark = NULL WHERE integration_id = ? AND stream = ?", params![integration_id, stream])?;
     Ok(())
 }
+
+/// When the last run ended (none: no run has): what a cache of derived counts compares to
+/// know whether data changed since it was taken.
+pub fn last_ended(conn: &mut dyn Conn) -> Result<Option<i64>> {
+    conn.scalar("SELECT MAX(ended_at) FROM sync_runs", &[])
+}
