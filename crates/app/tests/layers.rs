@@ -1,10 +1,10 @@
-//! The layering invariant: front ends (CLI, HTTP server) reach data only through the
+//! The layering invariant: front ends (CLI, HTTP server, web UI) reach data only through the
 //! application layer. Their manifests may not depend on the store, the engine or the
 //! connectors, and their sources may not name them.
 
 use std::path::{Path, PathBuf};
 
-const FRONT_ENDS: &[&str] = &["cli", "server"];
+const FRONT_ENDS: &[&str] = &["cli", "server", "web"];
 const BELOW: &[&str] = &["tributary-store", "tributary-engine", "tributary-connectors"];
 
 fn crates_dir() -> PathBuf {
