@@ -139,6 +139,15 @@ tributary_store::backend_tests! {
             let (status, _, p) = s.call(Method::GET, "/api/v1/findings/export?format=pdf", Some(&s.viewer), None).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{p}");
             assert!(p["detail"].as_str().unwrap().contains("sarif, ocsf or csv"), "{p}");
+            // Issues filtered by a findings query: each listed issue holds a matching finding.
+            let crit = s.get(&format!("/api/v1/issues?q={}&limit=1000", enc("finding.severity:critical")), &s.viewer).await;
+            let listed = crit.as_array().unwrap();
+            assert!(!listed.is_empty());
+            let all = s.get("/api/v1/issues?limit=10000", &s.viewer).await;
+            assert!(listed.len() <= all.as_array().unwrap().len());
+            assert!(listed.iter().all(|i| i["severity"] == "critical"), "a critical finding makes a critical issue");
+            let (status, _, p) = s.call(Method::GET, &format!("/api/v1/issues?q={}", enc("finding.sev:x")), Some(&s.viewer), None).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{p}");
             // The maintained counts agree with counting.
             let summary = s.get("/api/v1/summary", &s.viewer).await;
             assert_eq!(summary["open"].as_i64(), Some(total), "{summary}");

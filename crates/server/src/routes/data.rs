@@ -205,6 +205,9 @@ pub struct IssuesParams {
     pub multi_source: Option<bool>,
     #[serde(default)]
     pub limit: Option<i64>,
+    /// A findings query: issues with a finding it matches.
+    #[serde(default)]
+    pub q: Option<String>,
 }
 
 pub async fn list_issues(
@@ -217,7 +220,15 @@ pub async fn list_issues(
         Some("all") => None,
         Some(s) => Some(s.to_string()),
     };
-    Ok(Json(app.blocking(move |a| a.issues(&who, status.as_deref(), p.multi_source.unwrap_or(false), p.limit.unwrap_or(100))).await?))
+    let multi = p.multi_source.unwrap_or(false);
+    let limit = p.limit.unwrap_or(100);
+    match p.q.filter(|q| !q.trim().is_empty()) {
+        Some(q) => {
+            let req = tributary_app::issues::IssuesRequest { q, status, multi_source: multi, cursor: None, limit };
+            Ok(Json(app.blocking(move |a| a.issues_page(&who, &req)).await?.items))
+        }
+        None => Ok(Json(app.blocking(move |a| a.issues(&who, status.as_deref(), multi, limit)).await?)),
+    }
 }
 
 pub async fn get_issue(
