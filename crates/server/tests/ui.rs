@@ -214,6 +214,34 @@ tributary_store::backend_tests! {
             let admin = sign_in(&http, &base, "alice").await;
             let (_, settings) = page(&http, &base, &admin, "/settings").await;
             let acsrf = csrf(&settings);
+            // The wizard's Cortex XDR path: a wrong key is a Connection Error and saves
+            // nothing; the right one lands on the integration's page.
+            let (status, wizard) = page(&http, &base, &admin, "/integrations/new?kind=cortex-xdr").await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(wizard.contains("name=\"key_id\"") && wizard.contains("name=\"internet_exposure\""));
+            let xdr_url = sim.base_url("cortex-xdr");
+            let form = |key: &str| {
+                vec![
+                    ("_csrf", acsrf.clone()), ("kind", "cortex-xdr".into()), ("name", "xdr-2".into()), ("base_url", xdr_url.clone()),
+                    ("key_id", tributary_sim::config::DEFAULT_XDR_KEY_ID.into()), ("security", "standard".into()), ("secret", key.to_string()),
+                    ("vulnerability", "on".into()), ("host_asset", "on".into()),
+                ]
+            };
+            let r = http.post(format!("{base}/integrations")).header(COOKIE, admin.clone()).form(&form("not-the-key")).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+            let body = r.text().await.unwrap();
+            assert!(body.contains("Connection Error"), "{body}");
+            assert!(!body.contains("not-the-key"), "the key is never echoed");
+            assert!(sb(|| s.app.integration(&local, "xdr-2")).is_err());
+            let r = http.post(format!("{base}/integrations")).header(COOKIE, admin.clone()).form(&form(tributary_sim::config::DEFAULT_XDR_KEY)).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            assert_eq!(r.headers()[LOCATION], "/integrations/xdr-2");
+            let mut as_analyst = form(tributary_sim::config::DEFAULT_XDR_KEY);
+            as_analyst[0].1 = token.clone();
+            as_analyst[2].1 = "xdr-3".into();
+            let r = http.post(format!("{base}/integrations")).header(COOKIE, analyst.clone()).form(&as_analyst).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "analysts do not handle credentials");
+            assert!(r.text().await.unwrap().contains("needs the admin role"));
             let r = http.post(format!("{base}/settings/users")).header(COOKIE, admin.clone()).form(&[("_csrf", acsrf.as_str()), ("name", "dave"), ("role", "analyst")]).send().await.unwrap();
             assert_eq!(r.status(), StatusCode::OK);
             assert!(r.text().await.unwrap().contains("Added dave (analyst). One-time password, shown this once:"));
