@@ -2,13 +2,11 @@
 //! and taken again in the background after a run ends — readers meanwhile get the last
 //! ones, never a wait.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use tributary_app::integrations::{AddIntegration, ConnectorSettings};
-use tributary_app::{App, NoProgress, Principal, SyncOptions};
-use tributary_core::secret::Secret;
-use tributary_sim::config::{DEFAULT_XDR_KEY, DEFAULT_XDR_KEY_ID};
+use tributary_app::{App, Principal};
 
 tributary_store::backend_tests! {
     fn aggregates_follow_runs_without_making_readers_wait(db) {
@@ -17,15 +15,7 @@ tributary_store::backend_tests! {
         app.warm_dashboard().unwrap();
         let before = app.dashboard(&who).unwrap();
         assert_eq!(before.aggregates.issues.total, 0);
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        rt.block_on(async {
-            let sim = tributary_sim::start(tributary_sim::SimConfig::new(9, tributary_sim::Scale::small()), "127.0.0.1:0".parse().unwrap()).await.unwrap();
-            let settings = ConnectorSettings::from_json("cortex-xdr", serde_json::json!({"key_id": DEFAULT_XDR_KEY_ID})).unwrap();
-            let add = AddIntegration { name: "xdr".into(), base_url: sim.base_url("cortex-xdr"), settings, secret: Secret::new(DEFAULT_XDR_KEY), test: true };
-            app.add_integration(&who, add).await.unwrap();
-            app.sync(&who, "xdr", SyncOptions::default(), Arc::new(NoProgress)).await.unwrap();
-            sim.stop().await;
-        });
+        common::synced(&app, 9, &["xdr"]);
         let want = app.issue_counts(&who).unwrap();
         assert!(want.total > 0);
         // The run ended: the next read starts a pass and is answered at once with the last

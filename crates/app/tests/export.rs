@@ -2,16 +2,15 @@
 //! again with the same count; every OCSF line validates against its class's schema (2002
 //! or 2007); CSV has one row per finding with formulas quoted; a query narrows all three.
 
+mod common;
+
 use std::sync::Arc;
 
 use serde_json::Value;
 use tributary_app::export::{ExportFormat, parse_format};
 use tributary_app::imports::{FileFormat, ImportFile};
-use tributary_app::integrations::{AddIntegration, ConnectorSettings};
 use tributary_app::query::{ListRequest, Listing};
-use tributary_app::{App, NoProgress, Principal, SyncOptions};
-use tributary_core::secret::Secret;
-use tributary_sim::config::{DEFAULT_SEMGREP_TOKEN, DEFAULT_XDR_KEY, DEFAULT_XDR_KEY_ID};
+use tributary_app::{App, NoProgress, Principal};
 
 fn schema(name: &str) -> jsonschema::Validator {
     let path = format!("{}/../core/tests/schemas/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -33,20 +32,8 @@ tributary_store::backend_tests! {
     fn sarif_ocsf_and_csv_exports(db) {
         let app = App::open(&db.options()).unwrap();
         let who = Principal::local();
+        common::synced(&app, 41, &["xdr", "sg"]);
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        rt.block_on(async {
-            let sim = tributary_sim::start(tributary_sim::SimConfig::new(41, tributary_sim::Scale::small()), "127.0.0.1:0".parse().unwrap()).await.unwrap();
-            for (name, kind, config, secret) in [
-                ("xdr", "cortex-xdr", serde_json::json!({"key_id": DEFAULT_XDR_KEY_ID}), DEFAULT_XDR_KEY),
-                ("sg", "semgrep", serde_json::json!({"scan": ["sast", "sca"], "auto_map_future": true}), DEFAULT_SEMGREP_TOKEN),
-            ] {
-                let settings = ConnectorSettings::from_json(kind, config).unwrap();
-                let add = AddIntegration { name: name.into(), base_url: sim.base_url(kind), settings, secret: Secret::new(secret), test: true };
-                app.add_integration(&who, add).await.unwrap();
-                app.sync(&who, name, SyncOptions::default(), Arc::new(NoProgress)).await.unwrap();
-            }
-            sim.stop().await;
-        });
         let count = |q: &str| app.count(&who, q, None).unwrap() as u64;
         let (open, code, vulns) = (count("finding.status:open"), count("finding.status:open finding.kind:code_weakness"), count("finding.status:open finding.kind:vulnerability"));
         assert!(code > 0 && vulns > 0);

@@ -2,13 +2,11 @@
 //! a bad file changes nothing, and the query language sees them (`finding.kev`,
 //! `finding.epss`). Both backends.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+mod common;
 
-use tributary_app::integrations::{AddIntegration, ConnectorSettings};
-use tributary_app::{App, Principal, SyncOptions};
-use tributary_core::secret::Secret;
-use tributary_sim::config::{DEFAULT_XDR_KEY, DEFAULT_XDR_KEY_ID};
+use std::path::PathBuf;
+
+use tributary_app::{App, Principal};
 
 fn fixture(name: &str) -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/intel").join(name)
@@ -39,15 +37,7 @@ tributary_store::backend_tests! {
         let s = app.intel_status(&who).unwrap();
         assert_eq!((s.epss_rows, s.kev_rows), (15, 5), "a bad file changed nothing");
         // Findings of a synced tenant, with intel for three of their CVEs.
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        rt.block_on(async {
-            let sim = tributary_sim::start(tributary_sim::SimConfig::new(71, tributary_sim::Scale::small()), "127.0.0.1:0".parse().unwrap()).await.unwrap();
-            let settings = ConnectorSettings::from_json("cortex-xdr", serde_json::json!({"key_id": DEFAULT_XDR_KEY_ID})).unwrap();
-            let add = AddIntegration { name: "xdr".into(), base_url: sim.base_url("cortex-xdr"), settings, secret: Secret::new(DEFAULT_XDR_KEY), test: true };
-            app.add_integration(&who, add).await.unwrap();
-            app.sync(&who, "xdr", SyncOptions::default(), Arc::new(tributary_app::NoProgress)).await.unwrap();
-            sim.stop().await;
-        });
+        common::synced(&app, 71, &["xdr"]);
         let page = app.list(&who, &tributary_app::query::ListRequest { q: "finding.cve:*".into(), limit: 1000, ..Default::default() }, None).unwrap();
         let mut cves: Vec<String> = page.items.iter().filter_map(|f| f["cve"].as_str().map(str::to_string)).collect();
         cves.sort();

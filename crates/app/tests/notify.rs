@@ -3,17 +3,17 @@
 //! issues), HMAC-signed, a failing receiver retried after backoff, each issue told once,
 //! a receiver that never answers given up after the last attempt, the URL never in a log.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::Value;
-use tributary_app::integrations::{AddIntegration, ConnectorSettings};
 use tributary_app::notify::{AddWebhook, EventKind, WebhookKind};
 use tributary_app::{App, NoProgress, Principal, SyncOptions};
 use tributary_core::notify::{SIGNATURE_HEADER, verify};
 use tributary_core::secret::Secret;
-use tributary_sim::config::{DEFAULT_SEMGREP_TOKEN, DEFAULT_XDR_KEY, DEFAULT_XDR_KEY_ID};
 
 /// One request: path, signature header, event header, body.
 type Request = (String, String, String, Value);
@@ -77,15 +77,7 @@ tributary_store::backend_tests! {
 
             sb(|| app.add_policy(&who, "criticals", "finding.severity:critical", "page on-call").unwrap());
             let sim = tributary_sim::start(tributary_sim::SimConfig::new(17, tributary_sim::Scale::small()), "127.0.0.1:0".parse().unwrap()).await.unwrap();
-            for (name, kind, config, secret) in [
-                ("xdr", "cortex-xdr", serde_json::json!({"key_id": DEFAULT_XDR_KEY_ID}), DEFAULT_XDR_KEY),
-                ("sg", "semgrep", serde_json::json!({"scan": ["sast", "sca"], "auto_map_future": true}), DEFAULT_SEMGREP_TOKEN),
-            ] {
-                let settings = ConnectorSettings::from_json(kind, config).unwrap();
-                let add = AddIntegration { name: name.into(), base_url: sim.base_url(kind), settings, secret: Secret::new(secret), test: true };
-                app.add_integration(&who, add).await.unwrap();
-                app.sync(&who, name, SyncOptions::default(), Arc::new(NoProgress)).await.unwrap();
-            }
+            common::add_and_sync(&app, &sim, &["xdr", "sg"]).await;
             let critical = sb(|| app.count(&who, "finding.severity:critical", None).unwrap());
             assert!(critical > 0);
 

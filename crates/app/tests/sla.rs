@@ -2,27 +2,16 @@
 //! BOD 26-04 decision's, if earlier — since first seen", the report counts the same, the
 //! days are the team's. Both backends.
 
-use std::sync::Arc;
+mod common;
 
-use tributary_app::integrations::{AddIntegration, ConnectorSettings};
-use tributary_app::{App, Principal, SyncOptions};
-use tributary_core::secret::Secret;
+use tributary_app::{App, Principal};
 use tributary_core::sla::SlaDays;
-use tributary_sim::config::DEFAULT_SEMGREP_TOKEN;
 
 tributary_store::backend_tests! {
     fn sla_breaches_are_counted_and_queried_alike(db) {
         let app = App::open(&db.options()).unwrap();
         let who = Principal::local();
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        rt.block_on(async {
-            let sim = tributary_sim::start(tributary_sim::SimConfig::new(73, tributary_sim::Scale::small()), "127.0.0.1:0".parse().unwrap()).await.unwrap();
-            let settings = ConnectorSettings::from_json("semgrep", serde_json::json!({"scan": ["sast", "sca"], "auto_map_future": true})).unwrap();
-            let add = AddIntegration { name: "sg".into(), base_url: sim.base_url("semgrep"), settings, secret: Secret::new(DEFAULT_SEMGREP_TOKEN), test: true };
-            app.add_integration(&who, add).await.unwrap();
-            app.sync(&who, "sg", SyncOptions::default(), Arc::new(tributary_app::NoProgress)).await.unwrap();
-            sim.stop().await;
-        });
+        common::synced(&app, 73, &["sg"]);
         let count = |q: &str| app.count(&who, q, None).unwrap();
         let r = app.sla(&who).unwrap();
         assert_eq!(r.days, SlaDays::default());
