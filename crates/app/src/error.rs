@@ -32,6 +32,19 @@ impl AppError {
         AppError::Invalid { field: field.into(), reason: reason.into() }
     }
 
+    /// The HTTP status every web front end (API, UI) answers it with.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            AppError::NotFound { .. } => 404,
+            AppError::Conflict(_) => 409,
+            AppError::Invalid { .. } => 400,
+            AppError::Unauthorized(_) => 401,
+            AppError::Forbidden(_) => 403,
+            AppError::Unavailable(_) => 503,
+            AppError::Internal(_) => 500,
+        }
+    }
+
     /// A short machine-readable name (`not-found`, `invalid`, …).
     pub fn code(&self) -> &'static str {
         match self {

@@ -60,16 +60,9 @@ struct ErrorPage<'a> {
     message: String,
 }
 
+/// The status a page answers a use case's error with (the API's, `AppError::http_status`).
 pub fn status_of(e: &AppError) -> StatusCode {
-    match e {
-        AppError::NotFound { .. } => StatusCode::NOT_FOUND,
-        AppError::Conflict(_) => StatusCode::CONFLICT,
-        AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
-        AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-        AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 impl IntoResponse for PageError {
