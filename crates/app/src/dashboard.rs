@@ -51,6 +51,11 @@ pub struct Dashboard {
     pub aggregates: Aggregates,
 }
 
+/// Who takes the shared aggregates: the system, reading.
+fn reader() -> Principal {
+    Principal { name: "system".into(), role: Role::Viewer, user_id: None }
+}
+
 /// The shared copy of the aggregates.
 #[derive(Default)]
 pub(crate) struct AggregateCache {
@@ -126,8 +131,7 @@ impl App {
         }
         let app = self.clone();
         let spawned = std::thread::Builder::new().name("dashboard-aggregates".into()).spawn(move || {
-            let system = Principal { name: "system".into(), role: Role::Viewer, user_id: None };
-            if let Err(e) = app.compute_aggregates(&system) {
+            if let Err(e) = app.compute_aggregates(&reader()) {
                 tracing::warn!(message = "Dashboard aggregates failed.", error = %e);
             }
             app.aggregates.refreshing.store(false, Ordering::Release);
@@ -140,8 +144,7 @@ impl App {
     /// Takes the aggregates now (a server does this when it starts, so the first page
     /// load does not pay for it).
     pub fn warm_dashboard(&self) -> Result<()> {
-        let system = Principal { name: "system".into(), role: Role::Viewer, user_id: None };
-        self.compute_aggregates(&system).map(|_| ())
+        self.compute_aggregates(&reader()).map(|_| ())
     }
 
     /// Marks the shared aggregates stale after a change: the next reader starts a pass
