@@ -71,6 +71,49 @@ tributary_store::backend_tests! {
             let before = issue_table(&e);
             sb(|| e.store.write(|c| issues::refresh_all(c))).unwrap();
             assert_eq!(issue_table(&e), before);
+            // An upgrade from schema 6 (whose issue ids had another shape: here the negated
+            // ids stand for them) gives every finding today's id, links code to runtime
+            // again, and keeps which issues a webhook was told of, under their new ids.
+            let pairs = |sql: &str| -> BTreeSet<(i64, i64)> {
+                sb(|| e.store.read(|c| c.query(sql, &[])?.into_iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect())).unwrap()
+            };
+            sb(|| {
+                e.store.write(|c| {
+                    c.execute("INSERT INTO webhooks (name, kind, url_hint, events, created_at, updated_at) VALUES ('w', 'generic', 'h', '[]', 0, 0)", &[])?;
+                    c.execute(
+                        "INSERT INTO notified_issues (webhook_id, issue_id, notified_at) SELECT (SELECT id FROM webhooks), id, 1 FROM issues \
+                         WHERE kind = 'code_to_runtime' OR id IN (SELECT id FROM issues ORDER BY score DESC LIMIT 5)",
+                        &[],
+                    )
+                })
+            })
+            .unwrap();
+            let notified = pairs("SELECT webhook_id, issue_id FROM notified_issues");
+            let links = pairs("SELECT finding_id, issue_id FROM issue_links");
+            let members = pairs("SELECT id, issue_id FROM findings");
+            assert!(notified.len() > 5 && !links.is_empty());
+            sb(|| {
+                e.store.write(|c| {
+                    for sql in [
+                        "UPDATE findings SET issue_id = -issue_id",
+                        "UPDATE issues SET id = -id",
+                        "UPDATE issue_links SET issue_id = -issue_id",
+                        "UPDATE notified_issues SET issue_id = -issue_id",
+                        "UPDATE meta SET value = '6' WHERE key = 'schema_version'",
+                    ] {
+                        c.execute(sql, &[])?;
+                    }
+                    Ok(())
+                })
+            })
+            .unwrap();
+            let upgraded = sb(|| db.open());
+            assert_eq!(upgraded.migration().from, Some(6));
+            drop(upgraded);
+            assert_eq!(pairs("SELECT id, issue_id FROM findings"), members);
+            assert_eq!(pairs("SELECT finding_id, issue_id FROM issue_links"), links);
+            assert_eq!(pairs("SELECT webhook_id, issue_id FROM notified_issues"), notified);
+            assert_eq!(issue_table(&e), before);
             // Deleting Cortex XDR, by the seed's rules, on this tenant where one CVE is seen by
             // Semgrep Supply Chain and Cortex XDR: the code-to-runtime issues keep their
             // Semgrep findings, XDR's policy results and metrics go, the policy stays.

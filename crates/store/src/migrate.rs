@@ -12,7 +12,7 @@ use tributary_core::identify;
 use tributary_core::time::now_ms;
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Upgrade steps: `(version, name, DDL for a dialect)`. Step N upgrades N-1 → N.
 type Upgrade = (i64, &'static str, fn(Dialect) -> Vec<String>);
@@ -83,6 +83,16 @@ pub const UPGRADES: &[Upgrade] = &[
         v.extend(schema::table_ddl(&schema::WEBHOOK_DELIVERIES, d));
         v.extend(schema::table_ddl(&schema::NOTIFIED_ISSUES, d));
         v.push(schema::create_index_sql(&schema::AUDIT_EVENTS, &schema::AUDIT_EVENTS_TARGET));
+        v
+    }),
+    (7, "issue ids grouped by anchor asset; partial indexes on findings' CVE and repository", |_| {
+        let mut v = vec!["DROP INDEX IF EXISTS findings_cve".to_string(), "DROP INDEX findings_repo".to_string()];
+        v.push(schema::create_index_sql(&schema::FINDINGS, &schema::FINDINGS_CVE));
+        v.push(schema::create_index_sql(&schema::FINDINGS, &schema::FINDINGS_REPO));
+        // Every finding's issue id takes the new shape (`Correlation::issue_id`) the next
+        // time the store opens (`repo::issues::backfill`); from 4 the schema-5 step already
+        // asked for it.
+        v.push(format!("INSERT INTO meta (key, value) VALUES ('{}', '1') ON CONFLICT (key) DO NOTHING", crate::repo::issues::BACKFILL_KEY));
         v
     }),
 ];

@@ -40,6 +40,9 @@ pub struct Index {
     pub name: &'static str,
     pub columns: &'static [&'static str],
     pub unique: bool,
+    /// A partial index's condition (same text in both dialects): rows that fail it cost
+    /// the index nothing to write or delete.
+    pub filter: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -87,10 +90,15 @@ const fn fk(name: &'static str, table: &'static str, on_delete: OnDelete, not_nu
     Col { refs: Some((table, on_delete)), ..col(name, Ty::Int, not_null) }
 }
 const fn idx(name: &'static str, columns: &'static [&'static str]) -> Index {
-    Index { name, columns, unique: false }
+    Index { name, columns, unique: false, filter: None }
+}
+/// An index of the rows where `column IS NOT NULL` only. A query comparing the column
+/// (`=`, `IN`, `LIKE`…) implies the condition, so both databases still use it.
+const fn idx_not_null(name: &'static str, columns: &'static [&'static str], filter: &'static str) -> Index {
+    Index { name, columns, unique: false, filter: Some(filter) }
 }
 const fn uniq(name: &'static str, columns: &'static [&'static str]) -> Index {
-    Index { name, columns, unique: true }
+    Index { name, columns, unique: true, filter: None }
 }
 const fn table(name: &'static str, cols: &'static [Col], indexes: &'static [Index]) -> Table {
     Table { name, cols, pk: &[], indexes, without_rowid: false, id_block: 1 }
@@ -339,8 +347,9 @@ pub const RAW_RECORDS: Table = bulk_table(
     &[uniq("raw_records_key", &["integration_id", "stream", "record_key"])],
 );
 
-/// Findings by the repository they belong to (added by schema version 3).
-pub const FINDINGS_REPO: Index = idx("findings_repo", &["repo_asset_id"]);
+/// Findings by the repository they belong to (added by schema version 3; partial since
+/// schema 7: host findings, most of a tenant, have none).
+pub const FINDINGS_REPO: Index = idx_not_null("findings_repo", &["repo_asset_id"], "repo_asset_id IS NOT NULL");
 
 /// `api_tokens.revoked_at` (schema 4): a revoked token never authenticates again.
 pub const API_TOKEN_REVOKED_AT: Col = int("revoked_at");
@@ -519,8 +528,9 @@ pub const FINDINGS_OPEN_SEVERITY: Index = idx("findings_status_severity", &["sta
 /// A CVE across every asset (schema 4). Its keys arrive in random order, so maintaining it
 /// row by row costs a bulk load more than the rest of the write path together (bench
 /// xdr: 15 s → 37 s); an integration's first run builds it once at its end instead
-/// ([`DEFERRABLE`]).
-pub const FINDINGS_CVE: Index = idx("findings_cve", &["cve"]);
+/// ([`DEFERRABLE`]). Partial since schema 7: code weaknesses (most SAST findings) have no
+/// CVE, and an index entry per NULL cost every write and delete of them for nothing.
+pub const FINDINGS_CVE: Index = idx_not_null("findings_cve", &["cve"], "cve IS NOT NULL");
 
 /// Indexes a bulk first load drops and builds again at its end (`Store::defer_indexes`,
 /// `Store::ensure_indexes`): one sort instead of millions of random B-tree inserts.
@@ -837,7 +847,8 @@ pub fn create_table_sql(t: &Table, d: Dialect) -> String {
 }
 
 pub fn create_index_sql(t: &Table, i: &Index) -> String {
-    format!("CREATE {}INDEX {} ON {} ({})", if i.unique { "UNIQUE " } else { "" }, i.name, t.name, i.columns.join(", "))
+    let filter = i.filter.map(|f| format!(" WHERE {f}")).unwrap_or_default();
+    format!("CREATE {}INDEX {} ON {} ({}){filter}", if i.unique { "UNIQUE " } else { "" }, i.name, t.name, i.columns.join(", "))
 }
 
 /// The table named `name`.

@@ -28,7 +28,8 @@ use crate::error::{Result, StoreError};
 use crate::params;
 use crate::value::{Batch, Column, Param};
 
-/// `meta` key set by the schema-5 upgrade: existing findings still need issue ids.
+/// `meta` key set by the schema-5 and schema-7 upgrades: existing findings still need
+/// (new) issue ids.
 pub const BACKFILL_KEY: &str = "issues_backfill";
 /// `meta` key of the team's risk weights (JSON of `RiskWeights`).
 pub const WEIGHTS_KEY: &str = "risk_weights";
@@ -488,22 +489,51 @@ pub fn findings(conn: &mut dyn Conn, id: i64) -> Result<Vec<IssueFinding>> {
     .collect()
 }
 
-/// Gives findings written before schema 5 their issue ids and risk traits, then
-/// rebuilds the issues. Runs once, when the upgrade left [`BACKFILL_KEY`] behind.
+/// Gives findings written before schema 5 their issue ids and risk traits (and, since
+/// schema 7, ids of the new shape), links code to runtime again and rebuilds the issues.
+/// Issues webhooks were told of keep that mark under their new ids, so nobody is told
+/// twice. Runs once, when an upgrade left [`BACKFILL_KEY`] behind.
 pub fn backfill(conn: &mut dyn Conn) -> Result<()> {
     if super::meta::get(conn, BACKFILL_KEY)?.is_none() {
         return Ok(());
     }
-    recorrelate(conn, "1 = 1", &[])?;
+    let notified: Vec<(i64, i64, i64)> = conn
+        .query("SELECT webhook_id, issue_id, notified_at FROM notified_issues", &[])?
+        .into_iter()
+        .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .collect::<Result<_>>()?;
+    // A finding linked into another issue (code to runtime) does not say where its
+    // issue went: only findings in their own correlation's issue are asked.
+    let linked: std::collections::HashSet<i64> =
+        conn.query("SELECT finding_id FROM issue_links", &[])?.into_iter().map(|r| r.get(0)).collect::<Result<_>>()?;
+    let mut renamed = Renamed { watch: notified.iter().map(|n| n.1).collect(), skip: linked, map: HashMap::new() };
+    recorrelate(conn, "1 = 1", &[], Some(&mut renamed))?;
+    for (webhook, old, at) in notified {
+        if let Some(new) = renamed.map.get(&old).copied().filter(|n| *n != old) {
+            conn.execute("DELETE FROM notified_issues WHERE webhook_id = ? AND issue_id = ?", params![webhook, old])?;
+            conn.execute(
+                "INSERT INTO notified_issues (webhook_id, issue_id, notified_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                params![webhook, new, at],
+            )?;
+        }
+    }
+    link_runtime(conn)?;
     refresh_all(conn)?;
     conn.execute("DELETE FROM meta WHERE key = ?", params![BACKFILL_KEY])?;
     Ok(())
 }
 
+/// Old issue ids → new, for the ids in `watch`, learnt from findings not in `skip`.
+struct Renamed {
+    watch: std::collections::HashSet<i64>,
+    skip: std::collections::HashSet<i64>,
+    map: HashMap<i64, i64>,
+}
+
 /// Every finding's issue id and traits computed again from its stored attributes (the
 /// upgrade backfill's work, without the issue rebuild); returns the issues touched.
 pub fn recorrelate_all(conn: &mut dyn Conn) -> Result<usize> {
-    Ok(recorrelate(conn, "1 = 1", &[])?.len())
+    Ok(recorrelate(conn, "1 = 1", &[], None)?.len())
 }
 
 /// A repository's code findings by CVE: `(package identity, issue, integration)`.
@@ -603,13 +633,13 @@ pub fn link_runtime(conn: &mut dyn Conn) -> Result<Vec<i64>> {
 /// Findings whose repository changed (a project mapped elsewhere): their issue ids are
 /// computed again and the issues they left and joined rebuilt.
 pub fn recorrelate_scope(conn: &mut dyn Conn, integration_id: i64, scope: &str) -> Result<()> {
-    let ids = recorrelate(conn, "f.integration_id = ? AND f.scope = ?", params![integration_id, scope])?;
+    let ids = recorrelate(conn, "f.integration_id = ? AND f.scope = ?", params![integration_id, scope], None)?;
     refresh_ids(conn, &ids)
 }
 
 /// Computes issue ids and traits again, from stored fields, for findings matching
 /// `filter` (SQL over `findings f`); returns the issue ids before and after.
-fn recorrelate(conn: &mut dyn Conn, filter: &str, p: &[Param<'_>]) -> Result<Vec<i64>> {
+fn recorrelate(conn: &mut dyn Conn, filter: &str, p: &[Param<'_>], mut renamed: Option<&mut Renamed>) -> Result<Vec<i64>> {
     let mut touched = Vec::new();
     let mut after = 0i64;
     loop {
@@ -640,11 +670,18 @@ fn recorrelate(conn: &mut dyn Conn, filter: &str, p: &[Param<'_>]) -> Result<Vec
             let t = RiskTraits::read(&attrs);
             let (asset, repo): (i64, Option<i64>) = (r.get(1)?, r.get(2)?);
             let new = c.issue_id(asset, repo);
+            let id: i64 = r.get(0)?;
             if let Some(old) = r.get::<Option<i64>>(9)? {
                 touched.push(old);
+                if let Some(w) = renamed.as_deref_mut()
+                    && w.watch.contains(&old)
+                    && !w.skip.contains(&id)
+                {
+                    w.map.entry(old).or_insert(new);
+                }
             }
             touched.push(new);
-            cols[0].push(Some(r.get(0)?));
+            cols[0].push(Some(id));
             cols[1].push(Some(new));
             cols[2].push(t.cwe_top25.map(i64::from));
             cols[3].push(t.reach);
