@@ -15,12 +15,31 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let cli = args::Cli::parse();
+    // Output piped into `head` (or a pager that quits) meets a closed pipe: end quietly
+    // as other Unix tools do, instead of panicking in `println!`. The long-running
+    // commands keep Rust's default (SIGPIPE ignored), so a closed stdout cannot stop a
+    // server; their writes just fail.
+    if !matches!(cli.command, args::Command::Serve(_) | args::Command::Demo(_) | args::Command::Sim(_)) {
+        die_on_closed_pipe();
+    }
     init_logging(&cli);
     if let Err(e) = cmd::run(cli) {
         eprintln!("error: {}", one_line(&e));
         std::process::exit(1);
     }
 }
+
+#[cfg(unix)]
+fn die_on_closed_pipe() {
+    // SAFETY: called on the main thread before any other thread exists; SIG_DFL is a
+    // valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn die_on_closed_pipe() {}
 
 /// The error and its causes on one line, without repeating a cause the message already holds.
 fn one_line(e: &anyhow::Error) -> String {

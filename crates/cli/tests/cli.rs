@@ -183,6 +183,30 @@ tributary_store::backend_tests! {
 }
 
 #[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // `tributary query … | head` closes the pipe early: no panic, no backtrace.
+    let dir = tributary_store::testing::TempDir::new("tributary_cli");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .current_dir(dir.path())
+        .env_remove("TRIBUTARY_DB")
+        .args(["query", "--fields"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(out.status.code(), Some(101), "{err}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert!(out.status.success() || out.status.signal() == Some(13), "{:?}: {err}", out.status);
+    }
+}
+
+#[test]
 fn bad_inputs_are_one_line_errors() {
     let dir = tributary_store::testing::TempDir::new("tributary_cli");
     let bin = env!("CARGO_BIN_EXE_tributary");

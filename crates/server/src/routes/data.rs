@@ -208,27 +208,28 @@ pub struct IssuesParams {
     /// A findings query: issues with a finding it matches.
     #[serde(default)]
     pub q: Option<String>,
+    #[serde(default)]
+    pub cursor: Option<String>,
 }
 
 pub async fn list_issues(
     State(app): State<App>,
     Who(who): Who,
     Params(p): Params<IssuesParams>,
-) -> ApiResult<Json<Vec<tributary_app::issues::IssueRow>>> {
+) -> ApiResult<Json<tributary_app::issues::IssuesPage>> {
     let status = match p.status.as_deref() {
         None => Some("open".to_string()),
         Some("all") => None,
         Some(s) => Some(s.to_string()),
     };
-    let multi = p.multi_source.unwrap_or(false);
-    let limit = p.limit.unwrap_or(100);
-    match p.q.filter(|q| !q.trim().is_empty()) {
-        Some(q) => {
-            let req = tributary_app::issues::IssuesRequest { q, status, multi_source: multi, cursor: None, limit };
-            Ok(Json(app.blocking(move |a| a.issues_page(&who, &req)).await?.items))
-        }
-        None => Ok(Json(app.blocking(move |a| a.issues(&who, status.as_deref(), multi, limit)).await?)),
-    }
+    let req = tributary_app::issues::IssuesRequest {
+        q: p.q.unwrap_or_default(),
+        status,
+        multi_source: p.multi_source.unwrap_or(false),
+        cursor: p.cursor,
+        limit: p.limit.unwrap_or(100),
+    };
+    Ok(Json(app.blocking(move |a| a.issues_page(&who, &req)).await?))
 }
 
 pub async fn get_issue(
