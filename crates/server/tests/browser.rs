@@ -111,7 +111,15 @@ async fn sign_in(c: &Client, base: &str, user: &str) {
     c.find(Locator::Id("name")).await.unwrap().send_keys(user).await.unwrap();
     c.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
     c.find(Locator::Id("sign-in")).await.unwrap().click().await.unwrap();
-    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("open-findings")).await.expect("signed in: the dashboard");
+    // Generous: two browsers and the rest of the suite share two cores in CI.
+    if let Err(e) = c.wait().at_most(Duration::from_secs(30)).for_element(Locator::Id("open-findings")).await {
+        let url = c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+        let body = match c.find(Locator::Css("body")).await {
+            Ok(b) => b.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        panic!("signed in: the dashboard: {e}; the browser is at {url} showing:\n{body}");
+    }
 }
 
 fn backend_name(db: &tributary_store::testing::TestDb) -> &'static str {
