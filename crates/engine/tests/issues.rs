@@ -67,8 +67,21 @@ tributary_store::backend_tests! {
             let ends = sb(|| e.store.read(|c| issues::findings(c, id))).unwrap();
             assert!(ends.iter().any(|f| f.product == "Cortex XDR"), "{ends:?}");
             assert!(ends.iter().any(|f| f.product == "Semgrep Supply Chain"), "{ends:?}");
-            // The same input gives the same issues: rebuilt from scratch, all the same.
+            // Two derivations at once (two runs ending together, two nodes) both succeed and
+            // change nothing here.
             let before = issue_table(&e);
+            for _ in 0..5 {
+                let results = std::thread::scope(|s| {
+                    let a = s.spawn(|| e.store.write(|c| issues::follow(c, vec![], true, false)));
+                    let b = s.spawn(|| e.store.write(|c| issues::follow(c, vec![], true, false)));
+                    [a.join().unwrap(), b.join().unwrap()]
+                });
+                for r in results {
+                    r.expect("a derivation beside another");
+                }
+            }
+            assert_eq!(issue_table(&e), before);
+            // The same input gives the same issues: rebuilt from scratch, all the same.
             sb(|| e.store.write(|c| issues::refresh_all(c))).unwrap();
             assert_eq!(issue_table(&e), before);
             // An upgrade from schema 6 (whose issue ids had another shape: here the negated

@@ -84,6 +84,30 @@ const MAC_A: &str = "00:1a:2b:3c:4d:5e";
 const MAC_B: &str = "00:1a:2b:3c:4d:5f";
 
 tributary_store::backend_tests! {
+    fn maintained_counts_rebuilt_by_two_readers_at_once(db) {
+        // A page and the dashboard's background pass may both find the counts stale:
+        // both refresh, neither fails, and the counts equal counting.
+        let store = db.open();
+        let ctx = setup(&store, false);
+        let page = PageIn {
+            records: vec![endpoint("a", MAC_A, &[("CVE-2024-0001", "HIGH"), ("CVE-2024-0002", "LOW")], "CONNECTED")],
+            fetched: 1,
+            ..PageIn::default()
+        };
+        store.write(|c| ingest::write_page(c, &ctx, page)).unwrap();
+        for _ in 0..20 {
+            store.write(tributary_store::repo::stats::mark_stale).unwrap();
+            let results = std::thread::scope(|s| {
+                let a = s.spawn(|| store.write(tributary_store::repo::stats::refresh));
+                let b = s.spawn(|| store.write(tributary_store::repo::stats::refresh));
+                [a.join().unwrap(), b.join().unwrap()]
+            });
+            let rebuilt: Vec<bool> = results.into_iter().map(|r| r.expect("a refresh beside another")).collect();
+            assert_eq!(rebuilt.iter().filter(|r| **r).count(), 1, "exactly one rebuilt: {rebuilt:?}");
+            assert_eq!(count(&store, "SELECT CAST(SUM(n) AS BIGINT) FROM finding_stats"), count(&store, "SELECT COUNT(*) FROM findings"));
+        }
+    }
+
     fn pages_upsert_identify_and_close(db) {
         let store = db.open();
         let ctx = setup(&store, false);

@@ -243,6 +243,7 @@ const CHUNK: i64 = 20_000;
 /// then the indexes are built once, by sorting. Grouping all 2.6 M findings instead
 /// walked the index and fetched every row at random (bench/RESULTS.md).
 pub fn refresh_all(conn: &mut dyn Conn) -> Result<u64> {
+    one_at_a_time(conn)?;
     let ctx = Context::load(conn)?;
     let now = now_ms();
     let multi: Vec<i64> = conn
@@ -346,12 +347,23 @@ pub struct Followed {
     pub rebuilt_all: bool,
 }
 
+/// Context, links and issues are rebuilt by delete-and-insert: two derivations at once
+/// (two runs ending together, two nodes) would insert the same keys on PostgreSQL. This
+/// makes them take turns until the caller's transaction ends (SQLite has one writer).
+fn one_at_a_time(conn: &mut dyn Conn) -> Result<()> {
+    if conn.dialect() == crate::conn::Dialect::Postgres {
+        conn.execute("SELECT pg_advisory_xact_lock(7470102)", &[])?;
+    }
+    Ok(())
+}
+
 /// Brings context and issues up to date after findings changed (a run, a deletion):
 /// repository context, hosts' exposure and where repositories run (`hosts`: only when
 /// those could have changed), code-to-runtime links, then the issues in `ids`, those the
 /// links moved, and those of repositories and hosts whose context changed — or every
 /// issue (`rebuild_all`, or when that is cheaper).
 pub fn follow(conn: &mut dyn Conn, mut ids: Vec<i64>, hosts: bool, rebuild_all: bool) -> Result<Followed> {
+    one_at_a_time(conn)?;
     let repos = super::context::refresh(conn)?;
     let hosts = if hosts { super::context::refresh_hosts(conn)? } else { Vec::new() };
     ids.extend(link_runtime(conn)?);
