@@ -667,13 +667,23 @@ impl Engine {
         if bulk && let Err(e) = self.blocking(|s| Ok(s.defer_indexes()?)).await {
             tracing::warn!(message = "Could not defer indexes; loading with them.", error = %e);
         }
+        let clock = std::time::Instant::now();
         let out = self.run_stages(prep, producer, progress).await;
+        let staged = clock.elapsed();
         if bulk && let Err(e) = self.blocking(|s| Ok(s.ensure_indexes()?)).await {
             tracing::warn!(message = "Could not rebuild a deferred index; it is rebuilt when the store next opens.", error = %e);
         }
+        let indexed = clock.elapsed();
         // Context and issues follow the findings, whether the run succeeded or not (the
         // pages a failed run committed changed findings too).
-        match self.derive(started, initial, hosts).await {
+        let derived = self.derive(started, initial, hosts).await;
+        tracing::info!(
+            message = "Run phases.",
+            fetch_and_write_ms = staged.as_millis() as u64,
+            deferred_indexes_ms = (indexed - staged).as_millis() as u64,
+            issues_ms = (clock.elapsed() - indexed).as_millis() as u64
+        );
+        match derived {
             Ok(d) => {
                 tracing::debug!(message = "Issues updated.", rescored = d.issues_rescored, all = d.rebuilt_all, repos = d.repos_changed)
             }

@@ -534,7 +534,7 @@ pub const FINDINGS_CVE: Index = idx_not_null("findings_cve", &["cve"], "cve IS N
 
 /// Indexes a bulk first load drops and builds again at its end (`Store::defer_indexes`,
 /// `Store::ensure_indexes`): one sort instead of millions of random B-tree inserts.
-pub const DEFERRABLE: &[(&Table, &Index)] = &[(&FINDINGS, &FINDINGS_CVE), (&FINDINGS, &FINDINGS_ISSUE)];
+pub const DEFERRABLE: &[(&Table, &Index)] = &[(&FINDINGS, &FINDINGS_CVE)];
 /// Case-insensitive name lookups (`asset.name:web-01`) (schema 4).
 pub const ASSETS_NAME_LOWER: Index = idx("assets_name_lower", &["LOWER(name)"]);
 
