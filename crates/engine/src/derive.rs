@@ -29,8 +29,11 @@ impl Engine {
     pub async fn derive(&self, since: Millis, initial: bool, hosts: bool) -> Result<Derived> {
         self.blocking(move |s| {
             Ok(s.write(|c| {
-                let ids = if initial { Vec::new() } else { issues::changed_since(c, since)? };
-                let f = issues::follow(c, ids, hosts, initial)?;
+                // Above REBUILD_ALL_ABOVE changed findings every issue is rebuilt anyway:
+                // their ids are not worth collecting (0.5 s of a 190k-result import).
+                let all = initial || issues::changed_count(c, since)? > issues::REBUILD_ALL_ABOVE as i64;
+                let ids = if all { Vec::new() } else { issues::changed_since(c, since)? };
+                let f = issues::follow(c, ids, hosts, all)?;
                 let evaluated = policies::evaluate(c)?;
                 // Notifications go out with what they are about: queued in this transaction.
                 let notifications = tributary_store::repo::webhooks::after_derive(c, since, &evaluated)?;

@@ -580,7 +580,8 @@ pub const ISSUES_STATUS_SCORE: Index = idx("issues_status_score", &["status", "s
 /// those issues. The keys only grow, so writes append.
 pub const FINDINGS_UPDATED: Index = idx("findings_updated", &["updated_at"]);
 
-/// Findings by issue (schema 5). Random keys: deferred on a first load like `findings_cve`.
+/// Findings by issue (schema 5). Since schema 7 an issue id starts with its anchor asset's
+/// id, so a load's keys mostly append: kept row by row, not deferred (bench/RESULTS.md).
 pub const FINDINGS_ISSUE: Index = idx("findings_issue", &["issue_id"]);
 
 /// Risk traits of a finding (schema 5; `core::risk::RiskTraits`), aggregated per issue.

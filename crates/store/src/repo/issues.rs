@@ -320,6 +320,11 @@ pub fn refresh_many(conn: &mut dyn Conn, ids: &[i64]) -> Result<bool> {
     Ok(false)
 }
 
+/// How many findings changed at or after `since` (from `findings_updated` alone).
+pub fn changed_count(conn: &mut dyn Conn, since: Millis) -> Result<i64> {
+    conn.scalar("SELECT COUNT(*) FROM findings WHERE updated_at >= ?", params![since])
+}
+
 /// The issues of findings changed at or after `since` (a run's start).
 pub fn changed_since(conn: &mut dyn Conn, since: Millis) -> Result<Vec<i64>> {
     conn.query("SELECT DISTINCT issue_id FROM findings WHERE updated_at >= ? AND issue_id IS NOT NULL", params![since])?
