@@ -29,11 +29,10 @@ impl Engine {
     pub async fn derive(&self, since: Millis, initial: bool, hosts: bool) -> Result<Derived> {
         self.blocking(move |s| {
             Ok(s.write(|c| {
-                // Above REBUILD_ALL_ABOVE changed findings every issue is rebuilt anyway:
-                // their ids are not worth collecting (0.5 s of a 190k-result import).
-                let all = initial || issues::changed_count(c, since)? > issues::REBUILD_ALL_ABOVE as i64;
-                let ids = if all { Vec::new() } else { issues::changed_since(c, since)? };
-                let f = issues::follow(c, ids, hosts, all)?;
+                // None: so many changed that every issue is rebuilt.
+                let ids = if initial { None } else { issues::changed_since(c, since)? };
+                let all = ids.is_none();
+                let f = issues::follow(c, ids.unwrap_or_default(), hosts, all)?;
                 let evaluated = policies::evaluate(c)?;
                 // Notifications go out with what they are about: queued in this transaction.
                 let notifications = tributary_store::repo::webhooks::after_derive(c, since, &evaluated)?;

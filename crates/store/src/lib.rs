@@ -250,7 +250,7 @@ impl Store {
     pub fn defer_indexes(&self) -> Result<()> {
         self.write(|c| {
             for (_, i) in schema::DEFERRABLE {
-                c.batch_execute(&format!("DROP INDEX IF EXISTS {}", i.name))?;
+                c.batch_execute(&schema::drop_index_sql(i))?;
             }
             Ok(())
         })

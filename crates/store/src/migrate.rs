@@ -86,7 +86,7 @@ pub const UPGRADES: &[Upgrade] = &[
         v
     }),
     (7, "issue ids grouped by anchor asset; partial indexes on findings' CVE and repository", |_| {
-        let mut v = vec!["DROP INDEX IF EXISTS findings_cve".to_string(), "DROP INDEX findings_repo".to_string()];
+        let mut v = vec![schema::drop_index_sql(&schema::FINDINGS_CVE), schema::drop_index_sql(&schema::FINDINGS_REPO)];
         v.push(schema::create_index_sql(&schema::FINDINGS, &schema::FINDINGS_CVE));
         v.push(schema::create_index_sql(&schema::FINDINGS, &schema::FINDINGS_REPO));
         // Every finding's issue id takes the new shape (`Correlation::issue_id`) the next
@@ -136,9 +136,7 @@ pub fn check(conn: &mut dyn Conn) -> Result<Option<i64>> {
 /// nodes: PostgreSQL takes an advisory lock, SQLite an immediate write transaction.
 pub fn migrate(conn: &mut dyn Conn) -> Result<MigrationReport> {
     conn.transaction(|tx| {
-        if tx.dialect() == Dialect::Postgres {
-            tx.execute("SELECT pg_advisory_xact_lock(7470101)", &[])?;
-        }
+        crate::conn::take_turn(tx, crate::conn::Turn::Migration)?;
         let from = check(tx)?;
         match from {
             None => {

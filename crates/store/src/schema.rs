@@ -92,9 +92,9 @@ const fn fk(name: &'static str, table: &'static str, on_delete: OnDelete, not_nu
 const fn idx(name: &'static str, columns: &'static [&'static str]) -> Index {
     Index { name, columns, unique: false, filter: None }
 }
-/// An index of the rows where `column IS NOT NULL` only. A query comparing the column
-/// (`=`, `IN`, `LIKE`…) implies the condition, so both databases still use it.
-const fn idx_not_null(name: &'static str, columns: &'static [&'static str], filter: &'static str) -> Index {
+/// A partial index: only rows meeting `filter`. With `column IS NOT NULL`, a query
+/// comparing the column (`=`, `IN`, `LIKE`…) implies it, so both databases still use it.
+const fn partial(name: &'static str, columns: &'static [&'static str], filter: &'static str) -> Index {
     Index { name, columns, unique: false, filter: Some(filter) }
 }
 const fn uniq(name: &'static str, columns: &'static [&'static str]) -> Index {
@@ -349,7 +349,7 @@ pub const RAW_RECORDS: Table = bulk_table(
 
 /// Findings by the repository they belong to (added by schema version 3; partial since
 /// schema 7: host findings, most of a tenant, have none).
-pub const FINDINGS_REPO: Index = idx_not_null("findings_repo", &["repo_asset_id"], "repo_asset_id IS NOT NULL");
+pub const FINDINGS_REPO: Index = partial("findings_repo", &["repo_asset_id"], "repo_asset_id IS NOT NULL");
 
 /// `api_tokens.revoked_at` (schema 4): a revoked token never authenticates again.
 pub const API_TOKEN_REVOKED_AT: Col = int("revoked_at");
@@ -530,7 +530,7 @@ pub const FINDINGS_OPEN_SEVERITY: Index = idx("findings_status_severity", &["sta
 /// xdr: 15 s → 37 s); an integration's first run builds it once at its end instead
 /// ([`DEFERRABLE`]). Partial since schema 7: code weaknesses (most SAST findings) have no
 /// CVE, and an index entry per NULL cost every write and delete of them for nothing.
-pub const FINDINGS_CVE: Index = idx_not_null("findings_cve", &["cve"], "cve IS NOT NULL");
+pub const FINDINGS_CVE: Index = partial("findings_cve", &["cve"], "cve IS NOT NULL");
 
 /// Indexes a bulk first load drops and builds again at its end (`Store::defer_indexes`,
 /// `Store::ensure_indexes`): one sort instead of millions of random B-tree inserts.
@@ -850,6 +850,10 @@ pub fn create_table_sql(t: &Table, d: Dialect) -> String {
 pub fn create_index_sql(t: &Table, i: &Index) -> String {
     let filter = i.filter.map(|f| format!(" WHERE {f}")).unwrap_or_default();
     format!("CREATE {}INDEX {} ON {} ({}){filter}", if i.unique { "UNIQUE " } else { "" }, i.name, t.name, i.columns.join(", "))
+}
+
+pub fn drop_index_sql(i: &Index) -> String {
+    format!("DROP INDEX IF EXISTS {}", i.name)
 }
 
 /// The table named `name`.

@@ -102,6 +102,28 @@ impl dyn Conn + '_ {
     }
 }
 
+/// Work that several writers must not do at once on PostgreSQL (SQLite has one writer
+/// connection, so there it is already one at a time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// Schema upgrades (several nodes starting together).
+    Migration = 7470101,
+    /// Rebuilding context, links and issues by delete-and-insert (two runs ending
+    /// together, two nodes).
+    Derivation = 7470102,
+    /// Rebuilding the maintained finding counts (a page and a background pass).
+    FindingStats = 7470103,
+}
+
+/// Waits until no other transaction holds `turn`, and holds it until this transaction
+/// ends (a PostgreSQL transaction-scoped advisory lock; nothing on SQLite).
+pub fn take_turn(conn: &mut dyn Conn, turn: Turn) -> Result<()> {
+    if conn.dialect() == Dialect::Postgres {
+        conn.execute("SELECT pg_advisory_xact_lock(?)", &[Param::Int(turn as i64)])?;
+    }
+    Ok(())
+}
+
 /// `?,?,?` with `n` placeholders.
 pub fn placeholders(n: usize) -> String {
     let mut s = String::with_capacity(n * 2);

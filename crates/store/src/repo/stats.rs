@@ -34,16 +34,12 @@ pub fn any_stale(conn: &mut dyn Conn) -> Result<bool> {
 /// Rebuilds stale counts; whether it did. A mark set again while this ran (a newer
 /// version) stays for the next refresh.
 ///
-/// Two readers may ask at once (a page and the dashboard's background pass): on
-/// PostgreSQL the mark's row is locked first, so the second waits, finds the mark gone
-/// and rebuilds nothing — unlocked, both rebuilt and the second's inserts hit the first's
-/// rows (a duplicate key, a failed page). SQLite has one writer: nothing to lock.
+/// Two readers may ask at once (a page and the dashboard's background pass): they take
+/// turns, so the second finds the mark gone and rebuilds nothing — at once, on
+/// PostgreSQL, the second's inserts hit the first's rows (a duplicate key, a failed page).
 pub fn refresh(conn: &mut dyn Conn) -> Result<bool> {
-    let lock = match conn.dialect() {
-        crate::conn::Dialect::Postgres => " FOR UPDATE",
-        crate::conn::Dialect::Sqlite => "",
-    };
-    let Some(r) = conn.query_opt(&format!("SELECT version FROM finding_stats_stale WHERE id = 1{lock}"), &[])? else {
+    crate::conn::take_turn(conn, crate::conn::Turn::FindingStats)?;
+    let Some(r) = conn.query_opt("SELECT version FROM finding_stats_stale WHERE id = 1", &[])? else {
         return Ok(false);
     };
     let version: i64 = r.get(0)?;
